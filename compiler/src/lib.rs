@@ -1,0 +1,1 @@
+//! The Rampart policy language: source → tokens → syntax tree → typed IR → backends.

@@ -1,0 +1,1 @@
+//! Runs compiled Rampart policies against Kubernetes objects.

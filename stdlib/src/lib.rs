@@ -1,0 +1,1 @@
+//! The standard library: policy sources and the Kubernetes schema, embedded in the binary.
