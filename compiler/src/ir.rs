@@ -1,0 +1,352 @@
+//! The typed, backend-neutral IR that the type checker produces and every backend consumes.
+//!
+//! Names are resolved (locals are numbered per rule), helper functions are inlined, every
+//! expression carries its [`Type`], and the missing-field rule of spec/language.md §4.2 is
+//! explicit: only [`ExprKind::Field`], [`ExprKind::Index`], [`ExprKind::Default`],
+//! [`ExprKind::IsAbsent`], iteration and membership ever see an optional value.
+
+use serde::Serialize;
+
+/// A whole compiled policy set.
+#[derive(Clone, Debug, Serialize)]
+pub struct Program {
+    /// Rules sorted by id.
+    pub rules: Vec<Rule>,
+    /// Hex SHA-256-free digest (FNV-1a 64) of all sources, for caches and metadata.
+    pub source_digest: String,
+}
+
+/// The static type of an IR expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Type {
+    Bool,
+    Int,
+    Number,
+    String,
+    Quantity,
+    IntOrString,
+    /// A parsed image reference (fields registry, repository, tag, digest: strings).
+    Image,
+    /// Free-form data (schema fields without structure).
+    Any,
+    /// The type of the literal `null`.
+    Null,
+    List(Box<Type>),
+    Map(Box<Type>),
+    /// A schema object type, by its schema type name.
+    Object(String),
+    /// A value that may be absent (missing or null).
+    Optional(Box<Type>),
+}
+
+impl Type {
+    /// True for `T?`.
+    pub fn is_optional(&self) -> bool {
+        matches!(self, Type::Optional(_))
+    }
+    /// `T` for `T?`, itself otherwise.
+    pub fn strip_optional(&self) -> &Type {
+        match self {
+            Type::Optional(t) => t,
+            t => t,
+        }
+    }
+    /// `T?` (idempotent).
+    pub fn optional(self) -> Type {
+        match self {
+            Type::Optional(_) | Type::Null => self,
+            t => Type::Optional(Box::new(t)),
+        }
+    }
+}
+
+/// Severity of a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// The keyword as written in source.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What a finding does to the object's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Deny,
+    Warn,
+}
+
+/// A group/version/kind; `group` is "" for the core group.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Gvk {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+/// One kind a rule applies to, and where its subject (`object`) sits inside it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Target {
+    pub gvk: Gvk,
+    /// Field path from the object root to the subject: empty for the object itself,
+    /// `["spec", "template"]` for a Deployment under pod-controller autogen.
+    pub subject_path: Vec<String>,
+    /// Whether the kind is namespaced.
+    pub namespaced: bool,
+}
+
+/// Which objects a rule applies to (spec §3 "Matching").
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Matcher {
+    pub targets: Vec<Target>,
+    /// Namespace globs; empty means any namespace (and cluster-scoped objects).
+    pub namespaces: Vec<String>,
+    pub exclude_namespaces: Vec<String>,
+    /// Label key → value glob; all must match.
+    pub labels: Vec<(String, String)>,
+    /// Label key → value glob; the object is excluded when all match (and the list is non-empty).
+    pub exclude_labels: Vec<(String, String)>,
+}
+
+/// Descriptive metadata of a rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleMeta {
+    pub title: String,
+    pub description: String,
+    pub rationale: String,
+    pub category: String,
+    pub remediation: String,
+    pub severity: Severity,
+    pub controls: Vec<String>,
+}
+
+/// A typed rule parameter with its default value.
+#[derive(Clone, Debug, Serialize)]
+pub struct Param {
+    pub name: String,
+    pub ty: Type,
+    pub default: Value,
+}
+
+/// A constant value (literals, parameter defaults and parameter overrides).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Number(f64),
+    String(String),
+    List(Vec<Value>),
+    Map(Vec<(String, Value)>),
+}
+
+/// A numbered local variable of a rule (a `let`, a binder, an inlined function argument).
+pub type Local = u32;
+
+/// A compiled rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rule {
+    /// `<module>.<name>`.
+    pub id: String,
+    pub module: String,
+    pub name: String,
+    pub meta: RuleMeta,
+    pub matcher: Matcher,
+    pub params: Vec<Param>,
+    /// Rule-level `let`s, evaluated in order before the outcomes.
+    pub lets: Vec<(Local, Expr)>,
+    pub outcomes: Vec<Outcome>,
+    /// Number of locals used (locals are `0..locals`).
+    pub locals: u32,
+    /// Kinds read through `objects(Kind)`; non-empty makes this a set rule.
+    pub reads_kinds: Vec<Gvk>,
+    /// Names of the locals, for readable generated code.
+    pub local_names: Vec<String>,
+}
+
+/// A `deny` or `warn` clause.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub action: Action,
+    /// Nested iterations, outermost first.
+    pub binders: Vec<Binder>,
+    /// The condition; `None` means always.
+    pub when: Option<Expr>,
+    /// The field the finding points at.
+    pub at: PathExpr,
+    /// The message: literal parts and interpolated expressions.
+    pub message: Vec<MessagePart>,
+}
+
+/// `for [key,] item in collection`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Binder {
+    /// The local bound to each element (value, for maps).
+    pub item: Local,
+    /// The local bound to the index (lists, `int`) or key (maps, `string`), if named.
+    pub key: Option<Local>,
+    pub collection: Expr,
+}
+
+/// Part of a message.
+#[derive(Clone, Debug, Serialize)]
+pub enum MessagePart {
+    Text(String),
+    Expr(Expr),
+}
+
+/// A path the finding points at: a root and fields/indexes after it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathExpr {
+    pub root: PathRoot,
+    pub steps: Vec<PathStep>,
+}
+
+/// Where a [`PathExpr`] starts.
+#[derive(Clone, Debug, Serialize)]
+pub enum PathRoot {
+    /// The rule's subject (`object`).
+    Subject,
+    /// The element a binder (by its item local) is at: its path is known at run time.
+    Binder(Local),
+}
+
+/// One step of a [`PathExpr`].
+#[derive(Clone, Debug, Serialize)]
+pub enum PathStep {
+    Field(String),
+    /// A constant list index.
+    Index(i64),
+    /// A constant map key.
+    Key(String),
+}
+
+/// A typed expression.
+#[derive(Clone, Debug, Serialize)]
+pub struct Expr {
+    pub ty: Type,
+    pub kind: ExprKind,
+}
+
+/// Unary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum UnOp {
+    Not,
+    Neg,
+}
+
+/// Binary operators (all operands present: see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum BinOp {
+    And,
+    Or,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+}
+
+/// Builtin functions (spec §4.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Builtin {
+    Len,
+    StartsWith,
+    EndsWith,
+    Contains,
+    Lower,
+    Upper,
+    Glob,
+    Matches,
+    Quantity,
+    Image,
+    Keys,
+    AllContainers,
+}
+
+/// `any` or `all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Quantifier {
+    Any,
+    All,
+}
+
+/// Expression nodes.
+#[derive(Clone, Debug, Serialize)]
+pub enum ExprKind {
+    Lit(Value),
+    /// The rule's subject: the object, or the pod template under autogen.
+    Subject,
+    Local(Local),
+    /// A rule parameter by index into [`Rule::params`].
+    Param(u32),
+    /// `e.f`: absent when `e` is absent or has no such field.
+    Field(Box<Expr>, String),
+    /// `e[i]` on a list (int index) or map (string key): absent when out of range / missing.
+    Index(Box<Expr>, Box<Expr>),
+    /// `e ?? d`.
+    Default(Box<Expr>, Box<Expr>),
+    /// `e == null` (true when absent).
+    IsAbsent(Box<Expr>),
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `x in coll`: coll is `list<T>?` or `map<V>?` (key membership); absent is empty.
+    In(Box<Expr>, Box<Expr>),
+    Call(Builtin, Vec<Expr>),
+    /// `any/all [key,] item in coll: body`; absent collections are empty.
+    Quantified {
+        q: Quantifier,
+        item: Local,
+        key: Option<Local>,
+        collection: Box<Expr>,
+        body: Box<Expr>,
+    },
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `let local = value in body` (from inlined function calls).
+    Let(Local, Box<Expr>, Box<Expr>),
+    List(Vec<Expr>),
+    Map(Vec<(String, Expr)>),
+    /// A field of an image reference (`registry`, `repository`, `tag`, `digest`).
+    ImageField(Box<Expr>, ImageField),
+    /// `objects(Kind)`: the objects of this kind in the evaluated set.
+    Objects(Gvk),
+    /// String interpolation: the parts are concatenated (absent prints `<none>`).
+    Interpolate(Vec<MessagePart>),
+}
+
+/// The fields of an image reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ImageField {
+    Registry,
+    Repository,
+    Tag,
+    Digest,
+}
+
+impl Expr {
+    /// A literal of the given value and type.
+    pub fn lit(value: Value, ty: Type) -> Expr {
+        Expr {
+            ty,
+            kind: ExprKind::Lit(value),
+        }
+    }
+}
