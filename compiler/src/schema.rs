@@ -143,7 +143,12 @@ impl Schema {
     }
 
     /// The kinds named `kind` (exactly), optionally restricted to a group and a version.
-    pub fn find_kinds(&self, group: Option<&str>, version: Option<&str>, kind: &str) -> Vec<&KindInfo> {
+    pub fn find_kinds(
+        &self,
+        group: Option<&str>,
+        version: Option<&str>,
+        kind: &str,
+    ) -> Vec<&KindInfo> {
         self.kinds
             .iter()
             .filter(|k| k.kind == kind)
@@ -190,8 +195,8 @@ impl Schema {
 
     /// Converts JSON Schema definitions (name to schema, as in `$defs`) into a schema without kinds.
     ///
-    /// Every definition that is an object with properties becomes an object type of that name;
-    /// nested anonymous objects are named `<parent>.<field>`.
+    /// Every object definition becomes an object type of that name; nested anonymous objects
+    /// are named `<parent>.<field>`. Scalar, list and map definitions are inlined where used.
     pub fn from_json_schema_definitions(
         kubernetes: &str,
         definitions: &Map<String, Value>,
@@ -224,9 +229,12 @@ impl Schema {
             .and_then(Value::as_str)
             .unwrap_or("<unnamed>");
         let text = |pointer: &str| {
-            crd.pointer(pointer)
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("crd `{crd_name}` has no `{}`", &pointer[1..].replace('/', ".")))
+            crd.pointer(pointer).and_then(Value::as_str).ok_or_else(|| {
+                format!(
+                    "crd `{crd_name}` has no `{}`",
+                    &pointer[1..].replace('/', ".")
+                )
+            })
         };
         let group = text("/spec/group")?;
         let kind = text("/spec/names/kind")?;
@@ -267,12 +275,14 @@ impl Schema {
 
         self.types.extend(converter.types);
         if !self.types.contains_key(OBJECT_META) {
-            self.types.insert(OBJECT_META.to_string(), minimal_object_meta());
+            self.types
+                .insert(OBJECT_META.to_string(), minimal_object_meta());
         }
         for info in &added {
             self.add_type_meta(&info.type_name);
-            self.kinds
-                .retain(|k| (&k.group, &k.version, &k.kind) != (&info.group, &info.version, &info.kind));
+            self.kinds.retain(|k| {
+                (&k.group, &k.version, &k.kind) != (&info.group, &info.version, &info.kind)
+            });
             self.kinds.push(info.clone());
         }
         Ok(added)
@@ -321,10 +331,13 @@ impl Schema {
                 required: false,
             });
         }
-        let metadata = object.fields.entry("metadata".to_string()).or_insert(Field {
-            ty: SchemaType::Any,
-            required: false,
-        });
+        let metadata = object
+            .fields
+            .entry("metadata".to_string())
+            .or_insert(Field {
+                ty: SchemaType::Any,
+                required: false,
+            });
         metadata.ty = SchemaType::Object(OBJECT_META.to_string());
     }
 }
@@ -352,7 +365,10 @@ fn well_known(name: &str) -> Option<SchemaType> {
 
 /// The commonly used ObjectMeta fields, for CRDs loaded into a schema without Kubernetes types.
 fn minimal_object_meta() -> ObjectType {
-    let optional = |ty| Field { ty, required: false };
+    let optional = |ty| Field {
+        ty,
+        required: false,
+    };
     let string_map = || SchemaType::Map(Box::new(SchemaType::String));
     let fields = [
         ("annotations", string_map()),
@@ -428,7 +444,11 @@ impl<'a> Converter<'a> {
             return self.convert_ref(reference);
         }
         // `allOf: [{$ref}]` is how OpenAPI v3 attaches a description or default to a reference.
-        if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        if let Some([only]) = schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
             if !schema.contains_key("type") {
                 return self.convert(only, name);
             }
@@ -469,7 +489,11 @@ impl<'a> Converter<'a> {
         }
     }
 
-    fn convert_object(&mut self, schema: &Map<String, Value>, name: &str) -> Result<SchemaType, String> {
+    fn convert_object(
+        &mut self,
+        schema: &Map<String, Value>,
+        name: &str,
+    ) -> Result<SchemaType, String> {
         if has_properties_map(schema) {
             let required: BTreeSet<&str> = schema
                 .get("required")
@@ -488,8 +512,10 @@ impl<'a> Converter<'a> {
         }
         match schema.get("additionalProperties") {
             Some(Value::Bool(false)) | None => {
-                // An object schema that names no fields constrains nothing that can be checked.
-                Ok(SchemaType::Any)
+                // Without properties, the API server prunes every field (free-form objects say
+                // `x-kubernetes-preserve-unknown-fields`), so this is an empty marker object.
+                self.types.insert(name.to_string(), ObjectType::default());
+                Ok(SchemaType::Object(name.to_string()))
             }
             Some(values) => Ok(SchemaType::Map(Box::new(self.convert(values, name)?))),
         }
@@ -517,7 +543,10 @@ fn type_of(schema: &Map<String, Value>) -> Option<&str> {
     match schema.get("type") {
         Some(Value::String(ty)) => Some(ty),
         Some(Value::Array(types)) => {
-            let mut non_null = types.iter().filter_map(Value::as_str).filter(|t| *t != "null");
+            let mut non_null = types
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null");
             match (non_null.next(), non_null.next()) {
                 (Some(ty), None) => Some(ty),
                 _ => None,
@@ -633,21 +662,45 @@ mod tests {
         }));
         let schema = Schema::from_json_schema_definitions("1.37", &defs).unwrap();
         assert_eq!(field(&schema, "a.Pod", "metadata").ty, object(OBJECT_META));
-        assert_eq!(field(&schema, "a.Pod", "containers").ty, list(object("a.Container")));
+        assert_eq!(
+            field(&schema, "a.Pod", "containers").ty,
+            list(object("a.Container"))
+        );
         assert!(field(&schema, "a.Pod", "containers").required);
         assert!(!field(&schema, "a.Pod", "labels").required);
-        assert_eq!(field(&schema, "a.Pod", "labels").ty, map(SchemaType::String));
-        assert_eq!(field(&schema, "a.Pod", "limits").ty, map(SchemaType::Quantity));
+        assert_eq!(
+            field(&schema, "a.Pod", "labels").ty,
+            map(SchemaType::String)
+        );
+        assert_eq!(
+            field(&schema, "a.Pod", "limits").ty,
+            map(SchemaType::Quantity)
+        );
         assert_eq!(field(&schema, "a.Pod", "created").ty, SchemaType::String);
         assert_eq!(field(&schema, "a.Pod", "priority").ty, SchemaType::Integer);
         assert_eq!(field(&schema, "a.Pod", "ratio").ty, SchemaType::Number);
-        assert_eq!(field(&schema, "a.Container", "privileged").ty, SchemaType::Boolean);
-        assert_eq!(field(&schema, "a.Container", "port").ty, SchemaType::IntOrString);
-        assert_eq!(field(&schema, "a.Container", "env").ty, list(object("a.Container.env")));
-        assert_eq!(field(&schema, "a.Container.env", "name").ty, SchemaType::String);
+        assert_eq!(
+            field(&schema, "a.Container", "privileged").ty,
+            SchemaType::Boolean
+        );
+        assert_eq!(
+            field(&schema, "a.Container", "port").ty,
+            SchemaType::IntOrString
+        );
+        assert_eq!(
+            field(&schema, "a.Container", "env").ty,
+            list(object("a.Container.env"))
+        );
+        assert_eq!(
+            field(&schema, "a.Container.env", "name").ty,
+            SchemaType::String
+        );
         // Only objects become types: the scalar definitions do not.
         let names: Vec<&str> = schema.types.keys().map(String::as_str).collect();
-        assert_eq!(names, ["a.Container", "a.Container.env", "a.Pod", OBJECT_META]);
+        assert_eq!(
+            names,
+            ["a.Container", "a.Container.env", "a.Pod", OBJECT_META]
+        );
     }
 
     #[test]
@@ -672,6 +725,7 @@ mod tests {
                     "raw": { "$ref": "#/definitions/io.k8s.apimachinery.pkg.runtime.RawExtension" },
                     "anything": {},
                     "extra": { "type": "object", "additionalProperties": true },
+                    "marker": { "type": "object" },
                 },
             },
         }));
@@ -684,6 +738,8 @@ mod tests {
         assert_eq!(field(&schema, "T", "raw").ty, SchemaType::Any);
         assert_eq!(field(&schema, "T", "anything").ty, SchemaType::Any);
         assert_eq!(field(&schema, "T", "extra").ty, map(SchemaType::Any));
+        assert_eq!(field(&schema, "T", "marker").ty, object("T.marker"));
+        assert!(schema.field_names("T.marker").is_empty());
     }
 
     #[test]
@@ -699,7 +755,10 @@ mod tests {
         }));
         let schema = Schema::from_json_schema_definitions("1.37", &defs).unwrap();
         assert_eq!(field(&schema, "Props", "items").ty, object("Props"));
-        assert_eq!(field(&schema, "Props", "properties").ty, map(object("Props")));
+        assert_eq!(
+            field(&schema, "Props", "properties").ty,
+            map(object("Props"))
+        );
 
         let defs = definitions(json!({ "A": { "properties": { "b": { "$ref": "#/$defs/B" } } } }));
         let error = Schema::from_json_schema_definitions("1.37", &defs).unwrap_err();
@@ -796,17 +855,26 @@ spec:
         assert_eq!(v1.api_version(), "security.istio.io/v1");
 
         let root = "security.istio.io/v1/PeerAuthentication";
-        assert_eq!(schema.field_names(root), ["apiVersion", "kind", "metadata", "spec", "status"]);
+        assert_eq!(
+            schema.field_names(root),
+            ["apiVersion", "kind", "metadata", "spec", "status"]
+        );
         assert_eq!(field(&schema, root, "metadata").ty, object(OBJECT_META));
         assert_eq!(field(&schema, root, "status").ty, SchemaType::Any);
         let spec = format!("{root}.spec");
-        assert_eq!(field(&schema, &spec, "mtls").ty, object(&format!("{spec}.mtls")));
+        assert_eq!(
+            field(&schema, &spec, "mtls").ty,
+            object(&format!("{spec}.mtls"))
+        );
         assert_eq!(
             field(&schema, &spec, "portLevelMtls").ty,
             map(object(&format!("{spec}.portLevelMtls")))
         );
         let selector = format!("{spec}.selector");
-        assert_eq!(field(&schema, &selector, "matchLabels").ty, map(SchemaType::String));
+        assert_eq!(
+            field(&schema, &selector, "matchLabels").ty,
+            map(SchemaType::String)
+        );
 
         // The declared metadata schema gives way to ObjectMeta, as in the API server.
         let beta = "security.istio.io/v1beta1/PeerAuthentication";
@@ -815,19 +883,35 @@ spec:
         assert!(schema.field_names(OBJECT_META).contains(&"labels"));
 
         assert_eq!(schema.find_kinds(None, None, "PeerAuthentication").len(), 2);
-        assert_eq!(schema.find_kinds(Some("security.istio.io"), Some("v1beta1"), "PeerAuthentication").len(), 1);
-        assert!(schema.find_kinds(Some(""), None, "PeerAuthentication").is_empty());
+        assert_eq!(
+            schema
+                .find_kinds(
+                    Some("security.istio.io"),
+                    Some("v1beta1"),
+                    "PeerAuthentication"
+                )
+                .len(),
+            1
+        );
+        assert!(schema
+            .find_kinds(Some(""), None, "PeerAuthentication")
+            .is_empty());
 
         // Loading the same CRD again replaces its kinds rather than duplicating them.
         schema.add_crd_yaml(PEER_AUTHENTICATION).unwrap();
         assert_eq!(schema.kinds.len(), 2);
-        assert_eq!(schema.kind_names().collect::<Vec<_>>(), ["PeerAuthentication"]);
+        assert_eq!(
+            schema.kind_names().collect::<Vec<_>>(),
+            ["PeerAuthentication"]
+        );
     }
 
     #[test]
     fn rejects_yaml_without_crds_and_other_documents() {
         let mut schema = Schema::default();
-        let error = schema.add_crd_yaml("apiVersion: v1\nkind: Namespace\n").unwrap_err();
+        let error = schema
+            .add_crd_yaml("apiVersion: v1\nkind: Namespace\n")
+            .unwrap_err();
         assert_eq!(error, "no CustomResourceDefinition found in the yaml");
         let error = schema
             .add_crd(&json!({ "apiVersion": "v1", "kind": "Namespace" }))
@@ -847,13 +931,20 @@ spec:
         ] {
             schema.types.insert(name.to_string(), ObjectType::default());
         }
-        assert_eq!(schema.resolve_type_name("Container").unwrap(), "io.k8s.api.core.v1.Container");
         assert_eq!(
-            schema.resolve_type_name("io.k8s.api.core.v1.Container").unwrap(),
+            schema.resolve_type_name("Container").unwrap(),
             "io.k8s.api.core.v1.Container"
         );
         assert_eq!(
-            schema.resolve_type_name("v2.HorizontalPodAutoscaler").unwrap(),
+            schema
+                .resolve_type_name("io.k8s.api.core.v1.Container")
+                .unwrap(),
+            "io.k8s.api.core.v1.Container"
+        );
+        assert_eq!(
+            schema
+                .resolve_type_name("v2.HorizontalPodAutoscaler")
+                .unwrap(),
             "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler"
         );
         assert_eq!(
@@ -861,7 +952,9 @@ spec:
             "security.istio.io/v1/PeerAuthentication"
         );
         assert_eq!(
-            schema.resolve_type_name("HorizontalPodAutoscaler").unwrap_err(),
+            schema
+                .resolve_type_name("HorizontalPodAutoscaler")
+                .unwrap_err(),
             [
                 "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",
                 "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler"
@@ -879,11 +972,16 @@ spec:
         schema.add_crd_yaml(PEER_AUTHENTICATION).unwrap();
         let text = schema.to_json();
         // One kind or type per line keeps diffs of the committed schema readable.
-        assert_eq!(text.lines().count(), 3 + schema.kinds.len() + 2 + schema.types.len() + 2);
+        assert_eq!(
+            text.lines().count(),
+            3 + schema.kinds.len() + 2 + schema.types.len() + 2
+        );
         let parsed = Schema::from_json(&text).unwrap();
         assert_eq!(parsed, schema);
         assert_eq!(parsed.to_json(), text);
-        assert!(Schema::from_json("{").unwrap_err().starts_with("invalid schema json: "));
+        assert!(Schema::from_json("{")
+            .unwrap_err()
+            .starts_with("invalid schema json: "));
     }
 
     #[test]
