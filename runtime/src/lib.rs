@@ -1,1 +1,2 @@
 //! Runs compiled Rampart policies against Kubernetes objects.
+pub mod manifest;
