@@ -63,6 +63,11 @@ fn poison() -> ir::Expr {
     e(Type::Any, K::Lit(ir::Value::Null))
 }
 
+/// Whether an expression is the placeholder of an already reported error.
+fn is_poison(x: &ir::Expr) -> bool {
+    x.ty == Type::Any && matches!(x.kind, K::Lit(ir::Value::Null))
+}
+
 const BUILTINS: &[&str] = &[
     "len",
     "starts_with",
@@ -120,6 +125,9 @@ impl Checker<'_> {
         what: &str,
     ) -> ir::Expr {
         let out = self.expr(scope, x);
+        if is_poison(&out) {
+            return out;
+        }
         if out.ty.is_optional() && !want.is_optional() && out.ty != Type::Any {
             self.optional_misuse(scope, x.span, &out.ty, what);
             return poison();
@@ -141,6 +149,9 @@ impl Checker<'_> {
     /// Checks that a value is present (not optional), returning it.
     fn present(&mut self, scope: &mut Scope, x: &ast::Expr, what: &str) -> ir::Expr {
         let out = self.expr(scope, x);
+        if is_poison(&out) {
+            return out;
+        }
         if out.ty.is_optional() || out.ty == Type::Null {
             self.optional_misuse(scope, x.span, &out.ty, what);
             return poison();
@@ -296,7 +307,7 @@ impl Checker<'_> {
                 scope,
                 "unknown-name",
                 id.span,
-                "`object` is only available inside a rule",
+                "`object` cannot be used here: parameter defaults and function bodies see only their own names",
             );
         }
         let mut names: Vec<String> = scope.bindings.iter().map(|b| b.name.clone()).collect();
@@ -329,6 +340,9 @@ impl Checker<'_> {
 
     fn field(&mut self, scope: &mut Scope, base: &ast::Expr, name: &ast::Ident) -> ir::Expr {
         let b = self.expr(scope, base);
+        if is_poison(&b) {
+            return b;
+        }
         let optional = b.ty.is_optional();
         let wrap = |t: Type| if optional { t.optional() } else { t };
         match b.ty.strip_optional().clone() {
@@ -434,6 +448,9 @@ impl Checker<'_> {
     ) -> ir::Expr {
         let b = self.expr(scope, base);
         let i = self.present(scope, index, "an index");
+        if is_poison(&b) {
+            return b;
+        }
         let item = match (b.ty.strip_optional(), &i.ty) {
             (Type::List(t), Type::Int | Type::Any) => (**t).clone(),
             (Type::Map(t), Type::String | Type::Any) => (**t).clone(),
@@ -654,7 +671,7 @@ impl Checker<'_> {
                         scope.file,
                         a.span,
                         format!(
-                            "the left side of `??` is a `{}`, which is never absent",
+                            "the left side of `??` has type `{}` and is never absent",
                             show(&x.ty)
                         ),
                     )
@@ -762,7 +779,8 @@ impl Checker<'_> {
             )
             .with_note(format!("call chain: {} -> {}", chain.join(" -> "), key.1))
             .with_note("functions may not be recursive (spec/language.md §3)");
-            self.report(scope, d);
+            // Reported even inside a quietly inlined body: the cycle only shows up there.
+            self.diags.push(d);
             return poison();
         }
         if args.len() != f.params.len() {

@@ -410,7 +410,9 @@ impl<'s> Checker<'s> {
                 _ => {}
             }
         }
-        if !has_title {
+        // A rule with a syntax error is incomplete: say nothing more about what it lacks.
+        let broken = r.items.iter().any(|i| matches!(i, RuleItem::Error(_)));
+        if !has_title && !broken {
             self.diags.push(
                 Diagnostic::error(
                     "missing-title",
@@ -431,7 +433,7 @@ impl<'s> Checker<'s> {
                 }
             )
         });
-        if !has_match {
+        if !has_match && !broken {
             self.diags.push(
                 Diagnostic::error(
                     "missing-match",
@@ -916,6 +918,7 @@ pub fn validate_regex(re: &str) -> Result<(), String> {
                 .lines()
                 .last()
                 .unwrap_or("syntax error")
+                .trim_start_matches("error: ")
                 .trim()
                 .to_string()
         })?;

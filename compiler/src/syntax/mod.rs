@@ -122,6 +122,20 @@ pub(crate) fn mk(errors: &mut Vec<SyntaxError>, kind: ExprKind, l: usize, r: usi
     e
 }
 
+/// A parenthesised expression: one level deeper, same node.
+pub(crate) fn nest(errors: &mut Vec<SyntaxError>, mut e: Expr, l: usize, r: usize) -> Expr {
+    e.depth += 1;
+    if e.depth > MAX_DEPTH {
+        errors.push(SyntaxError::new(
+            Span::new(l, r),
+            format!("expression nested more than {MAX_DEPTH} levels deep"),
+            Some("split it with `let` or helper functions"),
+        ));
+        return Expr::error(Span::new(l, r));
+    }
+    e
+}
+
 pub(crate) fn int_literal(errors: &mut Vec<SyntaxError>, text: &str, l: usize, r: usize) -> Expr {
     match text.parse::<i64>() {
         Ok(n) => mk(errors, ExprKind::Int(n), l, r),
