@@ -1,2 +1,3 @@
 //! Runs compiled Rampart policies against Kubernetes objects.
 pub mod manifest;
+pub mod eval;

@@ -1,0 +1,743 @@
+//! The embedded wasmtime evaluator: runs modules produced by the compiler's Wasm backend
+//! against manifest objects (the ABI is described in spec/abi.md).
+//!
+//! One [`Engine`] per process (epoch interruption driven by a ticker thread); one
+//! [`Policies`] per module, compiled once and cached on disk; a fresh `Store` per object, so
+//! nothing leaks from one object to the next.
+
+mod encode;
+pub mod select;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::time::Duration;
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use wasmtime::{InstancePre, Linker, Module, ResourceLimiter, Store, Trap};
+
+use crate::manifest::{Node, PathSegment, Value};
+use encode::{size, Encoded};
+pub use select::{Gvk, Matcher, Target};
+
+/// How often the ticker advances the engine's epoch; deadlines are counted in ticks.
+const TICK: Duration = Duration::from_millis(5);
+
+/// Error codes of the `rampart_error` global (spec/abi.md).
+fn error_text(code: i32) -> &'static str {
+    match code {
+        1 => "a value has the wrong JSON type",
+        2 => "integer overflow",
+        3 => "invalid quantity",
+        4 => "invalid image reference",
+        5 => "out of memory",
+        6 => "unknown rule index",
+        _ => "unknown error",
+    }
+}
+
+/// The process-wide wasmtime engine with its epoch ticker.
+#[derive(Clone)]
+pub struct Engine {
+    inner: wasmtime::Engine,
+}
+
+impl Engine {
+    /// Creates the engine and starts the ticker thread (which stops with the engine).
+    pub fn new() -> Result<Engine, LoadError> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        let inner = wasmtime::Engine::new(&config).map_err(LoadError::from_wasmtime)?;
+        let weak = inner.weak();
+        std::thread::Builder::new()
+            .name("rampart-epoch".into())
+            .spawn(move || loop {
+                std::thread::sleep(TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            })
+            .map_err(|e| LoadError(format!("cannot start the epoch ticker: {e}")))?;
+        Ok(Engine { inner })
+    }
+}
+
+/// Why a module could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError(pub String);
+
+impl LoadError {
+    fn from_wasmtime(e: wasmtime::Error) -> LoadError {
+        LoadError(format!("{e:#}"))
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Resource limits of one object's evaluation.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Wall-clock time for all rules of one object.
+    pub deadline: Duration,
+    /// Linear memory of the module instance, in bytes.
+    pub memory: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_secs(1),
+            memory: 64 << 20,
+        }
+    }
+}
+
+/// Why an object could not be evaluated; the object is reported as an error, never passing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EvalError {
+    /// The evaluation ran past its deadline.
+    Deadline(Duration),
+    /// The evaluation needed more memory than allowed.
+    Memory(usize),
+    /// A rule failed (wrong JSON type, overflow, invalid quantity, …).
+    Rule { rule: String, message: String },
+    /// The module trapped for another reason, or the host could not run it.
+    Trap(String),
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EvalError::Deadline(d) if d.subsec_millis() == 0 => {
+                write!(f, "evaluation exceeded its {}s deadline", d.as_secs())
+            }
+            EvalError::Deadline(d) => {
+                write!(f, "evaluation exceeded its {}ms deadline", d.as_millis())
+            }
+            EvalError::Memory(n) if n % (1 << 20) == 0 => {
+                write!(f, "evaluation exceeded its {} MiB memory limit", n >> 20)
+            }
+            EvalError::Memory(n) => write!(f, "evaluation exceeded its {n} bytes memory limit"),
+            EvalError::Rule { rule, message } => write!(f, "rule `{rule}`: {message}"),
+            EvalError::Trap(message) => write!(f, "evaluation failed: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+/// `deny` or `warn`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Deny,
+    Warn,
+}
+
+/// One finding of one rule on one object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule_id: String,
+    pub action: Action,
+    pub message: String,
+    /// The field the finding is about, with list indexes filled in.
+    pub path: Vec<PathSegment>,
+    /// Position of the deepest existing node on `path`.
+    pub line: u32,
+    pub col: u32,
+}
+
+/// A parameter declared by a rule.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ParamInfo {
+    pub name: String,
+    /// The IR type, as JSON (`"Int"`, `{"List": "String"}`, …).
+    #[serde(rename = "type")]
+    pub ty: serde_json::Value,
+    pub default: serde_json::Value,
+}
+
+/// One step of an outcome's `at` path.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    Field(String),
+    Index(i64),
+    Key(String),
+}
+
+/// Where an outcome's findings point: the root node reported by the module, then these steps.
+#[derive(Clone, Debug, Deserialize)]
+pub struct At {
+    /// `subject` or `binder`.
+    pub root: String,
+    pub steps: Vec<Step>,
+}
+
+/// One outcome of a rule.
+#[derive(Clone, Debug, Deserialize)]
+pub struct OutcomeInfo {
+    pub action: Action,
+    pub at: At,
+}
+
+/// A rule as described by the module's metadata.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub module: String,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub rationale: String,
+    pub category: String,
+    pub remediation: String,
+    pub severity: String,
+    pub controls: Vec<String>,
+    pub matcher: Matcher,
+    pub params: Vec<ParamInfo>,
+    pub reads_kinds: Vec<Gvk>,
+    pub outcomes: Vec<OutcomeInfo>,
+}
+
+/// The `rampart.meta` section.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Metadata {
+    pub abi: u32,
+    pub compiler_version: String,
+    pub source_digest: String,
+    /// The kinds the host passes to `objects(Kind)`, one list each, in this order.
+    pub set_kinds: Vec<Gvk>,
+    pub rules: Vec<RuleInfo>,
+}
+
+/// Parameter overrides (`--param rule.id.name=value`).
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    values: HashMap<(String, String), serde_json::Value>,
+}
+
+impl Params {
+    /// Overrides parameter `name` of rule `rule_id`.
+    pub fn set(&mut self, rule_id: &str, name: &str, value: serde_json::Value) {
+        self.values
+            .insert((rule_id.to_string(), name.to_string()), value);
+    }
+}
+
+/// The objects checked together, for `objects(Kind)`.
+#[derive(Clone, Debug, Default)]
+pub struct ObjectSet<'a> {
+    pub objects: Vec<&'a Node>,
+}
+
+/// Whether a JSON value fits an IR type (given as JSON).
+fn fits(ty: &serde_json::Value, v: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match ty {
+        J::String(t) => match t.as_str() {
+            "Bool" => v.is_boolean(),
+            "Int" => v.is_i64(),
+            "Number" => v.is_number(),
+            "String" => v.is_string(),
+            "Quantity" | "IntOrString" => v.is_string() || v.is_number(),
+            "Null" => v.is_null(),
+            _ => true,
+        },
+        J::Object(o) => match o.iter().next() {
+            Some((k, t)) if k == "Optional" => v.is_null() || fits(t, v),
+            Some((k, t)) if k == "List" => {
+                v.as_array().is_some_and(|a| a.iter().all(|x| fits(t, x)))
+            }
+            Some((k, t)) if k == "Map" => v
+                .as_object()
+                .is_some_and(|m| m.values().all(|x| fits(t, x))),
+            Some((k, _)) if k == "Object" => v.is_object(),
+            _ => true,
+        },
+        _ => true,
+    }
+}
+
+fn json_node(v: &serde_json::Value) -> Node {
+    use serde_json::Value as J;
+    let value = match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::String(s.clone()),
+        J::Array(a) => Value::List(a.iter().map(json_node).collect()),
+        J::Object(o) => Value::Map(o.iter().map(|(k, v)| (k.clone(), json_node(v))).collect()),
+    };
+    Node::new(value, 0, 0)
+}
+
+/// Reads the `rampart.meta` custom section of a module.
+pub fn read_metadata(wasm: &[u8]) -> Result<Metadata, LoadError> {
+    fn leb(b: &[u8], at: &mut usize) -> Option<usize> {
+        let (mut v, mut shift) = (0usize, 0);
+        loop {
+            let byte = *b.get(*at)?;
+            *at += 1;
+            v |= ((byte & 0x7f) as usize) << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+            shift += 7;
+            if shift > 35 {
+                return None;
+            }
+        }
+    }
+    let bad = || LoadError("not a Rampart module: no `rampart.meta` section".into());
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err(LoadError("not a wasm module".into()));
+    }
+    let mut at = 8;
+    while at < wasm.len() {
+        let id = wasm[at];
+        at += 1;
+        let len = leb(wasm, &mut at).ok_or_else(bad)?;
+        let end = at
+            .checked_add(len)
+            .filter(|&e| e <= wasm.len())
+            .ok_or_else(bad)?;
+        if id == 0 {
+            let mut p = at;
+            let nlen = leb(wasm, &mut p).ok_or_else(bad)?;
+            if wasm.get(p..p + nlen) == Some(b"rampart.meta".as_slice()) {
+                let meta: Metadata = serde_json::from_slice(&wasm[p + nlen..end])
+                    .map_err(|e| LoadError(format!("invalid `rampart.meta` section: {e}")))?;
+                if meta.abi != 1 {
+                    return Err(LoadError(format!(
+                        "unsupported module ABI version `{}`",
+                        meta.abi
+                    )));
+                }
+                return Ok(meta);
+            }
+        }
+        at = end;
+    }
+    Err(bad())
+}
+
+/// Per-store state: the memory limit and whether it was hit.
+struct State {
+    memory_limit: usize,
+    memory_exceeded: bool,
+}
+
+impl ResourceLimiter for State {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_exceeded = true;
+            return Err(wasmtime::Error::msg("memory limit exceeded"));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}
+
+/// Parameter values and the object set, encoded once per run and reused for every object.
+struct Prepared {
+    /// Per rule: the list of its parameter values.
+    params: Vec<Node>,
+    /// One list of objects per set kind.
+    set: Node,
+}
+
+/// A loaded policy module.
+pub struct Policies {
+    engine: Engine,
+    pre: InstancePre<State>,
+    meta: Metadata,
+    /// True when the compiled code came from the on-disk cache.
+    pub loaded_from_cache: bool,
+    /// The cache key of the module (hex).
+    pub cache_key: String,
+}
+
+/// Cache key: a digest of the module bytes and of everything that makes compiled code
+/// incompatible (wasmtime version, target, engine configuration).
+fn cache_key(engine: &wasmtime::Engine, wasm: &[u8]) -> String {
+    let mut compat = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut compat);
+    let mut h = Sha256::new();
+    h.update(b"rampart-wasm-cache-1\0");
+    h.update(compat.finish().to_le_bytes());
+    h.update(wasm);
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Policies {
+    /// Compiles a module (or loads its compiled code from `cache_dir`).
+    pub fn load(
+        engine: &Engine,
+        wasm: &[u8],
+        cache_dir: Option<&Path>,
+    ) -> Result<Policies, LoadError> {
+        let meta = read_metadata(wasm)?;
+        let key = cache_key(&engine.inner, wasm);
+        let cached = cache_dir.map(|d| d.join(format!("{key}.cwasm")));
+        let mut from_cache = None;
+        if let Some(path) = &cached {
+            if path.exists() {
+                // SAFETY: the file is one we wrote with `Module::serialize` under a key that
+                // includes the engine's compatibility hash; wasmtime re-checks the header.
+                from_cache = unsafe { Module::deserialize_file(&engine.inner, path) }.ok();
+            }
+        }
+        let loaded_from_cache = from_cache.is_some();
+        let module = match from_cache {
+            Some(m) => m,
+            None => {
+                let m = Module::new(&engine.inner, wasm).map_err(LoadError::from_wasmtime)?;
+                if let Some(path) = &cached {
+                    // A cache that cannot be written only costs time on the next run.
+                    let _ = write_atomically(path, &m);
+                }
+                m
+            }
+        };
+        let linker: Linker<State> = Linker::new(&engine.inner);
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(LoadError::from_wasmtime)?;
+        Ok(Policies {
+            engine: engine.clone(),
+            pre,
+            meta,
+            loaded_from_cache,
+            cache_key: key,
+        })
+    }
+
+    /// The module's metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The rules, in evaluation (id) order.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.meta.rules
+    }
+
+    /// Checks parameter overrides against the declared types.
+    pub fn check_params(&self, params: &Params) -> Result<(), String> {
+        for ((rule, name), value) in &params.values {
+            let r = self
+                .meta
+                .rules
+                .iter()
+                .find(|r| &r.id == rule)
+                .ok_or_else(|| format!("unknown rule `{rule}`"))?;
+            let p = r
+                .params
+                .iter()
+                .find(|p| &p.name == name)
+                .ok_or_else(|| format!("rule `{rule}` has no parameter `{name}`"))?;
+            if !fits(&p.ty, value) {
+                return Err(format!(
+                    "parameter `{rule}.{name}` expects `{}`, got `{value}`",
+                    p.ty
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, set: &ObjectSet, params: &Params) -> Result<Prepared, EvalError> {
+        self.check_params(params).map_err(EvalError::Trap)?;
+        let params = self
+            .meta
+            .rules
+            .iter()
+            .map(|r| {
+                let values = r
+                    .params
+                    .iter()
+                    .map(|p| {
+                        let v = params
+                            .values
+                            .get(&(r.id.clone(), p.name.clone()))
+                            .unwrap_or(&p.default);
+                        json_node(v)
+                    })
+                    .collect();
+                Node::new(Value::List(values), 0, 0)
+            })
+            .collect();
+        let lists = self
+            .meta
+            .set_kinds
+            .iter()
+            .map(|gvk| {
+                let items = set
+                    .objects
+                    .iter()
+                    .filter(|o| {
+                        let s = |k: &str| o.get(k).and_then(Node::as_str).unwrap_or("");
+                        gvk.matches(s("apiVersion"), s("kind"))
+                    })
+                    .map(|o| (*o).clone())
+                    .collect();
+                Node::new(Value::List(items), 0, 0)
+            })
+            .collect();
+        Ok(Prepared {
+            params,
+            set: Node::new(Value::List(lists), 0, 0),
+        })
+    }
+
+    /// Evaluates every applicable rule on one object.
+    pub fn evaluate(
+        &self,
+        object: &Node,
+        set: &ObjectSet,
+        params: &Params,
+        limits: &Limits,
+    ) -> Result<Vec<Finding>, EvalError> {
+        let prepared = self.prepare(set, params)?;
+        self.evaluate_prepared(object, &prepared, limits)
+    }
+
+    /// Evaluates many objects in parallel; results are in the order of `objects`.
+    pub fn evaluate_all(
+        &self,
+        objects: &[&Node],
+        set: &ObjectSet,
+        params: &Params,
+        limits: &Limits,
+    ) -> Vec<Result<Vec<Finding>, EvalError>> {
+        let prepared = match self.prepare(set, params) {
+            Ok(p) => p,
+            Err(e) => return objects.iter().map(|_| Err(e.clone())).collect(),
+        };
+        objects
+            .par_iter()
+            .map(|o| self.evaluate_prepared(o, &prepared, limits))
+            .collect()
+    }
+
+    fn evaluate_prepared(
+        &self,
+        object: &Node,
+        prepared: &Prepared,
+        limits: &Limits,
+    ) -> Result<Vec<Finding>, EvalError> {
+        let selected: Vec<(usize, &Node)> = self
+            .meta
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| select::subject(&r.matcher, object).map(|s| (i, s)))
+            .collect();
+        if selected.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut store = Store::new(
+            &self.engine.inner,
+            State {
+                memory_limit: limits.memory,
+                memory_exceeded: false,
+            },
+        );
+        store.limiter(|s| s as &mut dyn ResourceLimiter);
+        let ticks = limits.deadline.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.classify(e, &mut store, None, limits))?;
+        let mut run = || -> Result<Vec<Finding>, (wasmtime::Error, Option<usize>)> {
+            let no_rule = |e| (e, None);
+            let memory = instance
+                .get_memory(&mut store, "memory")
+                .ok_or_else(|| no_rule(wasmtime::Error::msg("module exports no memory")))?;
+            let alloc = instance
+                .get_typed_func::<i32, i32>(&mut store, "rampart_alloc")
+                .map_err(no_rule)?;
+            let eval = instance
+                .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "rampart_evaluate")
+                .map_err(no_rule)?;
+            let place = |store: &mut Store<State>, node, track| {
+                let base = alloc.call(&mut *store, size(node) as i32)?;
+                let enc = Encoded::new(node, base as u32, track);
+                memory.write(&mut *store, base as usize, &enc.bytes)?;
+                Ok::<_, wasmtime::Error>(enc)
+            };
+            let encoded = place(&mut store, object, true).map_err(no_rule)?;
+            let needs_set = selected
+                .iter()
+                .any(|(r, _)| !self.meta.rules[*r].reads_kinds.is_empty());
+            let set_addr = if needs_set {
+                place(&mut store, &prepared.set, false)
+                    .map_err(no_rule)?
+                    .base as i32
+            } else {
+                0
+            };
+            let mut subjects = HashMap::new();
+            for &(rule, subject) in &selected {
+                let params = place(&mut store, &prepared.params[rule], false)
+                    .map_err(no_rule)?
+                    .base as i32;
+                let s = encoded
+                    .addr_of(subject)
+                    .expect("the subject is part of the object");
+                subjects.insert(rule, s);
+                let status = eval
+                    .call(&mut store, (rule as i32, s as i32, params, set_addr))
+                    .map_err(|e| (e, Some(rule)))?;
+                if status != 0 {
+                    return Err((wasmtime::Error::msg(format!("status {status}")), Some(rule)));
+                }
+            }
+            let head = instance
+                .get_global(&mut store, "rampart_findings")
+                .and_then(|g| g.get(&mut store).i32())
+                .unwrap_or(0);
+            let data = memory.data(&store);
+            let word = |addr: usize| -> u32 {
+                data.get(addr..addr + 4)
+                    .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()))
+            };
+            let mut findings = Vec::new();
+            let mut at = head as usize;
+            while at != 0 {
+                let (rule, outcome, root, msg) = (
+                    word(at + 4) as usize,
+                    word(at + 8) as usize,
+                    word(at + 12),
+                    word(at + 16) as usize,
+                );
+                let (len, ptr) = (word(msg + 4) as usize, word(msg + 8) as usize);
+                let message = data
+                    .get(ptr..ptr + len)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                let info = &self.meta.rules[rule];
+                let o = &info.outcomes[outcome];
+                // The root is a node of the object unless the rule built it (a list literal,
+                // an element of `objects(Kind)`): then the finding points at the subject.
+                let mut path = encoded
+                    .path_of(root)
+                    .or_else(|| encoded.path_of(subjects[&rule]))
+                    .unwrap_or_default();
+                for step in &o.at.steps {
+                    path.push(match step {
+                        Step::Field(f) => PathSegment::Field(f.clone()),
+                        Step::Key(k) => PathSegment::Key(k.clone()),
+                        Step::Index(i) => PathSegment::Index((*i).max(0) as usize),
+                    });
+                }
+                let (node, _) = object.locate(&path);
+                findings.push(Finding {
+                    rule_id: info.id.clone(),
+                    action: o.action,
+                    message,
+                    path,
+                    line: node.line,
+                    col: node.col,
+                });
+                at = word(at) as usize;
+            }
+            Ok(findings)
+        };
+        let result = run();
+        result.map_err(|(e, rule)| self.classify(e, &mut store, Some((&instance, rule)), limits))
+    }
+
+    /// Turns a trap into the error reported for the object.
+    fn classify(
+        &self,
+        e: wasmtime::Error,
+        store: &mut Store<State>,
+        at: Option<(&wasmtime::Instance, Option<usize>)>,
+        limits: &Limits,
+    ) -> EvalError {
+        if store.data().memory_exceeded {
+            return EvalError::Memory(limits.memory);
+        }
+        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return EvalError::Deadline(limits.deadline);
+        }
+        if let Some((instance, Some(rule))) = at {
+            let code = instance_error(instance, store);
+            let rule = self.meta.rules[rule].id.clone();
+            if code == 5 {
+                return EvalError::Memory(limits.memory);
+            }
+            if code != 0 {
+                return EvalError::Rule {
+                    rule,
+                    message: error_text(code).to_string(),
+                };
+            }
+            return EvalError::Rule {
+                rule,
+                message: format!("{e:#}"),
+            };
+        }
+        EvalError::Trap(format!("{e:#}"))
+    }
+}
+
+/// The module's `rampart_error` global.
+fn instance_error(instance: &wasmtime::Instance, store: &mut Store<State>) -> i32 {
+    instance
+        .get_global(&mut *store, "rampart_error")
+        .and_then(|g| g.get(&mut *store).i32())
+        .unwrap_or(0)
+}
+
+fn write_atomically(path: &Path, module: &Module) -> std::io::Result<()> {
+    let bytes = module
+        .serialize()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!(
+        "tmp{}.{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,229 @@
+//! Which rules apply to an object (spec §3 "Matching" and "Pod-controller autogen"), decided
+//! by the host from the matchers in the module's metadata.
+
+use serde::Deserialize;
+
+use crate::manifest::Node;
+
+/// A group/version/kind; `group` is "" for the core group.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Gvk {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+impl Gvk {
+    /// Whether an object's `apiVersion` and `kind` name this kind (an empty version matches
+    /// every version).
+    pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        self.kind == kind
+            && self.group == group
+            && (self.version.is_empty() || self.version == version)
+    }
+}
+
+/// One kind a rule applies to and where its subject sits.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Target {
+    pub gvk: Gvk,
+    pub subject_path: Vec<String>,
+    pub namespaced: bool,
+}
+
+/// A rule's matcher, as in the metadata.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Matcher {
+    pub targets: Vec<Target>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub exclude_namespaces: Vec<String>,
+    #[serde(default)]
+    pub labels: Vec<(String, String)>,
+    #[serde(default)]
+    pub exclude_labels: Vec<(String, String)>,
+}
+
+/// `*` matches any run of bytes, `?` one byte; the whole text must match.
+pub fn glob(text: &str, pattern: &str) -> bool {
+    let (s, p) = (text.as_bytes(), pattern.as_bytes());
+    let (mut si, mut pi) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
+            si += 1;
+            pi += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+fn str_at<'a>(node: &'a Node, path: &[&str]) -> Option<&'a str> {
+    path.iter()
+        .try_fold(node, |n, k| n.get(k))
+        .and_then(Node::as_str)
+}
+
+fn labels_match(object: &Node, wanted: &[(String, String)]) -> bool {
+    let labels = object.get("metadata").and_then(|m| m.get("labels"));
+    wanted.iter().all(|(k, v)| {
+        labels
+            .and_then(|l| l.get(k))
+            .and_then(Node::as_str)
+            .is_some_and(|value| glob(value, v))
+    })
+}
+
+/// The subject of the rule for `object` (the object, or its pod template under autogen), or
+/// `None` when the rule does not apply.
+pub fn subject<'a>(matcher: &Matcher, object: &'a Node) -> Option<&'a Node> {
+    let api_version = str_at(object, &["apiVersion"])?;
+    let kind = str_at(object, &["kind"])?;
+    let target = matcher
+        .targets
+        .iter()
+        .find(|t| t.gvk.matches(api_version, kind))?;
+    // Cluster-scoped objects (and objects without a namespace) are never selected by
+    // `match namespaces` and never excluded by `exclude namespaces`.
+    let namespace = if target.namespaced {
+        str_at(object, &["metadata", "namespace"])
+    } else {
+        None
+    };
+    if !matcher.namespaces.is_empty() {
+        match namespace {
+            Some(ns) if matcher.namespaces.iter().any(|g| glob(ns, g)) => {}
+            _ => return None,
+        }
+    }
+    if let Some(ns) = namespace {
+        if matcher.exclude_namespaces.iter().any(|g| glob(ns, g)) {
+            return None;
+        }
+    }
+    if !labels_match(object, &matcher.labels) {
+        return None;
+    }
+    if !matcher.exclude_labels.is_empty() && labels_match(object, &matcher.exclude_labels) {
+        return None;
+    }
+    let subject = target
+        .subject_path
+        .iter()
+        .try_fold(object, |n, k| n.get(k))?;
+    // A controller whose template is null has nothing to check.
+    (!matches!(subject.value, crate::manifest::Value::Null)).then_some(subject)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Value;
+
+    fn s(v: &str) -> Node {
+        Node::new(Value::String(v.to_string()), 1, 1)
+    }
+    fn map(entries: Vec<(&str, Node)>) -> Node {
+        Node::new(
+            Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
+            1,
+            1,
+        )
+    }
+    fn pod_matcher() -> Matcher {
+        let gvk = |g: &str, v: &str, k: &str| Gvk {
+            group: g.into(),
+            version: v.into(),
+            kind: k.into(),
+        };
+        Matcher {
+            targets: vec![
+                Target {
+                    gvk: gvk("", "v1", "Pod"),
+                    subject_path: vec![],
+                    namespaced: true,
+                },
+                Target {
+                    gvk: gvk("apps", "v1", "Deployment"),
+                    subject_path: vec!["spec".into(), "template".into()],
+                    namespaced: true,
+                },
+            ],
+            ..Matcher::default()
+        }
+    }
+    fn object(api: &str, kind: &str, ns: Option<&str>, labels: Vec<(&str, Node)>) -> Node {
+        let mut meta = vec![("labels", map(labels))];
+        if let Some(ns) = ns {
+            meta.push(("namespace", s(ns)));
+        }
+        map(vec![
+            ("apiVersion", s(api)),
+            ("kind", s(kind)),
+            ("metadata", map(meta)),
+            ("spec", map(vec![("template", map(vec![("x", s("y"))]))])),
+        ])
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("kube-system", "kube-*"));
+        assert!(glob("abc", "a?c"));
+        assert!(glob("", "*"));
+        assert!(!glob("abc", "a?"));
+        assert!(glob("aXbXc", "*b*c"));
+        assert!(!glob("default", "kube-*"));
+    }
+
+    #[test]
+    fn kinds_and_autogen_subject() {
+        let m = pod_matcher();
+        let pod = object("v1", "Pod", Some("a"), vec![]);
+        assert!(std::ptr::eq(subject(&m, &pod).unwrap(), &pod));
+        let deploy = object("apps/v1", "Deployment", Some("a"), vec![]);
+        let template = deploy.get("spec").unwrap().get("template").unwrap();
+        assert!(std::ptr::eq(subject(&m, &deploy).unwrap(), template));
+        assert!(subject(&m, &object("v1", "Service", None, vec![])).is_none());
+        assert!(subject(&m, &object("batch/v1", "Pod", None, vec![])).is_none());
+    }
+
+    #[test]
+    fn namespaces_and_labels() {
+        let mut m = pod_matcher();
+        m.namespaces = vec!["team-*".into()];
+        m.exclude_namespaces = vec!["team-x".into()];
+        assert!(subject(&m, &object("v1", "Pod", Some("team-a"), vec![])).is_some());
+        assert!(subject(&m, &object("v1", "Pod", Some("team-x"), vec![])).is_none());
+        assert!(subject(&m, &object("v1", "Pod", Some("default"), vec![])).is_none());
+        assert!(subject(&m, &object("v1", "Pod", None, vec![])).is_none());
+        let mut m = pod_matcher();
+        m.labels = vec![("app".into(), "web-*".into())];
+        m.exclude_labels = vec![("skip".into(), "*".into())];
+        let web = object("v1", "Pod", None, vec![("app", s("web-1"))]);
+        assert!(subject(&m, &web).is_some());
+        let skipped = object(
+            "v1",
+            "Pod",
+            None,
+            vec![("app", s("web-1")), ("skip", s("yes"))],
+        );
+        assert!(subject(&m, &skipped).is_none());
+        assert!(subject(&m, &object("v1", "Pod", None, vec![("app", s("db"))])).is_none());
+    }
+}
