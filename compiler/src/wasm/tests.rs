@@ -1089,3 +1089,81 @@ fn wasm_evaluate_all_is_deterministic() {
         "container `app0` is privileged"
     );
 }
+
+/// Prints sizes and timings (`cargo test -p rampart-compiler wasm_measure -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn wasm_measure() {
+    use std::time::Instant;
+    let mut quota = privileged_rule();
+    quota.id = "t.quota".into();
+    quota.lets = vec![];
+    let c = || local(0, Type::Object("Container".into()));
+    let mem = field(
+        field(field(c(), "resources", Type::Any), "limits", Type::Any),
+        "memory",
+        Type::Quantity,
+    );
+    quota.outcomes[0].when = Some(bin(BinOp::Gt, dflt(mem, qty("0")), qty("1Gi"), Type::Bool));
+    let mut image = privileged_rule();
+    image.id = "t.tag".into();
+    let img = call(
+        Builtin::Image,
+        vec![field(c(), "image", Type::String)],
+        Type::Image,
+    );
+    image.outcomes[0].when = Some(call(
+        Builtin::Matches,
+        vec![
+            x(
+                Type::String,
+                ExprKind::ImageField(Box::new(img), ImageField::Tag),
+            ),
+            s("^(latest|)$"),
+        ],
+        Type::Bool,
+    ));
+    let p = program(vec![privileged_rule(), quota, image]);
+    let wasm = compile(&p).unwrap();
+    eprintln!("module size: {} bytes", wasm.len());
+    let dir = std::env::temp_dir().join(format!("rampart-measure-{}", std::process::id()));
+    let t = Instant::now();
+    let cold = Policies::load(engine(), &wasm, Some(&dir)).unwrap();
+    eprintln!(
+        "cold load: {:?} (from cache: {})",
+        t.elapsed(),
+        cold.loaded_from_cache
+    );
+    let t = Instant::now();
+    let warm = Policies::load(engine(), &wasm, Some(&dir)).unwrap();
+    eprintln!(
+        "cached load: {:?} (from cache: {})",
+        t.elapsed(),
+        warm.loaded_from_cache
+    );
+    let object = node(&pod(json!({
+        "containers": [
+            {"name": "app", "image": "nginx:latest", "resources": {"limits": {"memory": "2Gi", "cpu": "500m"}}},
+            {"name": "side", "image": "ghcr.io/o/s@sha256:00", "securityContext": {"privileged": true}}
+        ],
+        "initContainers": [{"name": "init", "image": "busybox:1.36"}]
+    })));
+    let n = 2000;
+    let t = Instant::now();
+    for _ in 0..n {
+        let f = warm
+            .evaluate(
+                &object,
+                &ObjectSet::default(),
+                &Params::default(),
+                &Limits::default(),
+            )
+            .unwrap();
+        assert_eq!(f.len(), 4);
+    }
+    eprintln!(
+        "evaluate: {:?} per object (3 rules, 4 findings)",
+        t.elapsed() / n
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
