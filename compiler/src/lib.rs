@@ -90,8 +90,19 @@ pub fn read_source(path: &Path) -> Source {
     Source { name, text }
 }
 
-/// Compiles a policy set against `schema` (extended with the CRDs the sources import).
+/// Compiles a policy set against `schema` (extended with the CRDs the sources import,
+/// read from the file system).
 pub fn compile(sources: Vec<Source>, schema: &Schema) -> Compilation {
+    compile_with(sources, schema, &|path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+    })
+}
+
+/// Reads a file named by `import "file.yaml"` (the embedded standard library has no files).
+pub type FileReader<'a> = dyn Fn(&Path) -> Result<String, String> + 'a;
+
+/// Compiles a policy set, reading imported CRD files through `read`.
+pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) -> Compilation {
     let mut files = Files::default();
     let mut diagnostics = Vec::new();
     let mut parsed = Vec::new();
@@ -128,9 +139,7 @@ pub fn compile(sources: Vec<Source>, schema: &Schema) -> Compilation {
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join(path);
-            let result = std::fs::read_to_string(&full)
-                .map_err(|e| format!("cannot read `{}`: {e}", full.display()))
-                .and_then(|text| schema.add_crd_yaml(&text));
+            let result = read(&normalize(&full)).and_then(|text| schema.add_crd_yaml(&text));
             if let Err(e) = result {
                 diagnostics.push(Diagnostic::error(
                     "bad-crd",
@@ -153,6 +162,24 @@ pub fn compile(sources: Vec<Source>, schema: &Schema) -> Compilation {
         program,
         diagnostics,
     }
+}
+
+/// Removes `.` and `dir/..` components, so `policies/x/../crds/a.yaml` names `policies/crds/a.yaml`.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// FNV-1a, 64 bits: a stable digest of the sources (not for security).
