@@ -152,7 +152,7 @@ impl Gen {
     }
 
     fn align(&mut self, to: usize) {
-        while self.data.len() % to != 0 {
+        while !self.data.len().is_multiple_of(to) {
             self.data.push(0);
         }
     }

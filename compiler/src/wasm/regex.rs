@@ -40,8 +40,8 @@ pub fn dfa_table(pattern: &str) -> Result<Vec<u8>, String> {
             .map(|b| dfa.next_state(s, b))
             .chain(std::iter::once(dfa.next_eoi_state(s)));
         for n in nexts {
-            if !ids.contains_key(&n) {
-                ids.insert(n, order.len() as u32);
+            if let std::collections::hash_map::Entry::Vacant(slot) = ids.entry(n) {
+                slot.insert(order.len() as u32);
                 order.push(n);
                 if order.len() > MAX_STATES {
                     return Err(format!("regular expression `{pattern}` is too large"));
