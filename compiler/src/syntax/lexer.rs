@@ -284,7 +284,7 @@ mod tests {
             .map(|t| t.unwrap())
             .collect();
         assert_eq!(toks[0], (5, Token::Module, 11));
-        assert_eq!(toks[1], (16, Token::Ident("a"), 17));
+        assert_eq!(toks[1], (17, Token::Ident("a"), 18));
     }
 
     #[test]
