@@ -709,6 +709,8 @@ impl<'s> Checker<'s> {
         let text = |c: &mut Self, what: &str| -> String {
             match literal_text(value) {
                 Some(t) => t,
+                // A string whose interpolation failed to parse was already reported.
+                None if has_broken_part(value) => String::new(),
                 None => {
                     let msg = if matches!(value.kind, ExprKind::Str(_)) {
                         format!("`{what}` cannot interpolate")
@@ -825,6 +827,16 @@ impl<'s> Checker<'s> {
                 }
             })
             .collect()
+    }
+}
+
+/// Whether a string literal holds an interpolation that did not parse.
+fn has_broken_part(x: &ast::Expr) -> bool {
+    match &x.kind {
+        ExprKind::Str(parts) => parts
+            .iter()
+            .any(|p| matches!(p, ast::StrPart::Expr(e) if matches!(e.kind, ExprKind::Error))),
+        _ => false,
     }
 }
 

@@ -78,7 +78,8 @@ pub enum Token<'a> {
     #[regex(r"[0-9]+\.[0-9]+")]
     Number(&'a str),
     /// A string literal, quotes included; escapes and interpolation are processed later.
-    #[regex(r#""([^"\\\n]|\\.)*""#)]
+    /// Strings may nest inside `{…}` interpolations: `"{m["app"]}"` is one token.
+    #[token("\"", string_literal)]
     Str(&'a str),
     #[token("{")]
     LBrace,
@@ -129,6 +130,37 @@ pub enum Token<'a> {
     PipePipe,
     #[token("!")]
     Bang,
+}
+
+/// Lexes the rest of a string literal after its opening quote, following `{…}`
+/// interpolations (which may hold strings of their own). Fails at a newline or the end.
+fn string_literal<'a>(lex: &mut logos::Lexer<'a, Token<'a>>) -> Option<&'a str> {
+    let rest = lex.remainder().as_bytes();
+    // Each entry is the brace depth at which a string was opened.
+    let mut strings = vec![0usize];
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < rest.len() {
+        let in_string = strings.last() == Some(&depth);
+        match rest[i] {
+            b'\n' => return None,
+            b'\\' if in_string => i += 1,
+            b'"' if in_string => {
+                strings.pop();
+                if strings.is_empty() {
+                    lex.bump(i + 1);
+                    return Some(lex.slice());
+                }
+            }
+            b'"' => strings.push(depth),
+            b'{' if in_string => depth += 1,
+            b'}' if !in_string && depth > 0 => depth -= 1,
+            b'}' => {}
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 impl fmt::Display for Token<'_> {
@@ -210,6 +242,8 @@ fn describe(variant: &str) -> &'static str {
 pub struct LexError {
     pub start: usize,
     pub end: usize,
+    /// The bad input starts a string literal that does not end on its line.
+    pub unterminated_string: bool,
 }
 
 /// The token stream in the shape lalrpop's `extern` block expects.
@@ -241,7 +275,11 @@ impl<'a> Iterator for Lexer<'a> {
         let (start, end) = (span.start + self.offset, span.end + self.offset);
         Some(match token {
             Ok(t) => Ok((start, t, end)),
-            Err(()) => Err(LexError { start, end }),
+            Err(()) => Err(LexError {
+                start,
+                end,
+                unterminated_string: self.inner.slice().starts_with('"'),
+            }),
         })
     }
 }
@@ -290,7 +328,22 @@ mod tests {
     #[test]
     fn unknown_characters_are_errors() {
         let errs: Vec<_> = Lexer::new("a @ b").filter_map(|t| t.err()).collect();
-        assert_eq!(errs, vec![LexError { start: 2, end: 3 }]);
+        assert_eq!(
+            errs,
+            vec![LexError {
+                start: 2,
+                end: 3,
+                unterminated_string: false
+            }]
+        );
+    }
+
+    #[test]
+    fn strings_nest_inside_interpolations() {
+        assert_eq!(
+            kinds(r#""a {m["k"] ?? "}"} b" x"#),
+            vec![Token::Str(r#""a {m["k"] ?? "}"} b""#), Token::Ident("x")]
+        );
     }
 
     #[test]

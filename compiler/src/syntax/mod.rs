@@ -56,6 +56,13 @@ impl SyntaxError {
             ParseError::ExtraToken { token: (l, t, r) } => {
                 SyntaxError::new(Span::new(l, r), format!("unexpected `{t}`"), None)
             }
+            ParseError::User { error } if error.unterminated_string => SyntaxError::new(
+                Span::new(error.start, error.end),
+                "unterminated string",
+                Some(
+                    "a string ends on its own line; inside `{…}` every `{` and `\"` must be closed",
+                ),
+            ),
             ParseError::User { error } => SyntaxError::new(
                 Span::new(error.start, error.end),
                 "unexpected character",
