@@ -490,9 +490,17 @@ impl<'s> Checker<'s> {
         if subject_types.is_empty() {
             subject_types.push(Type::Any);
         }
+        let several = subject_types.len() > 1;
         let mut lowered = None;
         for subject in subject_types {
+            let before = self.diags.len();
+            let note = format!("while checking the rule against `{}`", types::show(&subject));
             let body = self.rule_body(file, module, r, subject);
+            if several {
+                for d in &mut self.diags[before..] {
+                    d.notes.push(format!("note: {note}"));
+                }
+            }
             lowered.get_or_insert(body);
         }
         let (params, lets, outcomes, scope) = lowered?;
