@@ -6,7 +6,9 @@
 
 pub mod check;
 pub mod diagnostics;
+pub mod gatekeeper;
 pub mod ir;
+pub mod rego;
 pub mod schema;
 pub mod syntax;
 pub mod wasm;
