@@ -3,10 +3,13 @@
 //! Exit codes: 0 success, 1 policy violations found, 2 errors (bad policy, bad input,
 //! bad usage).
 
+mod cli;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use rampart_compiler::diagnostics::{self, Diagnostic};
 use rampart_compiler::schema::Schema;
 use rampart_compiler::{Compilation, Source};
+use rampart_runtime::report::Format;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,12 +20,20 @@ use std::process::ExitCode;
     version,
     about = "Policy-as-code compiler for Kubernetes security",
     long_about = "Rampart type-checks security rules written in the .rp language against the \
-                  Kubernetes schema, evaluates them, and exports them to admission engines."
+                  Kubernetes schema, evaluates them, and exports them to admission engines.",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The exit codes, shown by `--help`.
+const EXIT_CODES: &str = "Exit codes:
+  0  no deny violations
+  1  deny violations (or warnings, with `test --fail-on-warn`)
+  2  usage errors, policy compile errors, unreadable or malformed input (the other inputs are \
+still evaluated and reported)";
 
 #[derive(Subcommand)]
 enum Command {
@@ -34,9 +45,95 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Human)]
         output: CheckFormat,
     },
+    /// Evaluate Kubernetes manifests against the policies (the embedded standard library by
+    /// default) and report every violation with its file, line and field.
+    #[command(after_help = EXIT_CODES)]
+    Test {
+        /// Manifest files, folders (walked for *.yaml, *.yml, *.json) or `-` for stdin.
+        paths: Vec<String>,
+        /// Policy `.rp` files or folders, or a `policies.wasm` bundle (repeatable).
+        #[arg(short, long = "policy", value_name = "PATH")]
+        policy: Vec<PathBuf>,
+        /// Only run the rules whose id matches this glob (repeatable).
+        #[arg(long = "rule", value_name = "GLOB")]
+        rule: Vec<String>,
+        /// Do not run the rules whose id matches this glob (repeatable).
+        #[arg(long = "exclude-rule", value_name = "GLOB")]
+        exclude_rule: Vec<String>,
+        /// Set a rule parameter: RULE.NAME=VALUE (VALUE is JSON, or else a string).
+        #[arg(long = "param", value_name = "RULE.NAME=VALUE")]
+        param: Vec<String>,
+        /// A `kind: Params` file setting rule parameters.
+        #[arg(long = "params", value_name = "FILE")]
+        params: Option<PathBuf>,
+        /// A `kind: Exceptions` file of time-bound exceptions (repeatable).
+        #[arg(long = "exceptions", value_name = "FILE")]
+        exceptions: Vec<PathBuf>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = TestFormat::Human)]
+        output: TestFormat,
+        /// Write the report to this file (atomically) instead of stdout.
+        #[arg(long = "output-file", value_name = "FILE")]
+        output_file: Option<PathBuf>,
+        /// Exit 1 on warnings too.
+        #[arg(long = "fail-on-warn")]
+        fail_on_warn: bool,
+        /// Skip walked files and folders matching this glob (repeatable).
+        #[arg(long = "ignore", value_name = "GLOB")]
+        ignore: Vec<String>,
+        /// Number of worker threads (default: one per CPU).
+        #[arg(long = "threads", value_name = "N")]
+        threads: Option<usize>,
+    },
+    /// List the rules of the policies (the embedded standard library by default).
+    Rules {
+        /// Policy `.rp` files or folders, or a `policies.wasm` bundle.
+        #[arg(short, long = "policy", value_name = "PATH")]
+        policy: Vec<PathBuf>,
+        /// Only list the rules whose id matches this glob (repeatable).
+        #[arg(long = "rule", value_name = "GLOB")]
+        rule: Vec<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = CheckFormat::Human)]
+        output: CheckFormat,
+    },
+    /// Explain a rule: description, rationale, controls, remediation and its definition.
+    Explain {
+        /// The rule id, e.g. `pss.baseline.privileged`.
+        rule: String,
+        /// Policy `.rp` files or folders, or a `policies.wasm` bundle.
+        #[arg(short, long = "policy", value_name = "PATH")]
+        policy: Vec<PathBuf>,
+    },
+    /// Compile policies (the embedded standard library by default) for a target.
+    Build {
+        /// What to produce: `wasm` writes DIR/policies.wasm, which `test -p` accepts.
+        #[arg(long, value_enum)]
+        target: BuildTarget,
+        /// Output folder.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Policy `.rp` files or folders.
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TestFormat {
+    Human,
+    Json,
+    Junit,
+    Sarif,
+    Github,
+    Tap,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum BuildTarget {
+    Wasm,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum CheckFormat {
     Human,
     Json,
@@ -46,6 +143,59 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, output } => check(&paths, output),
+        Command::Test {
+            paths,
+            policy,
+            rule,
+            exclude_rule,
+            param,
+            params,
+            exceptions,
+            output,
+            output_file,
+            fail_on_warn,
+            ignore,
+            threads,
+        } => cli::test::run(cli::test::Args {
+            paths,
+            policies: policy,
+            selection: cli::policies::Selection {
+                include: rule,
+                exclude: exclude_rule,
+            },
+            params: param,
+            params_file: params,
+            exceptions,
+            format: match output {
+                TestFormat::Human => Format::Human,
+                TestFormat::Json => Format::Json,
+                TestFormat::Junit => Format::Junit,
+                TestFormat::Sarif => Format::Sarif,
+                TestFormat::Github => Format::Github,
+                TestFormat::Tap => Format::Tap,
+            },
+            output_file,
+            fail_on_warn,
+            ignore,
+            threads,
+        }),
+        Command::Rules {
+            policy,
+            rule,
+            output,
+        } => {
+            let selection = cli::policies::Selection {
+                include: rule,
+                exclude: Vec::new(),
+            };
+            cli::rules::list(&policy, &selection, output == CheckFormat::Json)
+        }
+        Command::Explain { rule, policy } => cli::rules::explain(&policy, &rule),
+        Command::Build {
+            target: BuildTarget::Wasm,
+            output,
+            paths,
+        } => cli::build::wasm(&paths, &output),
     }
 }
 
@@ -85,7 +235,12 @@ fn summary(diags: &[Diagnostic]) -> (usize, usize) {
 fn check(paths: &[PathBuf], output: CheckFormat) -> ExitCode {
     let sources = sources(paths);
     let files = sources.len();
-    let compilation = rampart_compiler::compile(sources, &kubernetes_schema());
+    // The standard library imports CRD schemas that are embedded, not on disk.
+    let compilation = if paths.is_empty() {
+        rampart_stdlib::compile()
+    } else {
+        rampart_compiler::compile(sources, &kubernetes_schema())
+    };
     let (errors, warnings) = summary(&compilation.diagnostics);
     match output {
         CheckFormat::Json => {

@@ -1,0 +1,153 @@
+//! The JSON format: the stable document that scripts read (`"version": 1`).
+
+use serde::Serialize;
+
+use crate::eval::Action;
+use crate::runner::{Report, RunError, Summary, Violation};
+
+/// The whole document; field order is the order of the output.
+#[derive(Serialize)]
+struct Document<'a> {
+    version: u32,
+    summary: JsonSummary,
+    results: Vec<JsonResult<'a>>,
+    errors: Vec<JsonError<'a>>,
+    notices: Vec<JsonError<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    files: usize,
+    resources: usize,
+    violations: usize,
+    warnings: usize,
+    exempted: usize,
+    skipped: usize,
+    errors: usize,
+}
+
+#[derive(Serialize)]
+struct JsonResult<'a> {
+    file: &'a str,
+    document: usize,
+    line: u32,
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+    violations: Vec<JsonViolation<'a>>,
+    /// Exempted findings are listed apart so that `violations` is exactly what fails.
+    exempted: Vec<JsonViolation<'a>>,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonViolation<'a> {
+    rule: &'a str,
+    action: &'static str,
+    severity: &'a str,
+    message: &'a str,
+    path: &'a str,
+    line: u32,
+    column: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exemption: Option<JsonExemption<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonExemption<'a> {
+    reason: &'a str,
+    owner: Option<&'a str>,
+    until: Option<&'a str>,
+    origin: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonError<'a> {
+    file: &'a str,
+    line: Option<u32>,
+    column: Option<u32>,
+    message: &'a str,
+}
+
+/// `deny` or `warn`.
+pub fn action(a: Action) -> &'static str {
+    match a {
+        Action::Deny => "deny",
+        Action::Warn => "warn",
+    }
+}
+
+fn violation(v: &Violation) -> JsonViolation<'_> {
+    JsonViolation {
+        rule: &v.rule,
+        action: action(v.action),
+        severity: &v.severity,
+        message: &v.message,
+        path: &v.path,
+        line: v.line,
+        column: v.col,
+        exemption: v.exemption.as_ref().map(|e| JsonExemption {
+            reason: &e.reason,
+            owner: e.owner.as_deref(),
+            until: e.until.as_deref(),
+            origin: &e.origin,
+        }),
+    }
+}
+
+fn error(e: &RunError) -> JsonError<'_> {
+    JsonError {
+        file: &e.file,
+        line: e.line,
+        column: e.col,
+        message: &e.message,
+    }
+}
+
+fn summary(s: &Summary) -> JsonSummary {
+    JsonSummary {
+        files: s.files,
+        resources: s.resources,
+        violations: s.violations,
+        warnings: s.warnings,
+        exempted: s.exempted,
+        skipped: s.skipped,
+        errors: s.errors,
+    }
+}
+
+/// Renders the report as pretty-printed JSON.
+pub fn render(report: &Report) -> String {
+    let doc = Document {
+        version: 1,
+        summary: summary(&report.summary),
+        results: report
+            .results
+            .iter()
+            .map(|r| JsonResult {
+                file: &r.file,
+                document: r.document,
+                line: r.line,
+                api_version: &r.api_version,
+                kind: &r.kind,
+                namespace: r.namespace.as_deref(),
+                name: r.name.as_deref(),
+                violations: r.active().map(violation).collect(),
+                exempted: r
+                    .violations
+                    .iter()
+                    .filter(|v| v.exemption.is_some())
+                    .map(violation)
+                    .collect(),
+                error: r.error.as_deref(),
+            })
+            .collect(),
+        errors: report.errors.iter().map(error).collect(),
+        notices: report.notices.iter().map(error).collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
+}

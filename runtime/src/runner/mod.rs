@@ -1,0 +1,503 @@
+//! The `rampart test` runner: reads manifests, evaluates the policies on every object,
+//! applies exceptions, and builds the [`Report`] that the formats in [`crate::report`] print.
+//!
+//! Files are processed in parallel and one at a time each: a file's objects are dropped once
+//! evaluated, so memory does not grow with the number of files (only the results, which are
+//! small, are kept). Set rules (`objects(Kind)`) need the objects of their kinds from every
+//! file, so when the policies have any, a first pass collects those objects.
+
+pub mod exceptions;
+pub mod inputs;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+
+use crate::eval::{self, Action, EvalError, Finding, ObjectSet, Params, Policies, RuleInfo};
+use crate::manifest::{self, format_path, Node, Object};
+use exceptions::{Date, Exception};
+pub use inputs::{Input, Source};
+
+/// A problem with a file or an object, with its position when known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunError {
+    /// The input's name.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<u32>,
+    /// 1-based column, when known.
+    pub col: Option<u32>,
+    /// What is wrong, lowercase, one line.
+    pub message: String,
+    /// The text of `line`, for snippets.
+    pub source_line: Option<String>,
+}
+
+impl RunError {
+    /// An error about a whole file.
+    pub fn file(file: &str, message: String) -> RunError {
+        RunError {
+            file: file.to_string(),
+            line: None,
+            col: None,
+            message,
+            source_line: None,
+        }
+    }
+
+    /// An error at a position.
+    pub fn at(file: &str, line: u32, col: u32, message: String) -> RunError {
+        RunError {
+            file: file.to_string(),
+            line: Some(line),
+            col: Some(col),
+            message,
+            source_line: None,
+        }
+    }
+}
+
+/// Why a finding does not count: the exception that covers it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exemption {
+    /// The exception's reason.
+    pub reason: String,
+    /// Who owns the exception, if said.
+    pub owner: Option<String>,
+    /// The last day it applies, if said.
+    pub until: Option<String>,
+    /// `annotation` or `FILE:LINE` of the exceptions file.
+    pub origin: String,
+}
+
+/// One finding, ready to report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The rule id.
+    pub rule: String,
+    /// `deny` or `warn`.
+    pub action: Action,
+    /// The rule's severity.
+    pub severity: String,
+    /// The rule's message.
+    pub message: String,
+    /// Dotted path of the field the finding is about.
+    pub path: String,
+    /// Line of that field (or of its nearest existing ancestor).
+    pub line: u32,
+    /// Column of that field.
+    pub col: u32,
+    /// The text of `line`, for snippets.
+    pub source_line: String,
+    /// Set when an exception covers the finding.
+    pub exemption: Option<Exemption>,
+}
+
+/// Everything found about one Kubernetes object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectResult {
+    /// The input's name.
+    pub file: String,
+    /// 0-based index of the document in the file.
+    pub document: usize,
+    /// Index in the `items` of a List, if the object came from one.
+    pub item: Option<usize>,
+    /// Line of the object's first character.
+    pub line: u32,
+    /// The object's `apiVersion`.
+    pub api_version: String,
+    /// The object's `kind`.
+    pub kind: String,
+    /// `metadata.namespace`.
+    pub namespace: Option<String>,
+    /// `metadata.name`.
+    pub name: Option<String>,
+    /// Findings, exempted ones included (see [`Violation::exemption`]).
+    pub violations: Vec<Violation>,
+    /// Set when the object could not be evaluated: it then never counts as passing.
+    pub error: Option<String>,
+}
+
+impl ObjectResult {
+    /// `Kind namespace/name`, for human-readable output.
+    pub fn describe(&self) -> String {
+        let name = self.name.as_deref().unwrap_or("<unnamed>");
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{name}", self.kind),
+            None => format!("{} {name}", self.kind),
+        }
+    }
+
+    /// Findings not covered by an exception.
+    pub fn active(&self) -> impl Iterator<Item = &Violation> {
+        self.violations.iter().filter(|v| v.exemption.is_none())
+    }
+}
+
+/// Counts over the whole run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Inputs read (or attempted).
+    pub files: usize,
+    /// Kubernetes objects found.
+    pub resources: usize,
+    /// `deny` findings not exempted.
+    pub violations: usize,
+    /// `warn` findings not exempted.
+    pub warnings: usize,
+    /// Findings covered by an exception.
+    pub exempted: usize,
+    /// Documents without `apiVersion` and `kind`.
+    pub skipped: usize,
+    /// Errors (inputs, evaluation, exceptions).
+    pub errors: usize,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// One entry per Kubernetes object, sorted by file, then document, then list item.
+    pub results: Vec<ObjectResult>,
+    /// Unreadable or malformed inputs, evaluation errors, malformed exceptions.
+    pub errors: Vec<RunError>,
+    /// Warnings about the run itself (expired or unused exceptions…).
+    pub notices: Vec<RunError>,
+    /// The selected rules, in id order.
+    pub rules: Vec<RuleInfo>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+impl Report {
+    /// True when some `deny` finding is not exempted (or a `warn` one, with `fail_on_warn`).
+    pub fn failed(&self, fail_on_warn: bool) -> bool {
+        self.summary.violations > 0 || (fail_on_warn && self.summary.warnings > 0)
+    }
+}
+
+/// How to run.
+pub struct Options {
+    /// Limits of the manifest loader.
+    pub load_limits: manifest::Limits,
+    /// Limits of one object's evaluation.
+    pub eval_limits: eval::Limits,
+    /// Parameter overrides.
+    pub params: Params,
+    /// The rule ids to report (`None`: all of the module's rules).
+    pub rules: Option<Vec<String>>,
+    /// Exceptions from `--exceptions` files.
+    pub exceptions: Vec<Exception>,
+    /// The day against which expiry dates are checked.
+    pub today: Date,
+    /// Called after each file with the number of files and objects done so far.
+    pub progress: Option<Box<dyn Fn(usize, usize) + Sync>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            load_limits: manifest::Limits::default(),
+            eval_limits: eval::Limits::default(),
+            params: Params::default(),
+            rules: None,
+            exceptions: Vec::new(),
+            today: Date::today(),
+            progress: None,
+        }
+    }
+}
+
+/// What one file produced.
+#[derive(Default)]
+struct FileOutcome {
+    results: Vec<ObjectResult>,
+    errors: Vec<RunError>,
+    notices: Vec<RunError>,
+    skipped: usize,
+}
+
+/// Shared, read-only state of a run (plus the counters of exception use).
+struct Context<'a> {
+    policies: &'a Policies,
+    options: &'a Options,
+    /// Rule id → metadata, for the selected rules only.
+    selected: HashMap<&'a str, &'a RuleInfo>,
+    /// Every rule id of the policies, for "names no existing rule" warnings.
+    known: Vec<String>,
+    /// Per `--exceptions` entry: whether it exempted anything.
+    used: Vec<AtomicBool>,
+    files_done: AtomicUsize,
+    objects_done: AtomicUsize,
+}
+
+/// Runs the policies over the inputs. `errors` are problems found while listing the inputs;
+/// they are reported with the rest.
+pub fn run(
+    policies: &Policies,
+    inputs: &[Input],
+    errors: Vec<RunError>,
+    options: &Options,
+) -> Report {
+    let selected: HashMap<&str, &RuleInfo> = policies
+        .rules()
+        .iter()
+        .filter(|r| options.rules.as_ref().is_none_or(|ids| ids.contains(&r.id)))
+        .map(|r| (r.id.as_str(), r))
+        .collect();
+    let ctx = Context {
+        policies,
+        options,
+        selected,
+        known: policies.rules().iter().map(|r| r.id.clone()).collect(),
+        used: options
+            .exceptions
+            .iter()
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+        files_done: AtomicUsize::new(0),
+        objects_done: AtomicUsize::new(0),
+    };
+
+    let set_nodes = if policies.metadata().set_kinds.is_empty() {
+        Vec::new()
+    } else {
+        collect_set(policies, inputs, options)
+    };
+    let set = ObjectSet {
+        objects: set_nodes.iter().collect(),
+    };
+
+    let outcomes: Vec<FileOutcome> = inputs
+        .par_iter()
+        .map(|input| check_input(&ctx, input, &set))
+        .collect();
+
+    let mut report = Report {
+        errors,
+        rules: policies
+            .rules()
+            .iter()
+            .filter(|r| ctx.selected.contains_key(r.id.as_str()))
+            .cloned()
+            .collect(),
+        ..Report::default()
+    };
+    report.summary.files = inputs.len();
+    for outcome in outcomes {
+        report.results.extend(outcome.results);
+        report.errors.extend(outcome.errors);
+        report.notices.extend(outcome.notices);
+        report.summary.skipped += outcome.skipped;
+    }
+    for (ex, used) in options.exceptions.iter().zip(&ctx.used) {
+        if !used.load(Ordering::Relaxed) && !ex.expired(options.today) {
+            report.notices.push(RunError::at(
+                &ex.file,
+                ex.line,
+                ex.col,
+                "exception matched no finding in this run".into(),
+            ));
+        }
+    }
+    // Stable: objects of one file keep their document order.
+    report
+        .results
+        .sort_by(|a, b| (&a.file, a.document, a.item).cmp(&(&b.file, b.document, b.item)));
+    report
+        .errors
+        .sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    report.summary.resources = report.results.len();
+    for r in &report.results {
+        for v in &r.violations {
+            match (&v.exemption, v.action) {
+                (Some(_), _) => report.summary.exempted += 1,
+                (None, Action::Deny) => report.summary.violations += 1,
+                (None, Action::Warn) => report.summary.warnings += 1,
+            }
+        }
+    }
+    report.summary.errors = report.errors.len();
+    report
+}
+
+/// First pass for set rules: the objects of the kinds that `objects(Kind)` reads.
+fn collect_set(policies: &Policies, inputs: &[Input], options: &Options) -> Vec<Node> {
+    let kinds = &policies.metadata().set_kinds;
+    let per_file: Vec<Vec<Node>> = inputs
+        .par_iter()
+        .map(|input| {
+            let Ok(bytes) = inputs::read(input, options.load_limits.max_bytes) else {
+                return Vec::new();
+            };
+            let Ok(loaded) = manifest::load_bytes(&bytes, &options.load_limits) else {
+                return Vec::new();
+            };
+            loaded
+                .objects
+                .into_iter()
+                .filter(|o| kinds.iter().any(|k| k.matches(&o.api_version, &o.kind)))
+                .map(|o| o.node)
+                .collect()
+        })
+        .collect();
+    per_file.into_iter().flatten().collect()
+}
+
+/// The text of 1-based line `line` of `text`, without its line break; control characters
+/// (a NUL in a binary file…) are replaced so the snippet prints cleanly.
+fn line_text(text: &str, line: u32) -> String {
+    text.lines()
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or("")
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn check_input(ctx: &Context, input: &Input, set: &ObjectSet) -> FileOutcome {
+    let outcome = check_file(ctx, input, set);
+    if let Some(progress) = &ctx.options.progress {
+        let files = ctx.files_done.fetch_add(1, Ordering::Relaxed) + 1;
+        let objects = ctx
+            .objects_done
+            .fetch_add(outcome.results.len(), Ordering::Relaxed)
+            + outcome.results.len();
+        progress(files, objects);
+    }
+    outcome
+}
+
+fn check_file(ctx: &Context, input: &Input, set: &ObjectSet) -> FileOutcome {
+    let mut out = FileOutcome::default();
+    let limits = &ctx.options.load_limits;
+    let bytes = match inputs::read(input, limits.max_bytes) {
+        Ok(b) => b,
+        Err(message) => {
+            out.errors.push(RunError::file(&input.name, message));
+            return out;
+        }
+    };
+    let loaded = match manifest::load_bytes(&bytes, limits) {
+        Ok(l) => l,
+        Err(e) => {
+            let mut error = RunError::at(&input.name, e.line, e.col, e.message);
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                error.source_line = Some(line_text(text, e.line));
+            }
+            out.errors.push(error);
+            return out;
+        }
+    };
+    // load_bytes accepted the bytes, so they are UTF-8.
+    let text = String::from_utf8_lossy(&bytes);
+    out.skipped = loaded.skipped;
+    let nodes: Vec<&Node> = loaded.objects.iter().map(|o| &o.node).collect();
+    let evaluated =
+        ctx.policies
+            .evaluate_all(&nodes, set, &ctx.options.params, &ctx.options.eval_limits);
+    for (object, result) in loaded.objects.iter().zip(evaluated) {
+        let r = object_result(ctx, &input.name, &text, object, result, &mut out);
+        out.results.push(r);
+    }
+    out
+}
+
+fn object_result(
+    ctx: &Context,
+    file: &str,
+    text: &str,
+    object: &Object,
+    result: Result<Vec<Finding>, EvalError>,
+    out: &mut FileOutcome,
+) -> ObjectResult {
+    let mut r = ObjectResult {
+        file: file.to_string(),
+        document: object.doc_index,
+        item: object.item_index,
+        line: object.node.line,
+        api_version: object.api_version.clone(),
+        kind: object.kind.clone(),
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
+        violations: Vec::new(),
+        error: None,
+    };
+    let findings = match result {
+        Ok(f) => f,
+        Err(e) => {
+            let message = format!("{}: {e}", r.describe());
+            let mut error = RunError::at(file, object.node.line, object.node.col, message);
+            error.source_line = Some(line_text(text, object.node.line));
+            out.errors.push(error);
+            r.error = Some(e.to_string());
+            return r;
+        }
+    };
+    let annotated = exceptions::from_annotations(file, object, &ctx.known, ctx.options.today);
+    out.errors.extend(annotated.errors);
+    out.notices.extend(annotated.notices);
+    let mut annotation_used = false;
+    for f in findings {
+        let Some(info) = ctx.selected.get(f.rule_id.as_str()) else {
+            continue;
+        };
+        let mut exemption = None;
+        for ex in &annotated.exceptions {
+            if ex.covers(&f.rule_id, object) && !ex.expired(ctx.options.today) {
+                annotation_used = true;
+                exemption = Some(exemption_of(ex));
+                break;
+            }
+        }
+        if exemption.is_none() {
+            for (i, ex) in ctx.options.exceptions.iter().enumerate() {
+                if ex.covers(&f.rule_id, object) && !ex.expired(ctx.options.today) {
+                    ctx.used[i].store(true, Ordering::Relaxed);
+                    exemption = Some(exemption_of(ex));
+                    break;
+                }
+            }
+        }
+        r.violations.push(Violation {
+            rule: f.rule_id,
+            action: f.action,
+            severity: info.severity.clone(),
+            message: f.message,
+            path: format_path(&f.path),
+            line: f.line,
+            col: f.col,
+            source_line: line_text(text, f.line),
+            exemption,
+        });
+    }
+    for ex in &annotated.exceptions {
+        if !annotation_used && !ex.expired(ctx.options.today) {
+            out.notices.push(RunError::at(
+                file,
+                ex.line,
+                ex.col,
+                format!(
+                    "exemption of {} matched no finding in this run",
+                    r.describe()
+                ),
+            ));
+        }
+    }
+    r
+}
+
+fn exemption_of(ex: &Exception) -> Exemption {
+    Exemption {
+        reason: ex.reason.clone(),
+        owner: ex.owner.clone(),
+        until: ex.expires.map(|d| d.to_string()),
+        origin: ex.origin.clone(),
+    }
+}

@@ -1,0 +1,17 @@
+//! The subcommands beyond `check`: `test`, `rules`, `explain` and `build`.
+
+pub mod build;
+pub mod policies;
+pub mod rules;
+pub mod test;
+
+use std::process::ExitCode;
+
+/// Exit code for usage errors, policy errors and unreadable or malformed input.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Prints `error: MESSAGE` on stderr and returns exit code 2.
+pub fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_ERROR)
+}

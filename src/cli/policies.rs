@@ -1,0 +1,157 @@
+//! Loading the policies to run: the embedded standard library, `.rp` files and folders, or a
+//! `policies.wasm` bundle; selecting rules by id; the on-disk cache of compiled code.
+
+use std::path::PathBuf;
+
+use rampart_compiler::{ir, Compilation};
+use rampart_runtime::eval::{self, select::glob};
+
+/// The name of the bundle that `rampart build --target wasm` writes.
+pub const BUNDLE: &str = "policies.wasm";
+
+/// Which rules to keep: `--rule` globs (none: all) minus `--exclude-rule` globs.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// `--rule` globs.
+    pub include: Vec<String>,
+    /// `--exclude-rule` globs.
+    pub exclude: Vec<String>,
+}
+
+impl Selection {
+    /// Whether rule `id` is selected.
+    pub fn keeps(&self, id: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|g| glob(id, g)))
+            && !self.exclude.iter().any(|g| glob(id, g))
+    }
+
+    /// The selected ids among `ids`; a `--rule` glob that matches no rule is an error.
+    pub fn apply(&self, ids: &[String]) -> Result<Vec<String>, String> {
+        for g in &self.include {
+            if !ids.iter().any(|id| glob(id, g)) {
+                return Err(format!("--rule `{g}` matches no rule of the policies"));
+            }
+        }
+        Ok(ids.iter().filter(|id| self.keeps(id)).cloned().collect())
+    }
+}
+
+/// A compiled policy module and what is known about it.
+pub struct Module {
+    /// The Wasm bytes.
+    pub wasm: Vec<u8>,
+    /// Every rule id of the policies before selection.
+    pub all_rules: Vec<String>,
+    /// The selected rule ids.
+    pub selected: Vec<String>,
+    /// The policy sources (name, text), when compiled from source: for `explain`.
+    pub sources: Vec<(String, String)>,
+}
+
+/// The user's cache folder for compiled policies: `$RAMPART_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/rampart`, else `~/.cache/rampart`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("RAMPART_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = var("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("rampart"));
+    }
+    var("HOME").map(|home| PathBuf::from(home).join(".cache").join("rampart"))
+}
+
+/// The bundle named by `paths`, if they name one: a `.wasm` file, or a folder holding
+/// `policies.wasm`.
+fn bundle_path(paths: &[PathBuf]) -> Option<PathBuf> {
+    let [path] = paths else {
+        return None;
+    };
+    if path.extension().is_some_and(|e| e == "wasm") {
+        return Some(path.clone());
+    }
+    let inside = path.join(BUNDLE);
+    (path.is_dir() && inside.is_file()).then_some(inside)
+}
+
+/// Compiles `.rp` sources (the standard library when `paths` is empty) to the IR, printing
+/// diagnostics on stderr; `Err` carries the message for a failed compilation.
+pub fn compile_program(paths: &[PathBuf]) -> Result<(ir::Program, Vec<(String, String)>), String> {
+    let (compilation, texts): (Compilation, Vec<(String, String)>) = if paths.is_empty() {
+        let texts = rampart_stdlib::POLICIES
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.to_string()))
+            .collect();
+        (rampart_stdlib::compile(), texts)
+    } else {
+        let sources = rampart_compiler::read_sources(paths);
+        if sources.is_empty() {
+            return Err("no `.rp` files found in the given policy paths".into());
+        }
+        let texts = sources
+            .iter()
+            .filter_map(|s| s.text.as_ref().ok().map(|t| (s.name.clone(), t.clone())))
+            .collect();
+        (
+            rampart_compiler::compile(sources, &crate::kubernetes_schema()),
+            texts,
+        )
+    };
+    // The standard library is tested to compile cleanly; only user policies get their
+    // warnings shown.
+    if compilation.has_errors() || !paths.is_empty() {
+        crate::print_diagnostics(&compilation);
+    }
+    match compilation.program {
+        Some(program) => Ok((program, texts)),
+        None => Err("the policies do not compile".into()),
+    }
+}
+
+/// Loads the policies named by `-p` (the standard library when none) and applies the rule
+/// selection. Errors are printed-ready messages.
+pub fn module(paths: &[PathBuf], selection: &Selection) -> Result<Module, String> {
+    if let Some(bundle) = bundle_path(paths) {
+        let wasm = std::fs::read(&bundle)
+            .map_err(|e| format!("cannot read `{}`: {e}", bundle.display()))?;
+        let meta =
+            eval::read_metadata(&wasm).map_err(|e| format!("`{}`: {e}", bundle.display()))?;
+        let all_rules: Vec<String> = meta.rules.iter().map(|r| r.id.clone()).collect();
+        let selected = selection.apply(&all_rules)?;
+        return Ok(Module {
+            wasm,
+            all_rules,
+            selected,
+            sources: Vec::new(),
+        });
+    }
+    if let Some(p) = paths.iter().find(|p| !p.exists()) {
+        return Err(format!("policy path `{}` does not exist", p.display()));
+    }
+    let (mut program, sources) = compile_program(paths)?;
+    let all_rules: Vec<String> = program.rules.iter().map(|r| r.id.clone()).collect();
+    let selected = selection.apply(&all_rules)?;
+    // Unselected rules are left out of the module, so they cost nothing and cannot fail.
+    program.rules.retain(|r| selected.contains(&r.id));
+    let wasm = rampart_compiler::wasm::compile(&program).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("cannot compile to wasm: {e}"))
+            .collect::<Vec<_>>()
+            .join("\nerror: ")
+    })?;
+    Ok(Module {
+        wasm,
+        all_rules,
+        selected,
+        sources,
+    })
+}
+
+/// Loads a module into the evaluator, using the on-disk cache of compiled code.
+pub fn load(module: &Module) -> Result<eval::Policies, String> {
+    let engine = eval::Engine::new().map_err(|e| format!("cannot start the evaluator: {e}"))?;
+    let cache = cache_dir();
+    eval::Policies::load(&engine, &module.wasm, cache.as_deref())
+        .map_err(|e| format!("cannot load the policies: {e}"))
+}

@@ -1,0 +1,181 @@
+//! `rampart rules` (the rules of the selected policies) and `rampart explain RULE`.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rampart_runtime::eval::{self, Action, Gvk, RuleInfo};
+use serde_json::json;
+
+use super::fail;
+use super::policies::{self, Selection};
+
+/// `Kind` for the core group, `group/Kind` otherwise.
+fn kind_name(gvk: &Gvk) -> String {
+    if gvk.group.is_empty() {
+        gvk.kind.clone()
+    } else {
+        format!("{}/{}", gvk.group, gvk.kind)
+    }
+}
+
+/// The kinds a rule applies to (autogen's pod controllers included).
+fn kinds(rule: &RuleInfo) -> Vec<String> {
+    let mut out: Vec<String> = rule
+        .matcher
+        .targets
+        .iter()
+        .map(|t| kind_name(&t.gvk))
+        .collect();
+    out.dedup();
+    out
+}
+
+/// `deny`, `warn` or `deny, warn`.
+fn actions(rule: &RuleInfo) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if rule.outcomes.iter().any(|o| o.action == Action::Deny) {
+        out.push("deny");
+    }
+    if rule.outcomes.iter().any(|o| o.action == Action::Warn) {
+        out.push("warn");
+    }
+    out
+}
+
+fn rules_of(
+    paths: &[PathBuf],
+    selection: &Selection,
+) -> Result<(Vec<RuleInfo>, policies::Module), String> {
+    let module = policies::module(paths, selection)?;
+    let meta = eval::read_metadata(&module.wasm).map_err(|e| e.to_string())?;
+    let rules = meta
+        .rules
+        .into_iter()
+        .filter(|r| module.selected.contains(&r.id))
+        .collect();
+    Ok((rules, module))
+}
+
+/// Runs `rampart rules`.
+pub fn list(paths: &[PathBuf], selection: &Selection, json_output: bool) -> ExitCode {
+    let (rules, _) = match rules_of(paths, selection) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let mut text = String::new();
+    if json_output {
+        let list: Vec<_> = rules
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.id,
+                    "title": r.title,
+                    "severity": r.severity,
+                    "actions": actions(r),
+                    "category": r.category,
+                    "controls": r.controls,
+                    "kinds": kinds(r),
+                    "description": r.description,
+                    "rationale": r.rationale,
+                    "remediation": r.remediation,
+                    "params": r.params.iter().map(|p| json!({
+                        "name": p.name, "type": p.ty, "default": p.default,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        text = serde_json::to_string_pretty(&list).unwrap_or_default();
+        text.push('\n');
+    } else {
+        let width = rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
+        for r in &rules {
+            let _ = writeln!(
+                text,
+                "{:width$}  {:8}  {:9}  {}",
+                r.id,
+                r.severity,
+                actions(r).join(","),
+                r.title
+            );
+        }
+        let _ = writeln!(text, "{} rules", rules.len());
+    }
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}
+
+/// The source text of rule `name` in module `module`, when the sources are known.
+fn definition(sources: &[(String, String)], module: &str, name: &str) -> Option<String> {
+    let header = format!("rule {name} ");
+    for (_, text) in sources {
+        let declares = text.lines().any(|l| l.trim() == format!("module {module}"));
+        if !declares {
+            continue;
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.iter().position(|l| l.starts_with(&header))?;
+        // Rules are written with their closing brace alone at the start of a line.
+        let end = lines[start..].iter().position(|l| l.starts_with('}'))? + start;
+        return Some(lines[start..=end].join("\n"));
+    }
+    None
+}
+
+/// Runs `rampart explain RULE`.
+pub fn explain(paths: &[PathBuf], id: &str) -> ExitCode {
+    let (rules, module) = match rules_of(paths, &Selection::default()) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let Some(r) = rules.iter().find(|r| r.id == id) else {
+        let near =
+            rampart_compiler::diagnostics::did_you_mean(id, rules.iter().map(|r| r.id.as_str()));
+        let hint = near
+            .map(|n| format!(" (did you mean `{n}`?)"))
+            .unwrap_or_default();
+        return fail(&format!("unknown rule `{id}`{hint}"));
+    };
+    let mut text = String::new();
+    let _ = writeln!(text, "{}: {}\n", r.id, r.title);
+    let _ = writeln!(
+        text,
+        "severity: {}    action: {}    category: {}",
+        r.severity,
+        actions(r).join(", "),
+        if r.category.is_empty() {
+            "-"
+        } else {
+            &r.category
+        }
+    );
+    let _ = writeln!(text, "applies to: {}", kinds(r).join(", "));
+    if !r.controls.is_empty() {
+        let _ = writeln!(text, "controls: {}", r.controls.join(", "));
+    }
+    for (title, body) in [
+        ("Description", &r.description),
+        ("Rationale", &r.rationale),
+        ("Remediation", &r.remediation),
+    ] {
+        if !body.is_empty() {
+            let _ = writeln!(text, "\n{title}\n  {body}");
+        }
+    }
+    if !r.params.is_empty() {
+        let _ = writeln!(text, "\nParameters");
+        for p in &r.params {
+            let _ = writeln!(
+                text,
+                "  {} ({}) = {}    override: --param {}.{}=VALUE",
+                p.name, p.ty, p.default, r.id, p.name
+            );
+        }
+    }
+    if let Some(def) = definition(&module.sources, &r.module, &r.name) {
+        let _ = writeln!(text, "\nDefinition\n{def}");
+    }
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}

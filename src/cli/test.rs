@@ -1,0 +1,244 @@
+//! `rampart test`: evaluates manifests against the policies and reports what fails.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rampart_runtime::eval::{Params, Policies};
+use rampart_runtime::manifest::{self, Node};
+use rampart_runtime::report::{self, Format};
+use rampart_runtime::runner::{self, exceptions, inputs};
+
+use super::policies::{self, Selection};
+use super::{fail, EXIT_ERROR};
+
+/// Everything `rampart test` was asked to do.
+pub struct Args {
+    /// Manifest files, folders, or `-`.
+    pub paths: Vec<String>,
+    /// `-p`: policy files, folders or a bundle.
+    pub policies: Vec<PathBuf>,
+    /// `--rule` / `--exclude-rule`.
+    pub selection: Selection,
+    /// `--param RULE.NAME=VALUE`.
+    pub params: Vec<String>,
+    /// `--params FILE`.
+    pub params_file: Option<PathBuf>,
+    /// `--exceptions FILE`.
+    pub exceptions: Vec<PathBuf>,
+    /// `-o`.
+    pub format: Format,
+    /// `--output-file`.
+    pub output_file: Option<PathBuf>,
+    /// `--fail-on-warn`.
+    pub fail_on_warn: bool,
+    /// `--ignore`.
+    pub ignore: Vec<String>,
+    /// `--threads`.
+    pub threads: Option<usize>,
+}
+
+/// A parameter value from the command line: JSON when it parses as JSON (and the parameter
+/// is not a string), else the text as a string.
+fn param_value(text: &str, declared: Option<&serde_json::Value>) -> serde_json::Value {
+    let string = serde_json::Value::String(text.to_string());
+    if declared == Some(&serde_json::Value::from("String")) {
+        return string;
+    }
+    serde_json::from_str(text).unwrap_or(string)
+}
+
+/// Reads `--param` and `--params`; rules left out by the selection are checked to exist and
+/// then ignored.
+fn params(args: &Args, module: &policies::Module, loaded: &Policies) -> Result<Params, String> {
+    let declared = |rule: &str, name: &str| {
+        loaded
+            .rules()
+            .iter()
+            .find(|r| r.id == rule)
+            .and_then(|r| r.params.iter().find(|p| p.name == name))
+            .map(|p| p.ty.clone())
+    };
+    let mut overrides: Vec<(String, String, serde_json::Value)> = Vec::new();
+    for p in &args.params {
+        let (key, value) = p
+            .split_once('=')
+            .ok_or_else(|| format!("--param `{p}` must be written RULE.NAME=VALUE"))?;
+        let (rule, name) = key
+            .rsplit_once('.')
+            .ok_or_else(|| format!("--param `{p}` must be written RULE.NAME=VALUE"))?;
+        let value = param_value(value, declared(rule, name).as_ref());
+        overrides.push((rule.to_string(), name.to_string(), value));
+    }
+    if let Some(file) = &args.params_file {
+        overrides.extend(params_file(file)?);
+    }
+    let mut params = Params::default();
+    for (rule, name, value) in overrides {
+        if !module.all_rules.contains(&rule) {
+            return Err(format!(
+                "unknown rule `{rule}` in parameter `{rule}.{name}`"
+            ));
+        }
+        if module.selected.contains(&rule) {
+            params.set(&rule, &name, value);
+        }
+    }
+    Ok(params)
+}
+
+/// Reads a parameters file:
+/// `apiVersion: rampart.dev/v1alpha1`, `kind: Params`, `params: {RULE: {NAME: VALUE}}`.
+fn params_file(path: &PathBuf) -> Result<Vec<(String, String, serde_json::Value)>, String> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{name}`: {e}"))?;
+    let loaded = manifest::load_bytes(&bytes, &manifest::Limits::default())
+        .map_err(|e| format!("`{name}`:{e}"))?;
+    let mut out = Vec::new();
+    let docs: Vec<_> = loaded
+        .objects
+        .iter()
+        .filter(|o| o.kind == "Params")
+        .collect();
+    if docs.is_empty() {
+        return Err(format!(
+            "`{name}`: no `kind: Params` document with a `params` mapping"
+        ));
+    }
+    for doc in docs {
+        let Some(rules) = doc.node.get("params").and_then(Node::as_map) else {
+            return Err(format!(
+                "`{name}`:{}:{}: `params` must map rule ids to parameters",
+                doc.node.line, doc.node.col
+            ));
+        };
+        for (rule, values) in rules {
+            let Some(values) = values.as_map() else {
+                return Err(format!(
+                    "`{name}`:{}:{}: the parameters of `{rule}` must be a mapping",
+                    values.line, values.col
+                ));
+            };
+            for (param, value) in values {
+                out.push((rule.clone(), param.clone(), value.to_json()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Prints progress on stderr at most every 100 ms; only used when stderr is a terminal.
+fn progress(total: usize) -> Box<dyn Fn(usize, usize) + Sync> {
+    let last = Mutex::new(Instant::now());
+    Box::new(move |files, objects| {
+        let Ok(mut last) = last.lock() else {
+            return;
+        };
+        if last.elapsed() >= Duration::from_millis(100) || files == total {
+            *last = Instant::now();
+            eprint!("\r\x1b[2K{files}/{total} files, {objects} objects");
+            let _ = std::io::stderr().flush();
+        }
+    })
+}
+
+/// Runs `rampart test`.
+pub fn run(args: Args) -> ExitCode {
+    if args.paths.is_empty() {
+        return fail("no manifests given: name files, folders, or `-` for stdin");
+    }
+    let module = match policies::module(&args.policies, &args.selection) {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    let policies = match policies::load(&module) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let params = match params(&args, &module, &policies) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = policies.check_params(&params) {
+        return fail(&e);
+    }
+    let ignore = match inputs::ignore_set(&args.ignore) {
+        Ok(g) => g,
+        Err(e) => return fail(&e),
+    };
+
+    let mut options = runner::Options {
+        rules: Some(module.selected.clone()),
+        params,
+        ..runner::Options::default()
+    };
+    let mut early_errors = Vec::new();
+    let mut notices = Vec::new();
+    for file in &args.exceptions {
+        let name = file.display().to_string();
+        match std::fs::read(file) {
+            Ok(bytes) => {
+                let loaded = exceptions::load_file(&name, &bytes, &module.all_rules, options.today);
+                options.exceptions.extend(loaded.exceptions);
+                early_errors.extend(loaded.errors);
+                notices.extend(loaded.notices);
+            }
+            Err(e) => early_errors.push(runner::RunError::file(
+                &name,
+                format!("cannot read the exceptions file: {e}"),
+            )),
+        }
+    }
+
+    let (inputs, listing_errors) =
+        inputs::collect(&args.paths, &ignore, options.load_limits.max_bytes);
+    early_errors.extend(listing_errors);
+    let show_progress = std::io::stderr().is_terminal() && inputs.len() > 1;
+    if show_progress {
+        options.progress = Some(progress(inputs.len()));
+    }
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+    {
+        Ok(p) => p,
+        Err(e) => return fail(&format!("cannot start the worker threads: {e}")),
+    };
+    let mut report = pool.install(|| runner::run(&policies, &inputs, early_errors, &options));
+    if show_progress {
+        eprint!("\r\x1b[2K");
+    }
+    notices.extend(std::mem::take(&mut report.notices));
+    report.notices = notices;
+
+    let color = args.format == Format::Human
+        && args.output_file.is_none()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    let text = report::render(&report, args.format, color);
+    match &args.output_file {
+        Some(path) => {
+            if let Err(e) = report::write_atomically(path, text.as_bytes()) {
+                return fail(&format!("cannot write `{}`: {e}", path.display()));
+            }
+            if args.format != Format::Human {
+                eprintln!("{}", report::human::summary_line(&report));
+            }
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+    if !report.errors.is_empty() {
+        ExitCode::from(EXIT_ERROR)
+    } else if report.failed(args.fail_on_warn) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,665 @@
+//! End-to-end tests of `rampart test`, `rules`, `explain` and `build`: the real binary runs on
+//! the manifests under `tests/manifests/` with the test policies in
+//! `tests/manifests/policies/` (stable rules, independent of the standard library), and
+//! insta compares the output of every format.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const POLICIES: &str = "tests/manifests/policies";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A command running the binary from the crate root, with a private compile cache.
+fn rampart(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    cmd.current_dir(root())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env(
+            "RAMPART_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("rampart-cache"),
+        )
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    rampart(args).output().expect("the binary runs")
+}
+
+/// Runs `rampart test -p POLICIES ARGS` and returns the exit code and the JSON report.
+fn test_json(args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["test", "-p", POLICIES, "-o", "json"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+/// A scratch folder for inputs that cannot live in the repository (binary files, loops).
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the scratch folder can be made");
+    dir
+}
+
+/// `(rule, path, line, column)` of every violation of the result for `file`.
+fn located(json: &Value, file: &str) -> Vec<(String, String, u64, u64)> {
+    let result = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["file"] == file)
+        .unwrap_or_else(|| panic!("no result for {file}"));
+    result["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["rule"].as_str().unwrap().to_string(),
+                v["path"].as_str().unwrap().to_string(),
+                v["line"].as_u64().unwrap(),
+                v["column"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_format_is_stable() {
+    for format in ["human", "json", "junit", "sarif", "github", "tap"] {
+        let out = run(&[
+            "test",
+            "-p",
+            POLICIES,
+            "tests/manifests/formats",
+            "-o",
+            format,
+        ]);
+        let stdout =
+            String::from_utf8_lossy(&out.stdout).replace(env!("CARGO_PKG_VERSION"), "[VERSION]");
+        insta::assert_snapshot!(
+            format!("format_{format}"),
+            format!("exit code: {:?}\n{stdout}", out.status.code())
+        );
+    }
+}
+
+#[test]
+fn json_report_has_the_documented_shape() {
+    let (code, json) = test_json(&["tests/manifests/formats"]);
+    // malformed.yaml is an error: exit 2, and the other files are still reported.
+    assert_eq!(code, 2);
+    assert_eq!(json["version"], 1);
+    let summary = &json["summary"];
+    for key in [
+        "files",
+        "resources",
+        "violations",
+        "warnings",
+        "exempted",
+        "skipped",
+        "errors",
+    ] {
+        assert!(summary[key].is_u64(), "summary.{key}");
+    }
+    assert_eq!(summary["files"], 4);
+    let pod = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "bad")
+        .unwrap();
+    assert_eq!(pod["file"], "tests/manifests/formats/pod.yaml");
+    assert_eq!(pod["document"], 0);
+    assert_eq!(pod["line"], 1);
+    assert_eq!(pod["apiVersion"], "v1");
+    assert_eq!(pod["kind"], "Pod");
+    assert_eq!(pod["namespace"], "web");
+    assert_eq!(pod["name"], "bad");
+    let v = &pod["violations"][1];
+    assert_eq!(v["rule"], "t.privileged");
+    assert_eq!(v["action"], "deny");
+    assert_eq!(v["severity"], "critical");
+    assert_eq!(v["message"], "container `app` is privileged");
+    assert_eq!(v["path"], "spec.containers[0].securityContext.privileged");
+    assert_eq!(
+        (v["line"].as_u64(), v["column"].as_u64()),
+        (Some(11), Some(21))
+    );
+    let e = &json["errors"][0];
+    assert_eq!(e["file"], "tests/manifests/formats/malformed.yaml");
+    assert!(e["line"].is_u64() && e["column"].is_u64() && e["message"].is_string());
+}
+
+#[test]
+fn locations_in_pods_and_every_pod_controller() {
+    let (code, json) = test_json(&["tests/manifests/controllers"]);
+    assert_eq!(code, 1);
+    let pod = located(&json, "tests/manifests/controllers/pod.yaml");
+    assert_eq!(
+        pod,
+        [
+            // Missing field: the nearest existing ancestor, the container.
+            (
+                "t.non_root".into(),
+                "spec.containers[1].securityContext.runAsNonRoot".into(),
+                13,
+                7
+            ),
+            // Present field: the field's value.
+            (
+                "t.privileged".into(),
+                "spec.containers[0].securityContext.privileged".into(),
+                11,
+                21
+            ),
+        ]
+    );
+    for controller in [
+        "deployment",
+        "statefulset",
+        "daemonset",
+        "replicaset",
+        "replicationcontroller",
+        "job",
+    ] {
+        let found = located(
+            &json,
+            &format!("tests/manifests/controllers/{controller}.yaml"),
+        );
+        let p = "spec.template.spec.containers";
+        assert_eq!(
+            found,
+            [
+                (
+                    "t.non_root".into(),
+                    format!("{p}[1].securityContext.runAsNonRoot"),
+                    17,
+                    11
+                ),
+                (
+                    "t.privileged".into(),
+                    format!("{p}[0].securityContext.privileged"),
+                    15,
+                    25
+                ),
+                ("t.tag".into(), format!("{p}[1].image"), 18, 18),
+            ],
+            "{controller}"
+        );
+    }
+    let p = "spec.jobTemplate.spec.template.spec.containers";
+    assert_eq!(
+        located(&json, "tests/manifests/controllers/cronjob.yaml"),
+        [
+            (
+                "t.non_root".into(),
+                format!("{p}[1].securityContext.runAsNonRoot"),
+                20,
+                15
+            ),
+            (
+                "t.privileged".into(),
+                format!("{p}[0].securityContext.privileged"),
+                18,
+                29
+            ),
+            ("t.tag".into(), format!("{p}[1].image"), 21, 22),
+        ]
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let code = |args: &[&str]| run(args).status.code();
+    let p = ["test", "-p", POLICIES];
+    // Nothing fails.
+    assert_eq!(
+        code(&[&p[..], &["tests/manifests/clean"]].concat()),
+        Some(0)
+    );
+    // Deny violations.
+    assert_eq!(
+        code(&[&p[..], &["tests/manifests/controllers"]].concat()),
+        Some(1)
+    );
+    // Warnings only: 0, or 1 with --fail-on-warn.
+    let warn_only = [&p[..], &["--rule", "t.tag", "tests/manifests/controllers"]].concat();
+    assert_eq!(code(&warn_only), Some(0));
+    assert_eq!(
+        code(&[&warn_only[..], &["--fail-on-warn"]].concat()),
+        Some(1)
+    );
+    // Malformed input, even with violations elsewhere.
+    assert_eq!(
+        code(
+            &[
+                &p[..],
+                &["tests/manifests/bad", "tests/manifests/controllers"]
+            ]
+            .concat()
+        ),
+        Some(2)
+    );
+    // Usage errors.
+    assert_eq!(
+        code(&["test", "tests/manifests/clean", "-o", "yaml"]),
+        Some(2)
+    );
+    assert_eq!(code(&["test"]), Some(2));
+    assert_eq!(
+        code(&["test", "-p", "tests/manifests/nothing-here", "x"]),
+        Some(2)
+    );
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = run(&["test", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Exit codes:"), "{help}");
+    assert!(help.contains("2  usage errors"), "{help}");
+}
+
+#[test]
+fn rule_selection() {
+    let (code, json) = test_json(&[
+        "--rule",
+        "t.p*",
+        "--rule",
+        "t.non_root",
+        "--exclude-rule",
+        "t.non_root",
+        "tests/manifests/controllers/pod.yaml",
+    ]);
+    assert_eq!(code, 1);
+    let rules: Vec<_> = json["results"][0]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(rules, ["t.privileged"]);
+
+    let out = run(&[
+        "test",
+        "-p",
+        POLICIES,
+        "--rule",
+        "t.nope*",
+        "tests/manifests/clean",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --rule `t.nope*` matches no rule of the policies\n"
+    );
+}
+
+#[test]
+fn parameters_from_the_command_line_and_a_file() {
+    let count = |json: &Value| json["summary"]["warnings"].as_u64().unwrap();
+    let (_, default) = test_json(&["tests/manifests/controllers"]);
+    let (_, flag) = test_json(&["--param", "t.tag.banned=1.0", "tests/manifests/controllers"]);
+    let (_, file) = test_json(&[
+        "--params",
+        "tests/manifests/config/params.yaml",
+        "tests/manifests/controllers",
+    ]);
+    // `app:1.0` in the seven controllers and the pod becomes a warning too.
+    assert_eq!(count(&default), 7);
+    assert_eq!(count(&flag), 15);
+    assert_eq!(count(&file), 15);
+
+    let out = run(&["test", "-p", POLICIES, "--param", "t.nope.banned=1", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: unknown rule `t.nope` in parameter `t.nope.banned`\n"
+    );
+}
+
+#[test]
+fn stdin() {
+    let text = std::fs::read(root().join("tests/manifests/controllers/pod.yaml")).unwrap();
+    let mut child = rampart(&["test", "-p", POLICIES, "-o", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&text).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["results"][0]["file"], "-");
+    assert_eq!(json["results"][0]["violations"][1]["line"], 11);
+}
+
+#[test]
+fn lists_and_json_arrays_are_flattened() {
+    let (code, json) = test_json(&["tests/manifests/lists"]);
+    assert_eq!(code, 1);
+    let objects: Vec<_> = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r["file"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("tests/manifests/lists/"),
+                r["document"],
+                r["kind"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        objects,
+        [
+            "items.json 0 Pod json-pod",
+            "items.json 1 Namespace web",
+            "list.yaml 0 Pod first",
+            "list.yaml 0 ConfigMap settings",
+            "list.yaml 1 Role admin",
+        ]
+    );
+    assert_eq!(
+        located(&json, "tests/manifests/lists/items.json"),
+        [(
+            "t.privileged".into(),
+            "spec.containers[0].securityContext.privileged".into(),
+            4,
+            63
+        )]
+    );
+    let role = &json["results"][4]["violations"][0];
+    assert_eq!(role["path"], "rules[0].verbs");
+    assert_eq!(
+        (role["line"].as_u64(), role["column"].as_u64()),
+        (Some(31), Some(16))
+    );
+}
+
+#[test]
+fn every_object_is_reported_even_when_nothing_applies() {
+    let (code, json) = test_json(&["tests/manifests/clean"]);
+    assert_eq!(code, 0);
+    assert_eq!(json["summary"]["resources"], 2);
+    assert_eq!(json["summary"]["skipped"], 1);
+    let config_map = &json["results"][1];
+    assert_eq!(config_map["kind"], "ConfigMap");
+    assert_eq!(config_map["namespace"], Value::Null);
+    assert_eq!(config_map["document"], 1);
+    assert_eq!(config_map["violations"], serde_json::json!([]));
+}
+
+#[test]
+fn exceptions_from_annotations_and_a_file() {
+    let out = run(&[
+        "test",
+        "-p",
+        POLICIES,
+        "tests/manifests/exceptions",
+        "--exceptions",
+        "tests/manifests/config/exceptions.yaml",
+    ]);
+    insta::assert_snapshot!(format!(
+        "exit code: {:?}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout)
+    ));
+    let (code, json) = test_json(&[
+        "tests/manifests/exceptions",
+        "--exceptions",
+        "tests/manifests/config/exceptions.yaml",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(json["summary"]["exempted"], 2);
+    assert_eq!(json["summary"]["violations"], 2);
+    let valid = &json["results"][0];
+    assert_eq!(valid["name"], "valid");
+    assert_eq!(valid["violations"], serde_json::json!([]));
+    assert_eq!(valid["exempted"][0]["exemption"]["origin"], "annotation");
+    let notices: Vec<_> = json["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["message"].as_str().unwrap().to_string())
+        .collect();
+    for expected in [
+        "exception expired on 2020-06-30; its findings are reported again",
+        "exemption expired on 2020-01-31; its findings are reported again",
+        "exception names no existing rule: `t.not_a_rule`",
+        "exception names no existing rule: `t.no_such_rule`",
+        "exception matched no finding in this run",
+    ] {
+        assert!(
+            notices.iter().any(|n| n == expected),
+            "{expected}: {notices:?}"
+        );
+    }
+}
+
+#[test]
+fn exceptions_without_a_reason_are_errors() {
+    let (code, json) = test_json(&["tests/manifests/bad/no-reason.yaml"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        json["errors"][0]["message"],
+        "exemption without a reason: add the `rampart.dev/exempt-reason` annotation"
+    );
+    let (code, json) = test_json(&[
+        "--exceptions",
+        "tests/manifests/config/exceptions-no-reason.yaml",
+        "tests/manifests/clean",
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        json["errors"][0]["message"],
+        "an exception needs a `reason`"
+    );
+    assert_eq!(json["errors"][0]["line"], 4);
+}
+
+#[test]
+fn bad_inputs_are_errors_and_the_rest_of_the_run_continues() {
+    let dir = scratch("bad-inputs");
+    std::fs::write(dir.join("binary.yaml"), b"apiVersion: v1\n\0\x01\x02kind").unwrap();
+    // 100 MB without writing them: a sparse file.
+    let big = std::fs::File::create(dir.join("huge.yaml")).unwrap();
+    big.set_len(100 << 20).unwrap();
+    std::fs::create_dir(dir.join("loop")).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("..", dir.join("loop/up")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/file", dir.join("dangling.yaml")).unwrap();
+    }
+    let scratch_dir = dir.display().to_string();
+    let (code, json) = test_json(&[
+        "tests/manifests/bad",
+        &scratch_dir,
+        "tests/manifests/no-such-file.yaml",
+        "tests/manifests/controllers/pod.yaml",
+    ]);
+    assert_eq!(code, 2);
+    let errors: Vec<String> = json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let line = format!(
+                "{}:{}:{}: {}",
+                e["file"].as_str().unwrap(),
+                e["line"],
+                e["column"],
+                e["message"].as_str().unwrap()
+            );
+            line.replace(&scratch_dir, "SCRATCH")
+        })
+        .collect();
+    insta::assert_snapshot!(errors.join("\n"));
+    // The good file and the well-formed bad ones are still evaluated.
+    let names: Vec<_> = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or("-").to_string())
+        .collect();
+    assert_eq!(names, ["no-reason", "wrong-type", "bad"]);
+    // An object whose evaluation failed is never reported as passing.
+    let wrong = &json["results"][1];
+    assert!(wrong["error"].is_string());
+}
+
+#[test]
+fn ignore_globs_skip_walked_files() {
+    let (_, json) = test_json(&[
+        "--ignore",
+        "*job.yaml",
+        "--ignore",
+        "replica*",
+        "tests/manifests/controllers",
+    ]);
+    let files: Vec<_> = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["file"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("tests/manifests/controllers/")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "daemonset.yaml",
+            "deployment.yaml",
+            "pod.yaml",
+            "statefulset.yaml"
+        ]
+    );
+}
+
+#[test]
+fn output_file_is_written() {
+    let dir = scratch("output-file");
+    let target = dir.join("report.sarif");
+    let out = run(&[
+        "test",
+        "-p",
+        POLICIES,
+        "tests/manifests/controllers/pod.yaml",
+        "-o",
+        "sarif",
+        "--output-file",
+        &target.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let sarif: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "no temporary file is left"
+    );
+}
+
+#[test]
+fn build_wasm_bundle_runs_like_the_sources() {
+    let dir = scratch("bundle");
+    let out_dir = dir.join("out");
+    let out = run(&[
+        "build",
+        "--target",
+        "wasm",
+        "-o",
+        &out_dir.display().to_string(),
+        POLICIES,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle = out_dir.join("policies.wasm");
+    assert!(bundle.is_file());
+    let from_source = run(&[
+        "test",
+        "-p",
+        POLICIES,
+        "-o",
+        "json",
+        "tests/manifests/controllers",
+    ]);
+    let from_bundle = run(&[
+        "test",
+        "-p",
+        &bundle.display().to_string(),
+        "-o",
+        "json",
+        "tests/manifests/controllers",
+    ]);
+    assert_eq!(from_bundle.status.code(), Some(1));
+    assert_eq!(from_source.stdout, from_bundle.stdout);
+    let unsupported = run(&["build", "--target", "nope", "-o", "x"]);
+    assert_eq!(unsupported.status.code(), Some(2));
+}
+
+#[test]
+fn rules_lists_the_standard_library() {
+    let out = run(&["rules", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let rules: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let privileged = rules
+        .iter()
+        .find(|r| r["id"] == "pss.baseline.privileged")
+        .expect("the standard library has pss.baseline.privileged");
+    assert_eq!(privileged["severity"], "critical");
+    assert!(privileged["kinds"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("apps/Deployment")));
+    let out = run(&["rules", "-p", POLICIES]);
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn explain_a_rule() {
+    let out = run(&["explain", "-p", POLICIES, "t.privileged"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+    let out = run(&["explain", "-p", POLICIES, "t.privilegd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: unknown rule `t.privilegd` (did you mean `t.privileged`?)\n"
+    );
+    let out = run(&["explain", "pss.baseline.privileged"]);
+    assert_eq!(out.status.code(), Some(0));
+}
