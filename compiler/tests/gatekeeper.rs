@@ -833,3 +833,17 @@ fn snapshots() {
         insta::assert_snapshot!(name, f.contents);
     }
 }
+
+/// Writes the export of the standard library to `$RAMPART_GATEKEEPER_OUT` (for running the
+/// output with other engines by hand).
+#[test]
+#[ignore]
+fn write_stdlib_export() {
+    let Ok(dir) = std::env::var("RAMPART_GATEKEEPER_OUT") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in gatekeeper::export(&stdlib_program()).unwrap() {
+        std::fs::write(Path::new(&dir).join(&f.path), f.contents).unwrap();
+    }
+}
