@@ -4,13 +4,16 @@
 //! schemas they import, type-checks against the Kubernetes schema and returns the IR with
 //! every diagnostic.
 
+pub mod cel;
 pub mod check;
 pub mod diagnostics;
 pub mod gatekeeper;
 pub mod ir;
+pub mod kyverno;
 pub mod rego;
 pub mod schema;
 pub mod syntax;
+pub mod vap;
 pub mod wasm;
 
 use diagnostics::{Diagnostic, Files};

@@ -1,0 +1,121 @@
+//! Export to Kubernetes ValidatingAdmissionPolicy (`admissionregistration.k8s.io/v1`): one
+//! policy and one binding per rule and action, in one file.
+//!
+//! Choices: parameters are inlined as their default values (no `paramKind`, so a binding
+//! needs no parameter resource); `failurePolicy: Fail`, so an evaluation error denies as
+//! the Wasm evaluator reports it as an error; a rule with both `deny` and `warn` outcomes
+//! gives two policies (`<name>` bound with [Deny], `<name>-warn` bound with [Warn, Audit]),
+//! because validation actions belong to the binding. There is no autogen in the API server:
+//! pod rules match Pod and the pod controllers, and a `subject` variable picks the pod
+//! template of each shape.
+
+use crate::cel::{
+    self, yaml_docs, yaml_map, yaml_named, yaml_validations, ylist, ys, Dialect, ExportError,
+    OutputFile,
+};
+use crate::ir::{Action, Program, Rule};
+
+const TARGET: &str = "vap";
+
+/// Every exportable rule as policy + binding files, and an error for each rule that is not.
+pub fn export_all(program: &Program) -> (Vec<OutputFile>, Vec<ExportError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for rule in &program.rules {
+        match export_rule(rule) {
+            Ok(f) => files.push(f),
+            Err(e) => errors.push(e),
+        }
+    }
+    (files, errors)
+}
+
+/// Exports every rule, or the errors of the rules that cannot be exported.
+pub fn export(program: &Program) -> Result<Vec<OutputFile>, Vec<ExportError>> {
+    let (files, errors) = export_all(program);
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The file of one rule: its policies and bindings.
+pub fn export_rule(rule: &Rule) -> Result<OutputFile, ExportError> {
+    let compiled = cel::compile_rule(rule, Dialect::Vap, TARGET)?;
+    let base = format!("rampart-{}", cel::object_name(&rule.id));
+    let targets: Vec<_> = rule.matcher.targets.iter().collect();
+    let mut docs = Vec::new();
+    for action in [Action::Deny, Action::Warn] {
+        let validations: Vec<_> = compiled
+            .validations
+            .iter()
+            .filter(|v| v.action == action)
+            .collect();
+        if validations.is_empty() {
+            continue;
+        }
+        let (name, actions) = match action {
+            Action::Deny => (base.clone(), vec!["Deny"]),
+            Action::Warn
+                if compiled
+                    .validations
+                    .iter()
+                    .any(|v| v.action == Action::Deny) =>
+            {
+                (format!("{base}-warn"), vec!["Warn", "Audit"])
+            }
+            Action::Warn => (base.clone(), vec!["Warn", "Audit"]),
+        };
+        let mut spec = vec![
+            ("failurePolicy", ys("Fail")),
+            (
+                "matchConstraints",
+                yaml_map(vec![("resourceRules", cel::resource_rules(&targets))]),
+            ),
+        ];
+        if !compiled.match_conditions.is_empty() {
+            spec.push(("matchConditions", yaml_named(&compiled.match_conditions)));
+        }
+        if !compiled.variables.is_empty() {
+            spec.push(("variables", yaml_named(&compiled.variables)));
+        }
+        spec.push(("validations", yaml_validations(&validations)));
+        docs.push(yaml_map(vec![
+            ("apiVersion", ys("admissionregistration.k8s.io/v1")),
+            ("kind", ys("ValidatingAdmissionPolicy")),
+            ("metadata", metadata(&name, rule)),
+            ("spec", yaml_map(spec)),
+        ]));
+        docs.push(yaml_map(vec![
+            ("apiVersion", ys("admissionregistration.k8s.io/v1")),
+            ("kind", ys("ValidatingAdmissionPolicyBinding")),
+            ("metadata", metadata(&name, rule)),
+            (
+                "spec",
+                yaml_map(vec![
+                    ("policyName", ys(&name)),
+                    ("validationActions", ylist(&actions)),
+                ]),
+            ),
+        ]));
+    }
+    Ok(OutputFile {
+        path: format!("{base}.yaml"),
+        contents: yaml_docs(&docs),
+    })
+}
+
+fn metadata(name: &str, rule: &Rule) -> serde_yaml_ng::Value {
+    yaml_map(vec![
+        ("name", ys(name)),
+        (
+            "annotations",
+            yaml_map(vec![
+                ("rampart.dev/rule", ys(&rule.id)),
+                ("rampart.dev/title", ys(&rule.meta.title)),
+                ("rampart.dev/severity", ys(rule.meta.severity.as_str())),
+            ]),
+        ),
+    ])
+}

@@ -1,0 +1,696 @@
+//! The CEL exports (ValidatingAdmissionPolicy, Kyverno ClusterPolicy and ValidatingPolicy):
+//! snapshots, CRD-schema checks, and a differential test that runs the generated CEL with the
+//! `cel` crate and compares each verdict with the Wasm evaluator's.
+
+use cel::extractors::This;
+use cel::{Context, Env, FunctionContext, Value as CV};
+use rampart_compiler::cel::{self as rcel, Dialect};
+use rampart_compiler::ir::{Action, Program, Rule};
+use rampart_compiler::schema::Schema;
+use rampart_compiler::Source;
+use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
+use rampart_runtime::manifest::{self, Node};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");
+
+/// Policies exercising every IR construct the CEL backend translates.
+const CONSTRUCTS: &str = r#"
+module t.cel
+
+fn privileged(c: Container) -> bool = c.securityContext.privileged ?? false
+
+rule privileged {
+  title "privileged"
+  match Pod
+  deny for c in all_containers(object)
+    when privileged(c)
+    at c.securityContext.privileged
+    message "container `{c.name}` is privileged ({c.securityContext.privileged})"
+}
+
+rule memory {
+  title "memory"
+  match Pod
+  param max: quantity = quantity("1Gi")
+  deny for c in object.spec.containers
+    when c.resources.limits["memory"] == null
+    message "container `{c.name}` has no memory limit"
+  warn for c in object.spec.containers
+    when (c.resources.limits["memory"] ?? quantity("0")) > max
+    message "container `{c.name}` asks for {c.resources.limits["memory"]}"
+}
+
+rule images {
+  title "images"
+  match Pod
+  exclude namespaces ["kube-*"]
+  param registries: list<string> = ["ghcr.io", "registry.example.com"]
+  deny for c in all_containers(object)
+    when not (image(c.image ?? "x").registry in registries)
+      or image(c.image ?? "x").tag == "latest"
+      or (image(c.image ?? "x").digest == "" and image(c.image ?? "x").tag == "")
+    message "image `{c.image}` of {image(c.image ?? "x").repository}"
+}
+
+rule label_checks {
+  title "labels"
+  match Deployment, Namespace
+  match labels {"team": "*"}
+  let lbls = object.metadata.labels
+  deny when len(object.metadata.labels) < 2 or not ("app" in lbls)
+    message "{object.metadata.name} has labels {keys(object.metadata.labels ?? {})}"
+  warn for k, v in object.metadata.annotations
+    when starts_with(k, "x-") and (contains(lower(v), "todo") or ends_with(upper(v), "!"))
+    message "annotation {k}: {v}"
+}
+
+rule ports {
+  title "ports"
+  match Pod
+  match namespaces ["prod*", "stag?"]
+  deny for c in object.spec.containers
+    for p in c.ports
+    when (p.hostPort ?? 0) != 0 and (p.containerPort ?? 0) + 1 > 80 - 1
+    message "container {c.name} port {p.containerPort}"
+  deny when all c in object.spec.containers: (c.name ?? "") == ""
+    message "no named container"
+}
+
+rule names {
+  title "names"
+  match ConfigMap
+  let n = object.metadata.name ?? ""
+  deny when glob(n, "bad-*") or matches(n, "^evil[0-9]+$") or len(n) > 20
+    message "bad name {n}"
+  deny when (if object.metadata.namespace == null then "" else object.metadata.namespace ?? "") == "forbidden"
+    message "forbidden namespace"
+  deny for k, v in object.data
+    when any c in [k]: c == "password" and v != ""
+    message "secret in {k}"
+}
+
+rule replicas {
+  title "replicas"
+  match Deployment
+  autogen off
+  deny when (object.spec.replicas ?? 1) < 2 and (object.spec.strategy.type ?? "RollingUpdate") != "Recreate"
+    message "{object.metadata.name}: {object.spec.replicas} replicas"
+}
+"#;
+
+/// Objects for the construct policies.
+const OBJECTS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p1, namespace: prod}
+spec:
+  containers:
+  - name: a
+    image: ghcr.io/x/y:1.0
+    securityContext: {privileged: true}
+    resources: {limits: {memory: 2Gi}}
+    ports: [{containerPort: 80, hostPort: 8080}]
+  - name: b
+    image: nginx
+    resources: {limits: {memory: 512Mi}}
+    securityContext: {privileged: null}
+  initContainers:
+  - name: i
+    image: registry.example.com:5000/a/b@sha256:abc
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p2, namespace: kube-system}
+spec:
+  containers:
+  - name: ""
+    image: localhost/foo:latest
+    resources: {limits: {memory: "1073741824"}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p3, namespace: stag1}
+spec:
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    resources: {limits: {memory: 1.5Gi}}
+    ports: [{containerPort: 70, hostPort: 1}]
+  ephemeralContainers:
+  - name: e
+    image: ghcr.io/a@sha256:1
+    securityContext: {privileged: true}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d1
+  namespace: prod
+  labels: {team: a, app: x}
+  annotations: {x-note: "TODO later", y: "z", x-loud: "hey!"}
+spec:
+  replicas: 1
+  template:
+    metadata: {labels: {app: x}}
+    spec:
+      containers:
+      - name: a
+        image: ghcr.io/a/b:2
+        securityContext: {privileged: true}
+        resources: {limits: {memory: 3Gi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d2, labels: {team: b}}
+spec:
+  strategy: {type: Recreate}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: cj, namespace: prod}
+spec:
+  schedule: "* * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+          - {name: a, image: "ghcr.io/a:latest", resources: {limits: {memory: 100Mi}}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: n1, labels: {team: x}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: n2, labels: {team: x, app: y, other: z}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: bad-service, namespace: forbidden}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: evil42}
+data: {password: hunter2, user: bob}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a-very-long-config-map-name, namespace: ok}
+data: {password: ""}
+"#;
+
+fn schema() -> Schema {
+    Schema::from_json(rampart_stdlib::KUBERNETES_SCHEMA).expect("schema")
+}
+
+fn compile_source(text: &str) -> Program {
+    let c = rampart_compiler::compile(
+        vec![Source {
+            name: "t.rp".into(),
+            text: Ok(text.into()),
+        }],
+        &schema(),
+    );
+    for d in &c.diagnostics {
+        eprintln!("{d:?}");
+    }
+    c.program.expect("the test policies compile")
+}
+
+fn stdlib() -> Program {
+    rampart_stdlib::compile()
+        .program
+        .expect("the standard library compiles")
+}
+
+// ---------------------------------------------------------------------------------------
+// A CEL evaluator with the Kubernetes functions the backend uses.
+
+/// A Kubernetes quantity in nano-units (exact for every quantity that fits).
+fn parse_quantity(s: &str) -> Option<i128> {
+    let s = s.trim();
+    let (sign, s) = match s.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, suffix) = s.split_at(end);
+    if num.is_empty() || num == "." {
+        return None;
+    }
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    let digits: i128 = format!("{int}{frac}").parse().ok()?;
+    let scale = frac.len() as i32;
+    // value = digits * 10^(exp10 - scale) * 2^exp2, in nano units: exp10 += 9.
+    let (exp10, exp2): (i32, u32) = match suffix {
+        "" => (0, 0),
+        "n" => (-9, 0),
+        "u" => (-6, 0),
+        "m" => (-3, 0),
+        "k" => (3, 0),
+        "M" => (6, 0),
+        "G" => (9, 0),
+        "T" => (12, 0),
+        "P" => (15, 0),
+        "E" => (18, 0),
+        "Ki" => (0, 10),
+        "Mi" => (0, 20),
+        "Gi" => (0, 30),
+        "Ti" => (0, 40),
+        "Pi" => (0, 50),
+        "Ei" => (0, 60),
+        e if e.starts_with(['e', 'E']) => (e[1..].parse().ok()?, 0),
+        _ => return None,
+    };
+    let mut v = digits.checked_mul(1i128.checked_shl(exp2)?)?;
+    let e = exp10 - scale + 9;
+    if e >= 0 {
+        v = v.checked_mul(10i128.checked_pow(e as u32)?)?;
+    } else {
+        // Below a nano-unit: the API server rounds up; comparisons here never get there.
+        v /= 10i128.checked_pow((-e) as u32)?;
+    }
+    Some(sign * v)
+}
+
+fn quantity_of(v: &CV) -> Option<i128> {
+    match v {
+        CV::Map(m) => match m.get(&cel::objects::Key::from("__quantity_nanos")) {
+            Some(CV::String(s)) => s.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn context(env: &Arc<Env>) -> Context<'static, 'static> {
+    let mut ctx = Context::with_env(env.clone());
+    ctx.add_function(
+        "quantity",
+        |ftx: &FunctionContext, s: Arc<String>| -> Result<CV, cel::ExecutionError> {
+            let nanos =
+                parse_quantity(&s).ok_or_else(|| ftx.error(format!("invalid quantity `{s}`")))?;
+            let mut m = HashMap::new();
+            m.insert(
+                "__quantity_nanos".to_string(),
+                CV::String(Arc::new(nanos.to_string())),
+            );
+            Ok(CV::from(m))
+        },
+    )
+    .expect("quantity");
+    ctx.add_function(
+        "compareTo",
+        |ftx: &FunctionContext, This(a): This<CV>, b: CV| -> Result<i64, cel::ExecutionError> {
+            match (quantity_of(&a), quantity_of(&b)) {
+                (Some(x), Some(y)) => Ok(x.cmp(&y) as i64),
+                _ => Err(ftx.error("compareTo expects quantities")),
+            }
+        },
+    )
+    .expect("compareTo");
+    ctx
+}
+
+fn env() -> Arc<Env> {
+    let mut env = Env::stdlib();
+    env.add_extension(cel::extensions::strings)
+        .expect("strings");
+    Arc::new(env)
+}
+
+const RESERVED: [&str; 21] = [
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+];
+
+/// JSON → CEL as the API server binds `object`: null fields are absent (typed decoding drops
+/// them) and, for VAP, properties named like CEL keywords are escaped as `__word__`.
+fn to_cel(v: &serde_json::Value, escape: bool) -> CV {
+    use serde_json::Value as J;
+    match v {
+        J::Null => CV::Null,
+        J::Bool(b) => CV::Bool(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => CV::Int(i),
+            None => CV::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => CV::String(Arc::new(s.clone())),
+        J::Array(a) => CV::List(Arc::new(a.iter().map(|x| to_cel(x, escape)).collect())),
+        J::Object(o) => {
+            let mut m = HashMap::new();
+            for (k, x) in o {
+                if x.is_null() {
+                    continue;
+                }
+                let key = if escape && RESERVED.contains(&k.as_str()) {
+                    format!("__{k}__")
+                } else {
+                    k.clone()
+                };
+                m.insert(key, to_cel(x, escape));
+            }
+            CV::from(m)
+        }
+    }
+}
+
+/// What a policy decided for one rule on one object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Which actions fired (deny, warn); (false, false) also when the rule does not apply.
+    Fired(bool, bool),
+    Error(String),
+}
+
+fn eval_bool(env: &Arc<Env>, ctx: &Context, expr: &str) -> Result<bool, String> {
+    let program = env
+        .compile(expr)
+        .map_err(|e| format!("parse `{expr}`: {e:?}"))?;
+    match program.execute(ctx) {
+        Ok(CV::Bool(b)) => Ok(b),
+        Ok(other) => Err(format!("`{expr}` gave {other:?}")),
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
+
+/// Kyverno's autogen text rewrite for a pod controller (pkg/autogen): pod paths become
+/// template paths.
+fn autogen_rewrite(expr: &str, template: &[String]) -> String {
+    let prefix = std::iter::once("object".to_string())
+        .chain(template.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(".");
+    expr.replace("object.spec", "\u{0}SPEC")
+        .replace("object.metadata", "\u{0}META")
+        .replace("\u{0}SPEC", &format!("{prefix}.spec"))
+        .replace("\u{0}META", &format!("{prefix}.metadata"))
+}
+
+/// Evaluates one compiled rule as the API server (VAP) or Kyverno (after autogen) would.
+fn cel_verdict(
+    env: &Arc<Env>,
+    rule: &Rule,
+    dialect: Dialect,
+    object: &serde_json::Value,
+) -> Verdict {
+    let api = object["apiVersion"].as_str().unwrap_or("");
+    let kind = object["kind"].as_str().unwrap_or("");
+    let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+    let Some(target) = rule.matcher.targets.iter().find(|t| {
+        t.gvk.kind == kind
+            && t.gvk.group == group
+            && (t.gvk.version.is_empty() || t.gvk.version == version)
+    }) else {
+        return Verdict::Fired(false, false);
+    };
+    let compiled = rcel::compile_rule(rule, dialect, "test").expect("compiles");
+    let mut ctx = context(env);
+    ctx.add_variable_from_value("object", to_cel(object, dialect == Dialect::Vap));
+    let rewrite = |e: &str| -> String {
+        if dialect == Dialect::Kyverno && !target.subject_path.is_empty() {
+            autogen_rewrite(e, &target.subject_path)
+        } else {
+            e.to_string()
+        }
+    };
+    // Kyverno: a controller without a template makes the rewritten expressions fail; the
+    // spec (and VAP, through its match condition) skips it.
+    if dialect == Dialect::Kyverno && !target.subject_path.is_empty() {
+        let mut node = object;
+        for step in &target.subject_path {
+            match node.get(step) {
+                Some(n) if !n.is_null() => node = n,
+                _ => return Verdict::Fired(false, false),
+            }
+        }
+    }
+    let conditions = match dialect {
+        Dialect::Vap => compiled.match_conditions.clone(),
+        Dialect::Kyverno => rcel::matcher_conditions(rule, dialect),
+    };
+    for c in &conditions {
+        match eval_bool(env, &ctx, &c.expression) {
+            Ok(true) => {}
+            Ok(false) => return Verdict::Fired(false, false),
+            Err(e) => return Verdict::Error(format!("condition {}: {e}", c.name)),
+        }
+    }
+    let mut vars: HashMap<String, CV> = HashMap::new();
+    for v in &compiled.variables {
+        let expr = rewrite(&v.expression);
+        let program = match env.compile(&expr) {
+            Ok(p) => p,
+            Err(e) => return Verdict::Error(format!("parse variable `{expr}`: {e:?}")),
+        };
+        let mut inner = context(env);
+        inner.add_variable_from_value("object", to_cel(object, dialect == Dialect::Vap));
+        inner.add_variable_from_value("variables", CV::from(vars.clone()));
+        match program.execute(&inner) {
+            Ok(val) => {
+                vars.insert(v.name.clone(), val);
+            }
+            Err(e) => return Verdict::Error(format!("variable {}: {e:?}", v.name)),
+        }
+    }
+    ctx.add_variable_from_value("variables", CV::from(vars));
+    let (mut deny, mut warn) = (false, false);
+    for v in &compiled.validations {
+        let expr = rewrite(&v.expression);
+        match eval_bool(env, &ctx, &expr) {
+            Ok(true) => {}
+            Ok(false) => {
+                // The message must evaluate too (it is what the user sees).
+                let msg = rewrite(&v.message_expression);
+                let program = env.compile(&msg).map_err(|e| format!("{e:?}"));
+                match program.map(|p| p.execute(&ctx)) {
+                    Ok(Ok(CV::String(_))) => {}
+                    other => {
+                        return Verdict::Error(format!("message `{msg}`: {other:?}"));
+                    }
+                }
+                match v.action {
+                    Action::Deny => deny = true,
+                    Action::Warn => warn = true,
+                }
+            }
+            Err(e) => return Verdict::Error(e),
+        }
+    }
+    Verdict::Fired(deny, warn)
+}
+
+struct Reference {
+    policies: Policies,
+}
+
+impl Reference {
+    fn new(program: &Program) -> Reference {
+        let wasm = rampart_compiler::wasm::compile(program).expect("wasm compiles");
+        let engine = Engine::new().expect("engine");
+        Reference {
+            policies: Policies::load(&engine, &wasm, None).expect("loads"),
+        }
+    }
+
+    /// Per rule id: the verdict of the Wasm evaluator, or the object's error.
+    fn verdicts(&self, node: &Node) -> Result<HashMap<String, (bool, bool)>, String> {
+        let findings = self
+            .policies
+            .evaluate(
+                node,
+                &ObjectSet::default(),
+                &Params::default(),
+                &Limits::default(),
+            )
+            .map_err(|e| format!("{e:?}"))?;
+        let mut out: HashMap<String, (bool, bool)> = HashMap::new();
+        for f in findings {
+            let e = out.entry(f.rule_id.clone()).or_default();
+            match f.action {
+                rampart_runtime::eval::Action::Deny => e.0 = true,
+                rampart_runtime::eval::Action::Warn => e.1 = true,
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    compared: usize,
+    agree: usize,
+    reference_errors: usize,
+    disagreements: Vec<String>,
+}
+
+fn differential(program: &Program, objects: &[(String, Node)], dialect: Dialect) -> Tally {
+    let env = env();
+    let reference = Reference::new(program);
+    let mut tally = Tally::default();
+    for (name, node) in objects {
+        let json = node.to_json();
+        let wasm = reference.verdicts(node);
+        for rule in &program.rules {
+            if !rule.reads_kinds.is_empty() {
+                continue;
+            }
+            let got = cel_verdict(&env, rule, dialect, &json);
+            let want = match &wasm {
+                Ok(v) => v.get(&rule.id).copied().unwrap_or_default(),
+                Err(_) => {
+                    tally.reference_errors += 1;
+                    continue;
+                }
+            };
+            tally.compared += 1;
+            if got == Verdict::Fired(want.0, want.1) {
+                tally.agree += 1;
+            } else {
+                tally.disagreements.push(format!(
+                    "{dialect:?} {} on {name}: wasm {want:?}, cel {got:?}",
+                    rule.id
+                ));
+            }
+        }
+    }
+    tally
+}
+
+fn load_objects(name: &str, text: &[u8]) -> Vec<(String, Node)> {
+    let loaded = manifest::load_bytes(text, &manifest::Limits::default()).expect("loads");
+    loaded
+        .objects
+        .into_iter()
+        .map(|o| {
+            (
+                format!("{name} {}/{}", o.kind, o.name.clone().unwrap_or_default()),
+                o.node,
+            )
+        })
+        .collect()
+}
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(p);
+        }
+    }
+}
+
+fn corpus(sub: &str) -> Vec<(String, Node)> {
+    let mut files = Vec::new();
+    yaml_files(&Path::new(SHARED).join("corpus").join(sub), &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(&f).expect("readable");
+        if let Ok(loaded) = manifest::load_bytes(&bytes, &manifest::Limits::default()) {
+            let name = f.strip_prefix(SHARED).unwrap_or(&f).display().to_string();
+            out.extend(loaded.objects.into_iter().map(|o| {
+                (
+                    format!("{name} {}/{}", o.kind, o.name.clone().unwrap_or_default()),
+                    o.node,
+                )
+            }));
+        }
+    }
+    out
+}
+
+fn report(what: &str, t: &Tally) {
+    eprintln!(
+        "{what}: {} (rule, object) pairs compared, {} agree, {} disagree, {} skipped for reference errors",
+        t.compared,
+        t.agree,
+        t.disagreements.len(),
+        t.reference_errors
+    );
+    for d in t.disagreements.iter().take(30) {
+        eprintln!("  {d}");
+    }
+}
+
+#[test]
+fn constructs_agree_with_wasm() {
+    let program = compile_source(CONSTRUCTS);
+    let objects = load_objects("objects", OBJECTS.as_bytes());
+    for dialect in [Dialect::Vap, Dialect::Kyverno] {
+        let t = differential(&program, &objects, dialect);
+        report(&format!("constructs {dialect:?}"), &t);
+        assert!(t.compared > 50, "too few comparisons: {}", t.compared);
+        assert!(t.disagreements.is_empty(), "{:#?}", t.disagreements);
+    }
+}
+
+#[test]
+fn stdlib_agrees_with_wasm_on_psa_corpus() {
+    let program = stdlib();
+    let objects = corpus("psa");
+    assert!(objects.len() > 50, "psa corpus found: {}", objects.len());
+    for dialect in [Dialect::Vap, Dialect::Kyverno] {
+        let t = differential(&program, &objects, dialect);
+        report(&format!("stdlib on psa {dialect:?}"), &t);
+        assert!(
+            t.disagreements.is_empty(),
+            "{:#?}",
+            &t.disagreements[..t.disagreements.len().min(20)]
+        );
+    }
+}
+
+#[test]
+fn stdlib_agrees_with_wasm_on_real_corpus() {
+    let program = stdlib();
+    let objects = corpus("real");
+    for dialect in [Dialect::Vap, Dialect::Kyverno] {
+        let t = differential(&program, &objects, dialect);
+        report(&format!("stdlib on real {dialect:?}"), &t);
+        assert!(
+            t.disagreements.is_empty(),
+            "{:#?}",
+            &t.disagreements[..t.disagreements.len().min(20)]
+        );
+    }
+}
+
+#[test]
+fn quantities_parse_like_kubernetes() {
+    assert_eq!(parse_quantity("1Gi"), parse_quantity("1024Mi"));
+    assert!(parse_quantity("500m") < parse_quantity("1"));
+    assert_eq!(parse_quantity("1.5Gi"), Some(1_610_612_736 * 1_000_000_000));
+    assert_eq!(parse_quantity("1e3"), parse_quantity("1k"));
+    assert_eq!(parse_quantity("abc"), None);
+}
