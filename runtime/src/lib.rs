@@ -3,3 +3,4 @@ pub mod manifest;
 pub mod eval;
 pub mod report;
 pub mod runner;
+pub mod verify;

@@ -1,0 +1,238 @@
+//! End-to-end tests of `rampart verify` through its library entry point: the report, every
+//! error found before running, the output formats, and the standard library's own tests.
+
+use std::path::{Path, PathBuf};
+
+use rampart_runtime::verify::{run, BackendKind, Format, VerifyOptions, VerifyReport};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify")
+}
+
+fn verify(rel: &str, coverage: bool) -> VerifyReport {
+    let options = VerifyOptions {
+        coverage,
+        ..VerifyOptions::default()
+    };
+    run(&[dir().join(rel)], &options)
+}
+
+/// The single error of a run that must stop before running, with its file and line.
+fn only_error(rel: &str) -> String {
+    let report = verify(rel, false);
+    assert_eq!(report.exit_code(), 2, "{report:#?}");
+    assert!(report.rows.is_empty(), "no case may run: {report:#?}");
+    assert_eq!(report.errors.len(), 1, "{:#?}", report.errors);
+    let error = report.errors[0].clone();
+    let prefix = format!("{}:", dir().join(rel).display());
+    error
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("`{error}` does not start with the file"))
+        .to_string()
+}
+
+#[test]
+fn passing_suite() {
+    let report = verify("pass", false);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let failed: Vec<_> = report.rows.iter().filter(|r| !r.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(report.rows.len(), 9);
+    assert_eq!(report.exit_code(), 0);
+    let table = report.render(Format::Table);
+    assert!(table.ends_with("\n9 passed, 0 failed\n"), "{table}");
+    let header = table.lines().next().unwrap();
+    for column in ["RULE", "CASE", "EXPECTED", "GOT"] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(table.contains("demo.privileged"), "{table}");
+}
+
+#[test]
+fn failing_expectation_is_reported() {
+    let report = verify("fail", false);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!((report.passed(), report.failed()), (1, 1));
+    let table = report.render(Format::Table);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("FAIL"))
+        .unwrap_or_else(|| panic!("no FAIL row in\n{table}"));
+    for cell in ["demo.privileged", "privileged pod", "pass", "deny"] {
+        assert!(row.contains(cell), "`{cell}` missing from `{row}`");
+    }
+    assert!(
+        table.contains("fail/demo.test.yaml:12: case `privileged pod`, rule `demo.privileged`: expected pass, got deny: `container `app` is privileged`"),
+        "{table}"
+    );
+    assert_eq!(table.lines().last(), Some("1 passed, 1 failed"));
+}
+
+#[test]
+fn unknown_rule_suggests_the_closest() {
+    assert_eq!(
+        only_error("errors/unknown-rule.test.yaml"),
+        "6: case `typo in the rule id`: unknown rule `demo.team_lable`; did you mean `demo.team_label`?"
+    );
+}
+
+#[test]
+fn missing_file() {
+    assert_eq!(
+        only_error("errors/missing-file.test.yaml"),
+        "4: case `the file is gone`: file `fixtures/nowhere.yaml` does not exist"
+    );
+}
+
+#[test]
+fn expectation_the_kind_makes_impossible() {
+    assert_eq!(
+        only_error("errors/cannot-match.test.yaml"),
+        "7: case `a namespace is not a pod`: rule `demo.privileged` cannot match a `Namespace` (`v1`), so it can only skip; it matches `CronJob`, `DaemonSet`, `Deployment`, `Job`, `Pod`, `ReplicaSet`, `ReplicationController`, `StatefulSet`"
+    );
+}
+
+#[test]
+fn invalid_regex() {
+    let error = only_error("errors/bad-regex.test.yaml");
+    assert!(
+        error.starts_with("8: case `unbalanced group`: invalid `message` regex `no (team label`: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn case_without_expect() {
+    assert_eq!(
+        only_error("errors/no-expect.test.yaml"),
+        "3: case `nothing expected` has no `expect`"
+    );
+}
+
+#[test]
+fn errors_are_all_reported_and_nothing_runs() {
+    let report = verify("errors", false);
+    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.errors.len(), 5, "{:#?}", report.errors);
+    assert!(report.rows.is_empty());
+}
+
+#[test]
+fn missing_path_and_unavailable_backend() {
+    let report = verify("nowhere", false);
+    assert_eq!(report.exit_code(), 2);
+    assert!(
+        report.errors[0].ends_with("nowhere` does not exist"),
+        "{:?}",
+        report.errors
+    );
+    let options = VerifyOptions {
+        backends: BackendKind::parse_list("all").unwrap(),
+        coverage: false,
+    };
+    let report = run(&[dir().join("pass")], &options);
+    assert_eq!(report.exit_code(), 2);
+    assert!(report.rows.is_empty());
+    assert_eq!(
+        report.errors,
+        [
+            "backend `rego` is not available in this build",
+            "backend `cel` is not available in this build"
+        ]
+    );
+}
+
+#[test]
+fn coverage_lists_rules_without_passing_or_failing_cases() {
+    let report = verify("fail", true);
+    let coverage = report.coverage.as_ref().unwrap();
+    assert_eq!(coverage.rules.len(), 3);
+    assert_eq!(
+        coverage.no_failing_case,
+        ["demo.latest_tag", "demo.privileged", "demo.team_label"]
+    );
+    assert_eq!(coverage.no_passing_case, ["demo.team_label"]);
+    let table = report.render(Format::Table);
+    assert!(
+        table.contains("coverage: 3 rule(s)\n  no failing case (3):\n    demo.latest_tag\n    demo.privileged\n    demo.team_label\n  no passing case (1):\n    demo.team_label\n"),
+        "{table}"
+    );
+    assert_eq!(table.lines().last(), Some("1 passed, 1 failed"));
+}
+
+#[test]
+fn json_shape() {
+    let report = verify("fail", true);
+    let json: serde_json::Value = serde_json::from_str(&report.render(Format::Json)).unwrap();
+    assert_eq!(json["passed"], 1);
+    assert_eq!(json["failed"], 1);
+    assert_eq!(json["errors"], serde_json::json!([]));
+    assert_eq!(json["backends"], serde_json::json!(["wasm"]));
+    let first = &json["results"][0];
+    assert_eq!(first["case"], "privileged pod");
+    assert_eq!(first["rule"], "demo.privileged");
+    assert_eq!(first["expected"], "pass");
+    assert_eq!(first["got"], "deny");
+    assert_eq!(first["backends"], serde_json::json!({"wasm": "deny"}));
+    assert_eq!(first["passed"], false);
+    assert_eq!(first["line"], 12);
+    assert!(first["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("fail/demo.test.yaml"));
+    assert_eq!(json["coverage"]["rules"], 3);
+    assert_eq!(
+        json["coverage"]["no_passing_case"],
+        serde_json::json!(["demo.team_label"])
+    );
+
+    let errors = verify("errors/no-expect.test.yaml", false);
+    let json: serde_json::Value = serde_json::from_str(&errors.render(Format::Json)).unwrap();
+    assert_eq!(json["errors"].as_array().unwrap().len(), 1);
+    assert_eq!(json["results"], serde_json::json!([]));
+}
+
+#[test]
+fn junit_shape() {
+    let xml = verify("fail", false).render(Format::Junit);
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"rampart verify\" tests=\"2\" failures=\"1\" errors=\"0\">\n"), "{xml}");
+    assert!(
+        xml.contains("tests=\"2\" failures=\"1\" errors=\"0\">\n    <testcase classname="),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("name=\"privileged pod / demo.privileged\""),
+        "{xml}"
+    );
+    assert!(xml.contains("<failure message=\"expected pass, got deny\">expected pass, got deny: `container `app` is privileged` at `spec.containers[0].securityContext.privileged`</failure>"), "{xml}");
+    assert!(
+        xml.contains("name=\"privileged pod / demo.latest_tag\" file="),
+        "{xml}"
+    );
+    assert!(xml.trim_end().ends_with("</testsuites>"));
+
+    let xml = verify("errors/no-expect.test.yaml", false).render(Format::Junit);
+    assert!(xml.contains("errors=\"1\""), "{xml}");
+    assert!(xml.contains("<error message=\""), "{xml}");
+}
+
+/// The standard library's own tests: every case passes, and every rule has a passing and a
+/// failing case.
+#[test]
+fn stdlib_tests_pass_and_cover_every_rule() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stdlib/tests");
+    let options = VerifyOptions {
+        coverage: true,
+        ..VerifyOptions::default()
+    };
+    let report = run(&[tests], &options);
+    assert!(report.errors.is_empty(), "{}", report.errors.join("\n"));
+    let table = report.render(Format::Table);
+    assert_eq!(report.failed(), 0, "{table}");
+    let coverage = report.coverage.as_ref().unwrap();
+    let stdlib_rules = rampart_stdlib::compile().program.unwrap().rules.len();
+    assert_eq!(coverage.rules.len(), stdlib_rules);
+    assert!(coverage.no_failing_case.is_empty(), "{table}");
+    assert!(coverage.no_passing_case.is_empty(), "{table}");
+}
