@@ -694,3 +694,42 @@ fn quantities_parse_like_kubernetes() {
     assert_eq!(parse_quantity("1e3"), parse_quantity("1k"));
     assert_eq!(parse_quantity("abc"), None);
 }
+
+/// Every stdlib rule that is not a set rule exports to all three targets; the files are
+/// written to `RAMPART_CEL_OUT` when set (for the conformance script's checks).
+#[test]
+fn stdlib_exports() {
+    let program = stdlib();
+    let (vap_files, vap_errors) = rampart_compiler::vap::export_all(&program);
+    let (cp_files, cp_errors) = rampart_compiler::kyverno::export_cluster_policies_all(&program);
+    let (vp_files, vp_errors) = rampart_compiler::kyverno::export_validating_policies_all(&program);
+    let set_rules = program
+        .rules
+        .iter()
+        .filter(|r| !r.reads_kinds.is_empty())
+        .count();
+    eprintln!(
+        "{} rules ({set_rules} set rules): {} VAP files, {} ClusterPolicy files, {} ValidatingPolicy files",
+        program.rules.len(),
+        vap_files.len(),
+        cp_files.len(),
+        vp_files.len()
+    );
+    for errors in [&vap_errors, &cp_errors, &vp_errors] {
+        assert_eq!(errors.len(), set_rules, "{errors:#?}");
+    }
+    assert_eq!(vap_files.len() + set_rules, program.rules.len());
+    if let Ok(dir) = std::env::var("RAMPART_CEL_OUT") {
+        for (sub, files) in [
+            ("vap", &vap_files),
+            ("kyverno", &cp_files),
+            ("kyverno-vpol", &vp_files),
+        ] {
+            let d = Path::new(&dir).join(sub);
+            std::fs::create_dir_all(&d).expect("output folder");
+            for f in files {
+                std::fs::write(d.join(&f.path), &f.contents).expect("written");
+            }
+        }
+    }
+}
