@@ -105,9 +105,24 @@ enum Command {
         #[arg(short, long = "policy", value_name = "PATH")]
         policy: Vec<PathBuf>,
     },
+    /// Run policy unit tests (`*.test.yaml`, see spec/testing.md).
+    Verify {
+        /// Test files or folders holding them (the current folder when none is given).
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json", "junit"])]
+        output: String,
+        /// The engines the cases run on.
+        #[arg(long, default_value = "wasm", value_parser = ["wasm", "rego", "cel", "all"])]
+        backend: String,
+        /// List the rules that have no passing or no failing case.
+        #[arg(long)]
+        coverage: bool,
+    },
     /// Compile policies (the embedded standard library by default) for a target.
     Build {
-        /// What to produce: `wasm` writes DIR/policies.wasm, which `test -p` accepts.
+        /// What to produce: `wasm` writes DIR/policies.wasm, which `test -p` accepts; the
+        /// others write the YAML that admission engine applies.
         #[arg(long, value_enum)]
         target: BuildTarget,
         /// Output folder.
@@ -130,7 +145,16 @@ enum TestFormat {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BuildTarget {
+    /// DIR/policies.wasm, which `test -p` runs.
     Wasm,
+    /// OPA Gatekeeper ConstraintTemplates and Constraints (Rego).
+    Gatekeeper,
+    /// Kyverno ClusterPolicies (CEL expressions).
+    Kyverno,
+    /// Kyverno ValidatingPolicies (`policies.kyverno.io/v1`).
+    KyvernoVpol,
+    /// Kubernetes ValidatingAdmissionPolicies and their bindings.
+    Vap,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -192,10 +216,36 @@ fn main() -> ExitCode {
         }
         Command::Explain { rule, policy } => cli::rules::explain(&policy, &rule),
         Command::Build {
-            target: BuildTarget::Wasm,
+            target,
             output,
             paths,
-        } => cli::build::wasm(&paths, &output),
+        } => match target {
+            BuildTarget::Wasm => cli::build::wasm(&paths, &output),
+            BuildTarget::Gatekeeper => {
+                cli::build::export(cli::build::Export::Gatekeeper, &paths, &output)
+            }
+            BuildTarget::Kyverno => {
+                cli::build::export(cli::build::Export::Kyverno, &paths, &output)
+            }
+            BuildTarget::KyvernoVpol => {
+                cli::build::export(cli::build::Export::KyvernoValidatingPolicy, &paths, &output)
+            }
+            BuildTarget::Vap => cli::build::export(cli::build::Export::Vap, &paths, &output),
+        },
+        Command::Verify {
+            paths,
+            output,
+            backend,
+            coverage,
+        } => {
+            let args = rampart_runtime::verify::VerifyArgs {
+                paths,
+                output,
+                backend,
+                coverage,
+            };
+            ExitCode::from(rampart_runtime::verify::main_entry(args) as u8)
+        }
     }
 }
 

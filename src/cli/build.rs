@@ -30,3 +30,78 @@ pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
     );
     ExitCode::SUCCESS
 }
+
+/// The exporters `rampart build` knows besides `wasm`.
+#[derive(Clone, Copy, Debug)]
+pub enum Export {
+    Gatekeeper,
+    Kyverno,
+    KyvernoValidatingPolicy,
+    Vap,
+}
+
+/// Runs `rampart build --target gatekeeper|kyverno|kyverno-vpol|vap`: writes every file
+/// atomically, and reports each rule the target cannot express (naming the rule, the
+/// construct and the target) as a warning; the rules that can be expressed are still written.
+pub fn export(target: Export, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
+    let (program, _) = match policies::compile_program(paths) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let (files, skipped): (Vec<(String, String)>, Vec<String>) = match target {
+        Export::Gatekeeper => match rampart_compiler::gatekeeper::export(&program) {
+            Ok(files) => (
+                files.into_iter().map(|f| (f.path, f.contents)).collect(),
+                Vec::new(),
+            ),
+            Err(errors) => {
+                let text: Vec<String> = errors.iter().map(|e| format!("error: {e}")).collect();
+                return fail(&text.join("\n"));
+            }
+        },
+        Export::Kyverno | Export::KyvernoValidatingPolicy | Export::Vap => {
+            let (files, errors) = match target {
+                Export::Kyverno => rampart_compiler::kyverno::export_cluster_policies_all(&program),
+                Export::KyvernoValidatingPolicy => {
+                    rampart_compiler::kyverno::export_validating_policies_all(&program)
+                }
+                _ => rampart_compiler::vap::export_all(&program),
+            };
+            (
+                files.into_iter().map(|f| (f.path, f.contents)).collect(),
+                errors.iter().map(ToString::to_string).collect(),
+            )
+        }
+    };
+    for s in &skipped {
+        eprintln!("warning: {s}");
+    }
+    if let Err(e) = std::fs::create_dir_all(out_dir) {
+        return fail(&format!("cannot create `{}`: {e}", out_dir.display()));
+    }
+    for (path, contents) in &files {
+        let target = out_dir.join(path);
+        if let Some(parent) = target.parent() {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                return fail(&format!("cannot create `{}`: {e}", parent.display()));
+            }
+        }
+        if let Err(e) = write_atomically(&target, contents.as_bytes()) {
+            return fail(&format!("cannot write `{}`: {e}", target.display()));
+        }
+    }
+    eprintln!(
+        "wrote {} file(s) to {}{}",
+        files.len(),
+        out_dir.display(),
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} rule(s) cannot be expressed for this target",
+                skipped.len()
+            )
+        }
+    );
+    ExitCode::SUCCESS
+}
