@@ -24,7 +24,10 @@ fn every_shipped_policy_file_parses_without_errors() {
         .iter()
         .flat_map(|d| rp_files(&root.join(d)))
         .collect();
-    assert!(files.len() >= 5, "expected the examples and the standard library, found {files:?}");
+    assert!(
+        files.len() >= 5,
+        "expected the examples and the standard library, found {files:?}"
+    );
     for f in files {
         let text = std::fs::read_to_string(&f).expect("readable");
         let (ast, errors) = rampart_compiler::syntax::parse_file(&text);
@@ -45,7 +48,10 @@ fn examples_type_check_cleanly() {
     let text = rampart_compiler::diagnostics::render(&c.files, &c.diagnostics, false);
     assert!(c.diagnostics.is_empty(), "{text}");
     let program = c.program.expect("no errors, so a program");
-    assert!(program.rules.iter().any(|r| r.id == "example.containers.no_privileged"));
+    assert!(program
+        .rules
+        .iter()
+        .any(|r| r.id == "example.containers.no_privileged"));
 }
 
 #[test]
@@ -71,5 +77,8 @@ fn the_embedded_standard_library_type_checks_cleanly() {
         .iter()
         .find(|t| t.gvk.kind == "CronJob")
         .expect("autogen adds CronJob");
-    assert_eq!(cron.subject_path, ["spec", "jobTemplate", "spec", "template"]);
+    assert_eq!(
+        cron.subject_path,
+        ["spec", "jobTemplate", "spec", "template"]
+    );
 }
