@@ -327,7 +327,7 @@ pub fn quote(s: &str) -> String {
 }
 
 /// CEL keywords and reserved words: the API server exposes such fields as `__word__`.
-const RESERVED: [&str; 21] = [
+pub const RESERVED: [&str; 21] = [
     "true",
     "false",
     "null",

@@ -325,29 +325,7 @@ fn env() -> Arc<Env> {
     Arc::new(env)
 }
 
-const RESERVED: [&str; 21] = [
-    "true",
-    "false",
-    "null",
-    "in",
-    "as",
-    "break",
-    "const",
-    "continue",
-    "else",
-    "for",
-    "function",
-    "if",
-    "import",
-    "let",
-    "loop",
-    "package",
-    "namespace",
-    "return",
-    "var",
-    "void",
-    "while",
-];
+use rampart_compiler::cel::RESERVED;
 
 /// JSON → CEL as the API server binds `object`: null fields are absent (typed decoding drops
 /// them) and, for VAP, properties named like CEL keywords are escaped as `__word__`.
