@@ -1,6 +1,6 @@
 //! Runs compiled Rampart policies against Kubernetes objects.
-pub mod manifest;
 pub mod eval;
+pub mod manifest;
 pub mod report;
 pub mod runner;
 pub mod verify;
