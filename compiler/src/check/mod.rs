@@ -494,7 +494,10 @@ impl<'s> Checker<'s> {
         let mut lowered = None;
         for subject in subject_types {
             let before = self.diags.len();
-            let note = format!("while checking the rule against `{}`", types::show(&subject));
+            let note = format!(
+                "while checking the rule against `{}`",
+                types::show(&subject)
+            );
             let body = self.rule_body(file, module, r, subject);
             if several {
                 for d in &mut self.diags[before..] {
