@@ -326,6 +326,34 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// Exports each rule with `export_rule`, keeping the files of the rules that can be
+/// expressed and an error for each that cannot.
+pub fn export_each(
+    program: &crate::ir::Program,
+    export_rule: impl Fn(&crate::ir::Rule) -> Result<OutputFile, ExportError>,
+) -> (Vec<OutputFile>, Vec<ExportError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for rule in &program.rules {
+        match export_rule(rule) {
+            Ok(f) => files.push(f),
+            Err(e) => errors.push(e),
+        }
+    }
+    (files, errors)
+}
+
+/// All the files when every rule could be exported, otherwise the errors.
+pub fn all_or_errors(
+    (files, errors): (Vec<OutputFile>, Vec<ExportError>),
+) -> Result<Vec<OutputFile>, Vec<ExportError>> {
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(errors)
+    }
+}
+
 /// CEL keywords and reserved words: the API server exposes such fields as `__word__`.
 pub const RESERVED: [&str; 21] = [
     "true",

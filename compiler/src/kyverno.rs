@@ -280,35 +280,17 @@ pub fn export_cluster_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
 
 /// ClusterPolicies for every module, or the errors of the rules that cannot be exported.
 pub fn export_cluster_policies(program: &Program) -> Result<Vec<OutputFile>, Vec<ExportError>> {
-    let (files, errors) = export_cluster_policies_all(program);
-    if errors.is_empty() {
-        Ok(files)
-    } else {
-        Err(errors)
-    }
+    cel::all_or_errors(export_cluster_policies_all(program))
 }
 
 /// One ValidatingPolicy file per rule, and an error for each rule that cannot be expressed.
 pub fn export_validating_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<ExportError>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for rule in &program.rules {
-        match validating_policy(rule) {
-            Ok(f) => files.push(f),
-            Err(e) => errors.push(e),
-        }
-    }
-    (files, errors)
+    cel::export_each(program, validating_policy)
 }
 
 /// ValidatingPolicies for every rule, or the errors of the rules that cannot be exported.
 pub fn export_validating_policies(program: &Program) -> Result<Vec<OutputFile>, Vec<ExportError>> {
-    let (files, errors) = export_validating_policies_all(program);
-    if errors.is_empty() {
-        Ok(files)
-    } else {
-        Err(errors)
-    }
+    cel::all_or_errors(export_validating_policies_all(program))
 }
 
 /// The ValidatingPolicy file of one rule (two policies when it both denies and warns).

@@ -19,25 +19,12 @@ const TARGET: &str = "vap";
 
 /// Every exportable rule as policy + binding files, and an error for each rule that is not.
 pub fn export_all(program: &Program) -> (Vec<OutputFile>, Vec<ExportError>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for rule in &program.rules {
-        match export_rule(rule) {
-            Ok(f) => files.push(f),
-            Err(e) => errors.push(e),
-        }
-    }
-    (files, errors)
+    cel::export_each(program, export_rule)
 }
 
 /// Exports every rule, or the errors of the rules that cannot be exported.
 pub fn export(program: &Program) -> Result<Vec<OutputFile>, Vec<ExportError>> {
-    let (files, errors) = export_all(program);
-    if errors.is_empty() {
-        Ok(files)
-    } else {
-        Err(errors)
-    }
+    cel::all_or_errors(export_all(program))
 }
 
 /// The file of one rule: its policies and bindings.
