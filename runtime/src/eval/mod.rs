@@ -26,6 +26,9 @@ use crate::manifest::{Node, PathSegment, Value};
 use encode::{size, Encoded};
 pub use select::{Gvk, Matcher, Target};
 
+/// The largest linear memory any evaluation may be given ([`Limits::memory`] is capped here).
+const MAX_MEMORY: usize = 1 << 30;
+
 /// How often the ticker advances the engine's epoch; deadlines are counted in ticks.
 const TICK: Duration = Duration::from_millis(5);
 
@@ -53,7 +56,27 @@ impl Engine {
     pub fn new() -> Result<Engine, LoadError> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
-        let inner = wasmtime::Engine::new(&config).map_err(LoadError::from_wasmtime)?;
+        // Instances come from a pool of pre-reserved slots whose memory is reset copy-on-write
+        // from the module's image: a fresh instance per object then costs microseconds, not
+        // the mmap/munmap of a new 4 GiB reservation. One slot per evaluating thread is
+        // needed; the pool has room for many more (the slots are only address space).
+        let slots = 4 * std::thread::available_parallelism().map_or(4, |n| n.get()) as u32 + 16;
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_core_instances(slots)
+            .total_memories(slots)
+            .total_tables(slots)
+            .max_memory_size(MAX_MEMORY)
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(1 << 12);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        // Where the address space is limited (`ulimit -v`, valgrind) the pool cannot be
+        // reserved: instances are then allocated one by one, slower but the same.
+        let inner = wasmtime::Engine::new(&config)
+            .or_else(|_| {
+                config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+                wasmtime::Engine::new(&config)
+            })
+            .map_err(LoadError::from_wasmtime)?;
         let weak = inner.weak();
         std::thread::Builder::new()
             .name("rampart-epoch".into())
