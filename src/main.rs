@@ -33,7 +33,8 @@ const EXIT_CODES: &str = "Exit codes:
   0  no deny violations
   1  deny violations (or warnings, with `test --fail-on-warn`)
   2  usage errors, policy compile errors, unreadable or malformed input (the other inputs are \
-still evaluated and reported)";
+still evaluated and reported)
+  130  interrupted by Ctrl-C (`test` writes no report)";
 
 #[derive(Subcommand)]
 enum Command {
@@ -84,6 +85,8 @@ enum Command {
         /// Number of worker threads (default: one per CPU).
         #[arg(long = "threads", value_name = "N")]
         threads: Option<usize>,
+        #[command(flatten)]
+        limits: cli::test::LimitArgs,
     },
     /// List the rules of the policies (the embedded standard library by default).
     Rules {
@@ -180,6 +183,7 @@ fn main() -> ExitCode {
             fail_on_warn,
             ignore,
             threads,
+            limits,
         } => cli::test::run(cli::test::Args {
             paths,
             policies: policy,
@@ -202,6 +206,7 @@ fn main() -> ExitCode {
             fail_on_warn,
             ignore,
             threads,
+            limits,
         }),
         Command::Rules {
             policy,

@@ -663,3 +663,174 @@ fn explain_a_rule() {
     let out = run(&["explain", "pss.baseline.privileged"]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn loader_limits_are_flags_with_clear_messages() {
+    let dir = scratch("limit-flags");
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers: []\n";
+    std::fs::write(dir.join("pod.yaml"), pod).unwrap();
+    std::fs::write(dir.join("three.yaml"), format!("{pod}---\n{pod}---\n{pod}")).unwrap();
+    let file = |name: &str| dir.join(name).display().to_string();
+    let first_error = |args: &[&str]| {
+        let (code, json) = test_json(args);
+        assert_eq!(code, 2, "{json}");
+        assert!(json["results"].as_array().unwrap().is_empty(), "{json}");
+        json["errors"][0]["message"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        first_error(&["--max-file-size", "40", &file("pod.yaml")]),
+        format!(
+            "file is {} bytes, more than the limit of 40 bytes",
+            pod.len()
+        )
+    );
+    assert_eq!(
+        first_error(&["--max-depth", "2", &file("pod.yaml")]),
+        "nesting is deeper than the limit of 2 levels"
+    );
+    assert_eq!(
+        first_error(&["--max-documents", "2", &file("three.yaml")]),
+        "more than 2 documents"
+    );
+    // The defaults accept all three files.
+    let (code, json) = test_json(&[&file("pod.yaml"), &file("three.yaml")]);
+    assert_ne!(code, 2, "{json}");
+    assert_eq!(json["results"].as_array().unwrap().len(), 4);
+    // The alias bomb is refused under the default limit, and under a lower one sooner.
+    for limit in [None, Some("1000")] {
+        let mut args = vec!["tests/manifests/bad/alias-bomb.yaml"];
+        if let Some(limit) = limit {
+            args.splice(0..0, ["--max-alias-nodes", limit]);
+        }
+        let message = first_error(&args);
+        assert!(message.contains("aliases expand"), "{message}");
+    }
+}
+
+/// Peak resident memory of a child process, read from /proc while it runs (the last reading
+/// before it exits; VmHWM only grows).
+#[cfg(target_os = "linux")]
+fn peak_rss_kib(mut child: std::process::Child) -> (std::process::ExitStatus, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, peak);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A folder of many files streams: each file's bytes are dropped once it is checked, so
+/// peak memory does not follow the total size of the input. Each file holds 4 KiB (a
+/// comment and a document without `kind`, which yields no result); 20,000 files are 80 MiB,
+/// ten times the 2,000-file run. What does grow is the list of paths (about 100 bytes a
+/// file), so the test allows 1 KiB a file, a quarter of what keeping the contents would
+/// cost. 100,000 files would take the same path and only make the test slow.
+#[cfg(target_os = "linux")]
+#[test]
+fn many_files_stream_in_bounded_memory() {
+    let dir = scratch("many-files");
+    let body = format!("# {}\nnot-an-object: true\n", "x".repeat(4096 - 25));
+    let run_over = |count: usize| {
+        let folder = dir.join(count.to_string());
+        for i in 0..count {
+            let sub = folder.join(format!("{:03}", i % 100));
+            if i < 100 {
+                std::fs::create_dir_all(&sub).unwrap();
+            }
+            std::fs::write(sub.join(format!("{i}.yaml")), &body).unwrap();
+        }
+        let child = rampart(&["test", "-p", POLICIES, "-o", "json", "--threads", "2"])
+            .arg(&folder)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (status, peak) = peak_rss_kib(child);
+        assert_eq!(status.code(), Some(0));
+        std::fs::remove_dir_all(&folder).unwrap();
+        peak
+    };
+    let small = run_over(2_000);
+    let large = run_over(20_000);
+    assert!(small > 0, "no memory reading");
+    eprintln!("peak RSS: {small} KiB for 2,000 files, {large} KiB for 20,000");
+    let per_file = (large.saturating_sub(small) * 1024) / 18_000;
+    assert!(
+        per_file < 1024,
+        "peak RSS {small} KiB for 2,000 files, {large} KiB for 20,000: {per_file} bytes a file"
+    );
+}
+
+/// Ctrl-C during a long run: the run stops within a second or two, exits 130 and writes no
+/// report, not even a partial one.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_promptly_and_leaves_no_report() {
+    use std::time::{Duration, Instant};
+    let dir = scratch("ctrl-c");
+    let pods: String = (0..2_000)
+        .map(|i| {
+            format!(
+                "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n  containers:\n    - name: app\n      image: registry.example/app:1.0\n      securityContext:\n        privileged: true\n"
+            )
+        })
+        .collect();
+    // 100,000 Pods: far more than a debug build evaluates in the time the test waits.
+    for i in 0..50 {
+        std::fs::write(dir.join(format!("pods-{i:02}.yaml")), &pods).unwrap();
+    }
+    let report = dir.join("report.json");
+    let mut child = rampart(&["test", "-p", POLICIES, "-o", "json"])
+        .arg("--output-file")
+        .arg(&report)
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before Ctrl-C"
+    );
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = loop {
+        if child.try_wait().unwrap().is_some() {
+            break child.wait_with_output().unwrap();
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(10),
+            "still running 10 s after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stopped_in = sent.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stopped_in < Duration::from_secs(3), "{stopped_in:?}");
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("pods-"))
+        .collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}

@@ -3,7 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rampart_runtime::eval::{Params, Policies};
@@ -38,6 +39,51 @@ pub struct Args {
     pub ignore: Vec<String>,
     /// `--threads`.
     pub threads: Option<usize>,
+    /// `--max-file-size`, `--max-depth`, `--max-documents`, `--max-alias-nodes`.
+    pub limits: LimitArgs,
+}
+
+/// The manifest loader's limits, as command-line flags (defaults: [`manifest::Limits`]).
+#[derive(clap::Args, Debug)]
+pub struct LimitArgs {
+    /// Largest manifest file (or stdin) read, in bytes.
+    #[arg(long = "max-file-size", value_name = "BYTES", default_value_t = manifest::Limits::default().max_bytes)]
+    pub max_bytes: usize,
+    /// Deepest nesting of lists and maps accepted in a manifest.
+    #[arg(long = "max-depth", value_name = "N", default_value_t = manifest::Limits::default().max_depth)]
+    pub max_depth: usize,
+    /// Most YAML documents accepted in one file.
+    #[arg(long = "max-documents", value_name = "N", default_value_t = manifest::Limits::default().max_documents)]
+    pub max_documents: usize,
+    /// Most nodes YAML aliases may copy in one document (stops "billion laughs").
+    #[arg(long = "max-alias-nodes", value_name = "N", default_value_t = manifest::Limits::default().max_alias_expansion)]
+    pub max_alias_expansion: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> manifest::Limits {
+        manifest::Limits {
+            max_bytes: self.max_bytes,
+            max_depth: self.max_depth,
+            max_documents: self.max_documents,
+            max_alias_expansion: self.max_alias_expansion,
+        }
+    }
+}
+
+/// Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Makes Ctrl-C set `stop`, so the run ends after the objects being evaluated; a second
+/// Ctrl-C exits at once. Nothing is written for an interrupted run.
+fn stop_on_ctrl_c(stop: &Arc<AtomicBool>) {
+    let flag = Arc::clone(stop);
+    // Without a handler (one is already set) Ctrl-C keeps its default: exit at once.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    });
 }
 
 /// A parameter value from the command line: JSON when it parses as JSON (and the parameter
@@ -172,8 +218,10 @@ pub fn run(args: Args) -> ExitCode {
     let mut options = runner::Options {
         rules: Some(module.selected.clone()),
         params,
+        load_limits: args.limits.limits(),
         ..runner::Options::default()
     };
+    stop_on_ctrl_c(&options.stop);
     let mut early_errors = Vec::new();
     let mut notices = Vec::new();
     for file in &args.exceptions {
@@ -209,6 +257,10 @@ pub fn run(args: Args) -> ExitCode {
     let mut report = pool.install(|| runner::run(&policies, &inputs, early_errors, &options));
     if show_progress {
         eprint!("\r\x1b[2K");
+    }
+    if report.interrupted {
+        eprintln!("interrupted: no report written");
+        return ExitCode::from(EXIT_INTERRUPTED);
     }
     notices.extend(std::mem::take(&mut report.notices));
     report.notices = notices;

@@ -11,6 +11,7 @@ pub mod inputs;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -167,6 +168,9 @@ pub struct Report {
     pub rules: Vec<RuleInfo>,
     /// Counts.
     pub summary: Summary,
+    /// True when [`Options::stop`] was set: the results are incomplete and must not be
+    /// reported as a verdict.
+    pub interrupted: bool,
 }
 
 impl Report {
@@ -192,6 +196,8 @@ pub struct Options {
     pub today: Date,
     /// Called after each file with the number of files and objects done so far.
     pub progress: Option<Box<dyn Fn(usize, usize) + Sync>>,
+    /// Set (by a Ctrl-C handler) to stop the run: no new file or batch of objects starts.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Default for Options {
@@ -204,6 +210,7 @@ impl Default for Options {
             exceptions: Vec::new(),
             today: Date::today(),
             progress: None,
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -318,8 +325,13 @@ pub fn run(
         }
     }
     report.summary.errors = report.errors.len();
+    report.interrupted = options.stop.load(Ordering::Relaxed);
     report
 }
+
+/// Objects evaluated between two checks of [`Options::stop`], so that a file with many
+/// thousands of objects still stops promptly.
+const STOP_BATCH: usize = 256;
 
 /// First pass for set rules: the objects of the kinds that `objects(Kind)` reads.
 fn collect_set(policies: &Policies, inputs: &[Input], options: &Options) -> Vec<Node> {
@@ -327,6 +339,9 @@ fn collect_set(policies: &Policies, inputs: &[Input], options: &Options) -> Vec<
     let per_file: Vec<Vec<Node>> = inputs
         .par_iter()
         .map(|input| {
+            if options.stop.load(Ordering::Relaxed) {
+                return Vec::new();
+            }
             let Ok(bytes) = inputs::read(input, options.load_limits.max_bytes) else {
                 return Vec::new();
             };
@@ -376,6 +391,10 @@ fn check_input(ctx: &Context, input: &Input, set: &ObjectSet) -> FileOutcome {
 
 fn check_file(ctx: &Context, input: &Input, set: &ObjectSet) -> FileOutcome {
     let mut out = FileOutcome::default();
+    let stopped = || ctx.options.stop.load(Ordering::Relaxed);
+    if stopped() {
+        return out;
+    }
     let limits = &ctx.options.load_limits;
     let bytes = match inputs::read(input, limits.max_bytes) {
         Ok(b) => b,
@@ -398,13 +417,18 @@ fn check_file(ctx: &Context, input: &Input, set: &ObjectSet) -> FileOutcome {
     // load_bytes accepted the bytes, so they are UTF-8.
     let text = String::from_utf8_lossy(&bytes);
     out.skipped = loaded.skipped;
-    let nodes: Vec<&Node> = loaded.objects.iter().map(|o| &o.node).collect();
-    let evaluated =
-        ctx.policies
-            .evaluate_all(&nodes, set, &ctx.options.params, &ctx.options.eval_limits);
-    for (object, result) in loaded.objects.iter().zip(evaluated) {
-        let r = object_result(ctx, &input.name, &text, object, result, &mut out);
-        out.results.push(r);
+    for batch in loaded.objects.chunks(STOP_BATCH) {
+        if stopped() {
+            break;
+        }
+        let nodes: Vec<&Node> = batch.iter().map(|o| &o.node).collect();
+        let evaluated =
+            ctx.policies
+                .evaluate_all(&nodes, set, &ctx.options.params, &ctx.options.eval_limits);
+        for (object, result) in batch.iter().zip(evaluated) {
+            let r = object_result(ctx, &input.name, &text, object, result, &mut out);
+            out.results.push(r);
+        }
     }
     out
 }
