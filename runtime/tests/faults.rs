@@ -64,18 +64,15 @@ fn trapping_module() -> Vec<u8> {
     });
     let meta = json!({"abi": 1, "compiler_version": "faults", "source_digest": "",
                       "set_kinds": [], "rules": [rule]});
+    // Custom sections may come first; the others keep the order the format requires.
+    let metadata = CustomSection {
+        name: "rampart.meta".into(),
+        data: meta.to_string().into_bytes().into(),
+    };
     let mut module = Module::new();
-    module
-        .section(&types)
-        .section(&funcs)
-        .section(&memory)
-        .section(&globals)
-        .section(&exports)
-        .section(&code)
-        .section(&CustomSection {
-            name: "rampart.meta".into(),
-            data: meta.to_string().into_bytes().into(),
-        });
+    module.section(&metadata).section(&types).section(&funcs);
+    module.section(&memory).section(&globals).section(&exports);
+    module.section(&code);
     module.finish()
 }
 
