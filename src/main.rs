@@ -131,9 +131,21 @@ enum Command {
         /// Output folder.
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
+        /// With `--target kyverno`: `pattern` also writes DIR/pattern/, classic
+        /// `validate.pattern` ClusterPolicies for Kyverno versions without CEL.
+        #[arg(long, value_enum, default_value = "cel")]
+        kyverno_style: KyvernoStyle,
         /// Policy `.rp` files or folders.
         paths: Vec<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KyvernoStyle {
+    /// CEL rules only (Kyverno 1.17 and later).
+    Cel,
+    /// CEL rules, and pattern rules where a rule is expressible that way.
+    Pattern,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,6 +164,8 @@ enum BuildTarget {
     Wasm,
     /// OPA Gatekeeper ConstraintTemplates and Constraints (Rego).
     Gatekeeper,
+    /// Gatekeeper ConstraintTemplates with both engines: CEL (K8sNativeValidation) and Rego.
+    GatekeeperCel,
     /// Kyverno ClusterPolicies (CEL expressions).
     Kyverno,
     /// Kyverno ValidatingPolicies (`policies.kyverno.io/v1`).
@@ -223,15 +237,23 @@ fn main() -> ExitCode {
         Command::Build {
             target,
             output,
+            kyverno_style,
             paths,
         } => match target {
             BuildTarget::Wasm => cli::build::wasm(&paths, &output),
             BuildTarget::Gatekeeper => {
                 cli::build::export(cli::build::Export::Gatekeeper, &paths, &output)
             }
-            BuildTarget::Kyverno => {
-                cli::build::export(cli::build::Export::Kyverno, &paths, &output)
+            BuildTarget::GatekeeperCel => {
+                cli::build::export(cli::build::Export::GatekeeperCel, &paths, &output)
             }
+            BuildTarget::Kyverno => cli::build::export(
+                cli::build::Export::Kyverno {
+                    pattern: kyverno_style == KyvernoStyle::Pattern,
+                },
+                &paths,
+                &output,
+            ),
             BuildTarget::KyvernoVpol => {
                 cli::build::export(cli::build::Export::KyvernoValidatingPolicy, &paths, &output)
             }

@@ -55,6 +55,11 @@ pub enum Dialect {
     /// rewrites the text `object.spec` and `object.metadata`; so those two first steps are
     /// written as plain selections. Objects are untyped maps: no escaping.
     Kyverno,
+    /// Gatekeeper's `K8sNativeValidation` engine: no autogen (pod rules pick the pod template
+    /// of each shape, as for VAP), untyped objects (no escaping), and parameters read from
+    /// the Constraint through `variables.params`, defaulting to the rule's defaults as the
+    /// Rego does.
+    Gatekeeper,
 }
 
 /// A named CEL expression (`variables`, `matchConditions`).
@@ -131,7 +136,7 @@ pub fn compile_rule(rule: &Rule, dialect: Dialect, target: &str) -> Result<CelRu
     let mut variables = Vec::new();
     let mut match_conditions = Vec::new();
     let autogen = has_autogen(rule);
-    if autogen && dialect == Dialect::Vap {
+    if autogen && dialect != Dialect::Kyverno {
         // No autogen in the API server: pick the subject of each shape, and skip a
         // controller that has no template (spec §3).
         let (subject, present) = subject_switch(rule);
@@ -509,6 +514,7 @@ impl<'a> Cx<'a> {
             "cel",
             "has",
             "size",
+            "anyObject",
         ];
         let taken = |n: &str, names: &[String]| {
             RESERVED.contains(&n) || builtin.contains(&n) || names.iter().any(|x| x == n)
@@ -664,6 +670,14 @@ impl<'a> Cx<'a> {
                     .params
                     .get(*i as usize)
                     .ok_or_else(|| format!("unknown parameter {i}"))?;
+                if self.dialect == Dialect::Gatekeeper {
+                    // The Constraint's value when it sets one, else the default (as the Rego).
+                    return Ok(C::atom(format!(
+                        "variables.params.?{}.orValue({})",
+                        p.name,
+                        literal(&p.default)
+                    )));
+                }
                 Ok(C::atom(literal(&p.default)))
             }
             ExprKind::Field(inner, f) => {

@@ -1,20 +1,20 @@
-//! The CEL exports (ValidatingAdmissionPolicy, Kyverno ClusterPolicy and ValidatingPolicy):
-//! snapshots, CRD-schema checks, and a differential test that runs the generated CEL with the
-//! `cel` crate and compares each verdict with the Wasm evaluator's.
+//! The CEL exports (ValidatingAdmissionPolicy, Kyverno ClusterPolicy and ValidatingPolicy,
+//! Gatekeeper's K8sNativeValidation engine): snapshots, and a differential test that runs
+//! the generated CEL with the `cel` crate and compares each verdict with the Wasm
+//! evaluator's.
 
 use cel::extractors::This;
 use cel::{Context, Env, FunctionContext, Value as CV};
 use rampart_compiler::cel::{self as rcel, Dialect};
 use rampart_compiler::ir::{Action, Program, Rule};
-use rampart_compiler::schema::Schema;
-use rampart_compiler::Source;
 use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
-use rampart_runtime::manifest::{self, Node};
+use rampart_runtime::manifest::Node;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");
+mod common;
+use common::{compile_source, corpus, load_objects, stdlib, Reference, SNAPSHOT_RULES};
 
 /// Policies exercising every IR construct the CEL backend translates.
 const CONSTRUCTS: &str = r#"
@@ -203,30 +203,6 @@ metadata: {name: a-very-long-config-map-name, namespace: ok}
 data: {password: ""}
 "#;
 
-fn schema() -> Schema {
-    Schema::from_json(rampart_stdlib::KUBERNETES_SCHEMA).expect("schema")
-}
-
-fn compile_source(text: &str) -> Program {
-    let c = rampart_compiler::compile(
-        vec![Source {
-            name: "t.rp".into(),
-            text: Ok(text.into()),
-        }],
-        &schema(),
-    );
-    for d in &c.diagnostics {
-        eprintln!("{d:?}");
-    }
-    c.program.expect("the test policies compile")
-}
-
-fn stdlib() -> Program {
-    rampart_stdlib::compile()
-        .program
-        .expect("the standard library compiles")
-}
-
 // ---------------------------------------------------------------------------------------
 // A CEL evaluator with the Kubernetes functions the backend uses.
 
@@ -396,6 +372,7 @@ fn cel_verdict(
     rule: &Rule,
     dialect: Dialect,
     object: &serde_json::Value,
+    params: &serde_json::Value,
 ) -> Verdict {
     let api = object["apiVersion"].as_str().unwrap_or("");
     let kind = object["kind"].as_str().unwrap_or("");
@@ -429,7 +406,7 @@ fn cel_verdict(
         }
     }
     let conditions = match dialect {
-        Dialect::Vap => compiled.match_conditions.clone(),
+        Dialect::Vap | Dialect::Gatekeeper => compiled.match_conditions.clone(),
         Dialect::Kyverno => rcel::matcher_conditions(rule, dialect),
     };
     for c in &conditions {
@@ -440,6 +417,10 @@ fn cel_verdict(
         }
     }
     let mut vars: HashMap<String, CV> = HashMap::new();
+    if dialect == Dialect::Gatekeeper {
+        // Gatekeeper binds the Constraint's `spec.parameters` as `variables.params`.
+        vars.insert("params".into(), to_cel(params, false));
+    }
     for v in &compiled.variables {
         let expr = rewrite(&v.expression);
         let program = match env.compile(&expr) {
@@ -483,40 +464,14 @@ fn cel_verdict(
     Verdict::Fired(deny, warn)
 }
 
-struct Reference {
-    policies: Policies,
-}
-
-impl Reference {
-    fn new(program: &Program) -> Reference {
-        let wasm = rampart_compiler::wasm::compile(program).expect("wasm compiles");
-        let engine = Engine::new().expect("engine");
-        Reference {
-            policies: Policies::load(&engine, &wasm, None).expect("loads"),
-        }
-    }
-
-    /// Per rule id: the verdict of the Wasm evaluator, or the object's error.
-    fn verdicts(&self, node: &Node) -> Result<HashMap<String, (bool, bool)>, String> {
-        let findings = self
-            .policies
-            .evaluate(
-                node,
-                &ObjectSet::default(),
-                &Params::default(),
-                &Limits::default(),
-            )
-            .map_err(|e| format!("{e:?}"))?;
-        let mut out: HashMap<String, (bool, bool)> = HashMap::new();
-        for f in findings {
-            let e = out.entry(f.rule_id.clone()).or_default();
-            match f.action {
-                rampart_runtime::eval::Action::Deny => e.0 = true,
-                rampart_runtime::eval::Action::Warn => e.1 = true,
-            }
-        }
-        Ok(out)
-    }
+/// The parameters of a rule's Constraint as the Gatekeeper export writes them (the defaults).
+fn constraint_params(rule: &Rule) -> serde_json::Value {
+    serde_json::Value::Object(
+        rule.params
+            .iter()
+            .map(|p| (p.name.clone(), serde_json::to_value(&p.default).unwrap()))
+            .collect(),
+    )
 }
 
 #[derive(Default, Debug)]
@@ -538,7 +493,7 @@ fn differential(program: &Program, objects: &[(String, Node)], dialect: Dialect)
             if !rule.reads_kinds.is_empty() {
                 continue;
             }
-            let got = cel_verdict(&env, rule, dialect, &json);
+            let got = cel_verdict(&env, rule, dialect, &json, &constraint_params(rule));
             let want = match &wasm {
                 Ok(v) => v.get(&rule.id).copied().unwrap_or_default(),
                 Err(_) => {
@@ -560,54 +515,6 @@ fn differential(program: &Program, objects: &[(String, Node)], dialect: Dialect)
     tally
 }
 
-fn load_objects(name: &str, text: &[u8]) -> Vec<(String, Node)> {
-    let loaded = manifest::load_bytes(text, &manifest::Limits::default()).expect("loads");
-    loaded
-        .objects
-        .into_iter()
-        .map(|o| {
-            (
-                format!("{name} {}/{}", o.kind, o.name.clone().unwrap_or_default()),
-                o.node,
-            )
-        })
-        .collect()
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            yaml_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            out.push(p);
-        }
-    }
-}
-
-fn corpus(sub: &str) -> Vec<(String, Node)> {
-    let mut files = Vec::new();
-    yaml_files(&Path::new(SHARED).join("corpus").join(sub), &mut files);
-    files.sort();
-    let mut out = Vec::new();
-    for f in files {
-        let bytes = std::fs::read(&f).expect("readable");
-        if let Ok(loaded) = manifest::load_bytes(&bytes, &manifest::Limits::default()) {
-            let name = f.strip_prefix(SHARED).unwrap_or(&f).display().to_string();
-            out.extend(loaded.objects.into_iter().map(|o| {
-                (
-                    format!("{name} {}/{}", o.kind, o.name.clone().unwrap_or_default()),
-                    o.node,
-                )
-            }));
-        }
-    }
-    out
-}
-
 fn report(what: &str, t: &Tally) {
     eprintln!(
         "{what}: {} (rule, object) pairs compared, {} agree, {} disagree, {} skipped for reference errors",
@@ -625,7 +532,7 @@ fn report(what: &str, t: &Tally) {
 fn constructs_agree_with_wasm() {
     let program = compile_source(CONSTRUCTS);
     let objects = load_objects("objects", OBJECTS.as_bytes());
-    for dialect in [Dialect::Vap, Dialect::Kyverno] {
+    for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
         let t = differential(&program, &objects, dialect);
         report(&format!("constructs {dialect:?}"), &t);
         assert!(t.compared > 50, "too few comparisons: {}", t.compared);
@@ -638,7 +545,7 @@ fn stdlib_agrees_with_wasm_on_psa_corpus() {
     let program = stdlib();
     let objects = corpus("psa");
     assert!(objects.len() > 50, "psa corpus found: {}", objects.len());
-    for dialect in [Dialect::Vap, Dialect::Kyverno] {
+    for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
         let t = differential(&program, &objects, dialect);
         report(&format!("stdlib on psa {dialect:?}"), &t);
         assert!(
@@ -653,7 +560,7 @@ fn stdlib_agrees_with_wasm_on_psa_corpus() {
 fn stdlib_agrees_with_wasm_on_real_corpus() {
     let program = stdlib();
     let objects = corpus("real");
-    for dialect in [Dialect::Vap, Dialect::Kyverno] {
+    for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
         let t = differential(&program, &objects, dialect);
         report(&format!("stdlib on real {dialect:?}"), &t);
         assert!(
@@ -662,6 +569,84 @@ fn stdlib_agrees_with_wasm_on_real_corpus() {
             &t.disagreements[..t.disagreements.len().min(20)]
         );
     }
+}
+
+#[test]
+fn snapshot_rules_agree_with_wasm() {
+    let program = compile_source(SNAPSHOT_RULES);
+    let objects = load_objects("objects", OBJECTS.as_bytes());
+    for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
+        let t = differential(&program, &objects, dialect);
+        report(&format!("snapshot rules {dialect:?}"), &t);
+        assert!(t.compared > 50, "too few comparisons: {}", t.compared);
+        assert!(t.disagreements.is_empty(), "{:#?}", t.disagreements);
+    }
+}
+
+/// The generated YAML of every CEL output kind, reviewed: one snapshot per file.
+#[test]
+fn snapshots() {
+    let program = compile_source(SNAPSHOT_RULES);
+    let outputs = [
+        ("vap", rampart_compiler::vap::export_all(&program)),
+        (
+            "kyverno",
+            rampart_compiler::kyverno::export_cluster_policies_all(&program),
+        ),
+        (
+            "kyverno-vpol",
+            rampart_compiler::kyverno::export_validating_policies_all(&program),
+        ),
+    ];
+    for (kind, (files, errors)) in outputs {
+        assert!(errors.is_empty(), "{errors:#?}");
+        for f in files {
+            insta::assert_snapshot!(format!("{kind}-{}", f.path), f.contents);
+        }
+    }
+}
+
+/// Gatekeeper's CEL reads the Constraint's parameters: with other values than the defaults
+/// it follows them, as the Wasm evaluator does with the same overrides.
+#[test]
+fn gatekeeper_cel_follows_constraint_parameters() {
+    let program = compile_source(SNAPSHOT_RULES);
+    let objects = load_objects("objects", OBJECTS.as_bytes());
+    let wasm = rampart_compiler::wasm::compile(&program).expect("wasm compiles");
+    let engine = Engine::new().expect("engine");
+    let policies = Policies::load(&engine, &wasm, None).expect("loads");
+    let mut overrides = Params::default();
+    overrides.set("snap.replicas", "max", serde_json::json!(0));
+    let env = env();
+    let rule = program
+        .rules
+        .iter()
+        .find(|r| r.id == "snap.replicas")
+        .unwrap();
+    let params = serde_json::json!({"max": 0});
+    let mut fired = 0;
+    for (name, node) in &objects {
+        let findings = policies
+            .evaluate(node, &ObjectSet::default(), &overrides, &Limits::default())
+            .expect("evaluates");
+        let want = findings.iter().any(|f| f.rule_id == rule.id);
+        let got = cel_verdict(&env, rule, Dialect::Gatekeeper, &node.to_json(), &params);
+        assert_eq!(got, Verdict::Fired(want, false), "{name}");
+        fired += want as usize;
+        // With the defaults (max 10) nothing in the fixtures has that many replicas.
+        let default = cel_verdict(
+            &env,
+            rule,
+            Dialect::Gatekeeper,
+            &node.to_json(),
+            &constraint_params(rule),
+        );
+        assert_eq!(default, Verdict::Fired(false, false), "{name}");
+    }
+    assert!(
+        fired >= 2,
+        "the override makes the Deployments fail: {fired}"
+    );
 }
 
 #[test]

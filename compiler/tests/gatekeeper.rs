@@ -15,6 +15,9 @@ use rampart_runtime::manifest::{self, Node};
 use rayon::prelude::*;
 use serde_json::{json, Value as Json};
 
+mod common;
+use common::{crd_schema, structural, validate};
+
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");
 
 fn schema() -> Schema {
@@ -591,114 +594,35 @@ fn stdlib_agrees_on_fixtures() {
 // ---------------------------------------------------------------------------------------
 // Structure of the output.
 
-/// A minimal OpenAPI v3 structural validator: type, properties, required, items,
-/// additionalProperties, enum, int-or-string and preserve-unknown-fields.
-fn validate(schema: &Json, v: &Json, at: &str, errors: &mut Vec<String>) {
-    if schema["x-kubernetes-preserve-unknown-fields"] == true && schema.get("properties").is_none()
-    {
-        return;
-    }
-    if v.is_null() && schema["nullable"] == true {
-        return;
-    }
-    if schema["x-kubernetes-int-or-string"] == true {
-        if !(v.is_string() || v.is_i64()) {
-            errors.push(format!("{at}: expected int or string"));
-        }
-        return;
-    }
-    let ok = match schema["type"].as_str() {
-        Some("object") => v.is_object(),
-        Some("array") => v.is_array(),
-        Some("string") => v.is_string(),
-        Some("integer") => v.is_i64() || v.is_u64(),
-        Some("number") => v.is_number(),
-        Some("boolean") => v.is_boolean(),
-        _ => true,
-    };
-    if !ok {
-        errors.push(format!("{at}: expected {}, got {v}", schema["type"]));
-        return;
-    }
-    if let Some(values) = schema["enum"].as_array() {
-        if !values.contains(v) {
-            errors.push(format!("{at}: {v} not in {values:?}"));
-        }
-    }
-    if let Some(req) = schema["required"].as_array() {
-        for r in req {
-            if v.get(r.as_str().unwrap()).is_none() {
-                errors.push(format!("{at}: missing required {r}"));
+/// The Rego of a template: `targets[0].rego`, or the `Rego` engine's source in `code` (the
+/// CRD allows one place only).
+fn template_rego(d: &Json) -> &str {
+    let target = &d["spec"]["targets"][0];
+    match target["code"].as_array() {
+        None => target["rego"].as_str().unwrap(),
+        Some(code) => {
+            assert!(target.get("rego").is_none(), "Rego in two places");
+            let engines: Vec<&str> = code.iter().map(|c| c["engine"].as_str().unwrap()).collect();
+            assert_eq!(engines, ["K8sNativeValidation", "Rego"]);
+            let cel = &code[0]["source"];
+            assert!(!cel["validations"].as_array().unwrap().is_empty());
+            for v in cel["validations"].as_array().unwrap() {
+                assert!(v["expression"].is_string() && v["messageExpression"].is_string());
             }
+            code[1]["source"]["rego"].as_str().unwrap()
         }
     }
-    if let (Some(props), Some(obj)) = (schema["properties"].as_object(), v.as_object()) {
-        for (k, x) in obj {
-            match props.get(k) {
-                Some(s) => validate(s, x, &format!("{at}.{k}"), errors),
-                None if schema["x-kubernetes-preserve-unknown-fields"] == true => {}
-                None if schema.get("additionalProperties").is_some() => {}
-                None => errors.push(format!("{at}: unknown field {k}")),
-            }
-        }
-    }
-    if let (Some(ap), Some(obj)) = (schema.get("additionalProperties"), v.as_object()) {
-        if ap.is_object() {
-            for (k, x) in obj {
-                validate(ap, x, &format!("{at}.{k}"), errors);
-            }
-        }
-    }
-    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
-        for (i, x) in arr.iter().enumerate() {
-            validate(items, x, &format!("{at}[{i}]"), errors);
-        }
-    }
-}
-
-/// Checks that a schema is structural: a `type` at every level (or an int-or-string or
-/// preserve-unknown-fields node).
-fn structural(schema: &Json, at: &str, errors: &mut Vec<String>) {
-    if schema.get("type").is_none()
-        && schema["x-kubernetes-int-or-string"] != true
-        && schema["x-kubernetes-preserve-unknown-fields"] != true
-    {
-        errors.push(format!("{at}: no type"));
-    }
-    if let Some(props) = schema["properties"].as_object() {
-        for (k, s) in props {
-            structural(s, &format!("{at}.{k}"), errors);
-        }
-    }
-    for key in ["items", "additionalProperties"] {
-        if let Some(s) = schema.get(key).filter(|s| s.is_object()) {
-            structural(s, &format!("{at}.{key}"), errors);
-        }
-    }
-}
-
-fn crd_schema(file: &str, version: &str) -> Json {
-    use serde::Deserialize;
-    let text = std::fs::read_to_string(Path::new(SHARED).join("schemas/gatekeeper").join(file))
-        .expect("the Gatekeeper CRD schemas are in ../shared");
-    for d in serde_yaml_ng::Deserializer::from_str(&text) {
-        let d = Json::deserialize(d).unwrap();
-        if d["kind"] != "CustomResourceDefinition" {
-            continue;
-        }
-        for v in d["spec"]["versions"].as_array().unwrap() {
-            if v["name"] == version || version.is_empty() {
-                return v["schema"]["openAPIV3Schema"].clone();
-            }
-        }
-    }
-    panic!("no version {version} in {file}");
 }
 
 fn check_output(files: &[OutputFile]) {
-    let ct = crd_schema("constrainttemplates.templates.gatekeeper.sh.crd.yaml", "v1");
-    let matcher =
-        crd_schema("constraint-match.matchcrd.yaml", "")["properties"]["embeddedMatch"].clone();
+    let ct = crd_schema(
+        "gatekeeper",
+        "constrainttemplates.templates.gatekeeper.sh.crd.yaml",
+        "v1",
+    );
+    let matcher = crd_schema("gatekeeper", "constraint-match.matchcrd.yaml", "")["properties"]
+        ["embeddedMatch"]
+        .clone();
     let mut templates = BTreeMap::new();
     let mut errors = Vec::new();
     for f in files {
@@ -715,7 +639,7 @@ fn check_output(files: &[OutputFile]) {
                 assert_eq!(name, kind.to_lowercase());
                 assert!(d["metadata"]["annotations"]["rampart.dev/rule"].is_string());
                 assert_eq!(d["spec"]["targets"].as_array().unwrap().len(), 1);
-                let rego = d["spec"]["targets"][0]["rego"].as_str().unwrap();
+                let rego = template_rego(&d);
                 assert!(
                     !rego.contains("rego.v1"),
                     "Gatekeeper rejects `import rego.v1`"
@@ -831,6 +755,60 @@ fn snapshots() {
     ] {
         let f = files.iter().find(|f| f.path == name).unwrap();
         insta::assert_snapshot!(name, f.contents);
+    }
+}
+
+/// `gatekeeper-cel`: the same files with both engines in each template (the Rego unchanged),
+/// valid against the CRD; set rules keep the Rego engine alone and are reported.
+#[test]
+fn cel_engine_beside_rego() {
+    for program in [constructs(), stdlib_program()] {
+        let rego_only = gatekeeper::export(&program).unwrap();
+        let (files, skipped) =
+            gatekeeper::export_engines(&program, gatekeeper::Engines::RegoAndCel).unwrap();
+        check_output(&files);
+        let set_rules: Vec<&str> = program
+            .rules
+            .iter()
+            .filter(|r| !r.reads_kinds.is_empty())
+            .map(|r| r.id.as_str())
+            .collect();
+        let skipped_ids: Vec<&str> = skipped.iter().map(|e| e.rule.as_str()).collect();
+        // Set rules, and the constructs the CEL backend reports, keep Rego alone.
+        for id in &set_rules {
+            assert!(skipped_ids.contains(id), "{id}");
+        }
+        assert!(skipped.iter().all(|e| e.target == "gatekeeper-cel"));
+        assert_eq!(files.len(), rego_only.len());
+        let mut with_cel = 0;
+        for (a, b) in rego_only.iter().zip(&files) {
+            assert_eq!(a.path, b.path);
+            for (x, y) in docs(a).iter().zip(docs(b).iter()) {
+                if x["kind"] != "ConstraintTemplate" {
+                    assert_eq!(x, y);
+                    continue;
+                }
+                assert_eq!(template_rego(x), template_rego(y));
+                let id = y["metadata"]["annotations"]["rampart.dev/rule"]
+                    .as_str()
+                    .unwrap();
+                let has_cel = y["spec"]["targets"][0].get("code").is_some();
+                assert_eq!(has_cel, !skipped_ids.contains(&id), "{id}");
+                with_cel += has_cel as usize;
+            }
+        }
+        assert_eq!(with_cel, program.rules.len() - skipped_ids.len());
+        assert!(with_cel > 0);
+    }
+}
+
+#[test]
+fn cel_snapshots() {
+    let (files, _) =
+        gatekeeper::export_engines(&constructs(), gatekeeper::Engines::RegoAndCel).unwrap();
+    for name in ["t-images.yaml", "t-scoped.yaml"] {
+        let f = files.iter().find(|f| f.path == name).unwrap();
+        insta::assert_snapshot!(format!("cel-{name}"), f.contents);
     }
 }
 

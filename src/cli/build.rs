@@ -35,12 +35,17 @@ pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
 #[derive(Clone, Copy, Debug)]
 pub enum Export {
     Gatekeeper,
-    Kyverno,
+    /// Gatekeeper templates with both the CEL and the Rego engine.
+    GatekeeperCel,
+    /// Kyverno ClusterPolicies; with `pattern`, also the pattern-style ones.
+    Kyverno {
+        pattern: bool,
+    },
     KyvernoValidatingPolicy,
     Vap,
 }
 
-/// Runs `rampart build --target gatekeeper|kyverno|kyverno-vpol|vap`: writes every file
+/// Runs `rampart build --target gatekeeper|gatekeeper-cel|kyverno|kyverno-vpol|vap`: writes every file
 /// atomically, and reports each rule the target cannot express (naming the rule, the
 /// construct and the target) as a warning; the rules that can be expressed are still written.
 pub fn export(target: Export, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
@@ -49,24 +54,44 @@ pub fn export(target: Export, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let (files, skipped): (Vec<(String, String)>, Vec<String>) = match target {
-        Export::Gatekeeper => match rampart_compiler::gatekeeper::export(&program) {
-            Ok(files) => (
-                files.into_iter().map(|f| (f.path, f.contents)).collect(),
-                Vec::new(),
-            ),
-            Err(errors) => {
-                let text: Vec<String> = errors.iter().map(|e| format!("error: {e}")).collect();
-                return fail(&text.join("\n"));
+        Export::Gatekeeper | Export::GatekeeperCel => {
+            match rampart_compiler::gatekeeper::export_engines(
+                &program,
+                if matches!(target, Export::GatekeeperCel) {
+                    rampart_compiler::gatekeeper::Engines::RegoAndCel
+                } else {
+                    rampart_compiler::gatekeeper::Engines::Rego
+                },
+            ) {
+                Ok((files, skipped)) => (
+                    files.into_iter().map(|f| (f.path, f.contents)).collect(),
+                    skipped
+                        .iter()
+                        .map(|e| format!("{e}; its template has the Rego engine only"))
+                        .collect(),
+                ),
+                Err(errors) => {
+                    let text: Vec<String> = errors.iter().map(|e| format!("error: {e}")).collect();
+                    return fail(&text.join("\n"));
+                }
             }
-        },
-        Export::Kyverno | Export::KyvernoValidatingPolicy | Export::Vap => {
-            let (files, errors) = match target {
-                Export::Kyverno => rampart_compiler::kyverno::export_cluster_policies_all(&program),
+        }
+        Export::Kyverno { .. } | Export::KyvernoValidatingPolicy | Export::Vap => {
+            let (mut files, mut errors) = match target {
+                Export::Kyverno { .. } => {
+                    rampart_compiler::kyverno::export_cluster_policies_all(&program)
+                }
                 Export::KyvernoValidatingPolicy => {
                     rampart_compiler::kyverno::export_validating_policies_all(&program)
                 }
                 _ => rampart_compiler::vap::export_all(&program),
             };
+            if let Export::Kyverno { pattern: true } = target {
+                let (more, skipped) =
+                    rampart_compiler::kyverno::export_pattern_policies_all(&program);
+                files.extend(more);
+                errors.extend(skipped);
+            }
             (
                 files.into_iter().map(|f| (f.path, f.contents)).collect(),
                 errors.iter().map(ToString::to_string).collect(),

@@ -1,0 +1,297 @@
+//! Helpers shared by the export tests: CRD schemas from ../shared and a structural
+//! OpenAPI validator.
+#![allow(dead_code)]
+
+use rampart_compiler::ir::Program;
+use rampart_compiler::schema::Schema;
+use rampart_compiler::Source;
+use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
+use rampart_runtime::manifest::{self, Node};
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");
+
+/// A minimal OpenAPI v3 structural validator: type, properties, required, items,
+/// additionalProperties, enum, int-or-string and preserve-unknown-fields.
+pub fn validate(schema: &Json, v: &Json, at: &str, errors: &mut Vec<String>) {
+    if schema["x-kubernetes-preserve-unknown-fields"] == true && schema.get("properties").is_none()
+    {
+        return;
+    }
+    if v.is_null() && schema["nullable"] == true {
+        return;
+    }
+    if schema["x-kubernetes-int-or-string"] == true {
+        if !(v.is_string() || v.is_i64()) {
+            errors.push(format!("{at}: expected int or string"));
+        }
+        return;
+    }
+    let ok = match schema["type"].as_str() {
+        Some("object") => v.is_object(),
+        Some("array") => v.is_array(),
+        Some("string") => v.is_string(),
+        Some("integer") => v.is_i64() || v.is_u64(),
+        Some("number") => v.is_number(),
+        Some("boolean") => v.is_boolean(),
+        _ => true,
+    };
+    if !ok {
+        errors.push(format!("{at}: expected {}, got {v}", schema["type"]));
+        return;
+    }
+    if let Some(values) = schema["enum"].as_array() {
+        if !values.contains(v) {
+            errors.push(format!("{at}: {v} not in {values:?}"));
+        }
+    }
+    if let Some(req) = schema["required"].as_array() {
+        for r in req {
+            if v.get(r.as_str().unwrap()).is_none() {
+                errors.push(format!("{at}: missing required {r}"));
+            }
+        }
+    }
+    if let (Some(props), Some(obj)) = (schema["properties"].as_object(), v.as_object()) {
+        for (k, x) in obj {
+            match props.get(k) {
+                Some(s) => validate(s, x, &format!("{at}.{k}"), errors),
+                None if schema["x-kubernetes-preserve-unknown-fields"] == true => {}
+                None if schema.get("additionalProperties").is_some() => {}
+                None => errors.push(format!("{at}: unknown field {k}")),
+            }
+        }
+    }
+    if let (Some(ap), Some(obj)) = (schema.get("additionalProperties"), v.as_object()) {
+        if ap.is_object() {
+            for (k, x) in obj {
+                validate(ap, x, &format!("{at}.{k}"), errors);
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in arr.iter().enumerate() {
+            validate(items, x, &format!("{at}[{i}]"), errors);
+        }
+    }
+}
+
+/// Checks that a schema is structural: a `type` at every level (or an int-or-string or
+/// preserve-unknown-fields node).
+pub fn structural(schema: &Json, at: &str, errors: &mut Vec<String>) {
+    if schema.get("type").is_none()
+        && schema["x-kubernetes-int-or-string"] != true
+        && schema["x-kubernetes-preserve-unknown-fields"] != true
+    {
+        errors.push(format!("{at}: no type"));
+    }
+    if let Some(props) = schema["properties"].as_object() {
+        for (k, s) in props {
+            structural(s, &format!("{at}.{k}"), errors);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(s) = schema.get(key).filter(|s| s.is_object()) {
+            structural(s, &format!("{at}.{key}"), errors);
+        }
+    }
+}
+
+/// The `openAPIV3Schema` of `version` (any version when empty) of the CRD in
+/// `../shared/schemas/<dir>/<file>`.
+pub fn crd_schema(dir: &str, file: &str, version: &str) -> Json {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(Path::new(SHARED).join("schemas").join(dir).join(file))
+        .expect("the CRD schemas are in ../shared/schemas");
+    for d in serde_yaml_ng::Deserializer::from_str(&text) {
+        let d = Json::deserialize(d).unwrap();
+        if d["kind"] != "CustomResourceDefinition" {
+            continue;
+        }
+        for v in d["spec"]["versions"].as_array().unwrap() {
+            if v["name"] == version || version.is_empty() {
+                return v["schema"]["openAPIV3Schema"].clone();
+            }
+        }
+    }
+    panic!("no version {version} in {file}");
+}
+
+/// Representative rules for the snapshots of every output kind: a simple pod rule, one with
+/// parameters, a message listing items, namespace and label matching, a warn rule, and two
+/// that the pattern style expresses (either-or, a string constant).
+pub const SNAPSHOT_RULES: &str = r#"
+module snap
+
+rule privileged {
+  title "Privileged containers"
+  severity high
+  category "Pod Security"
+  match Pod
+  deny for c in all_containers(object)
+    when c.securityContext.privileged ?? false
+    at c.securityContext.privileged
+    message "container `{c.name}` is privileged"
+}
+
+rule replicas {
+  title "Replica limit"
+  match Deployment
+  param max: int = 10
+  deny when (object.spec.replicas ?? 1) > max
+    message "{object.metadata.name} asks for {object.spec.replicas} replicas, more than {max}"
+}
+
+rule capabilities {
+  title "Added capabilities"
+  match Pod
+  param allowed: list<string> = ["NET_BIND_SERVICE"]
+  deny for c in all_containers(object)
+    when any cap in c.securityContext.capabilities.add: not (cap in allowed)
+    message "container `{c.name}` adds {c.securityContext.capabilities.add}; allowed: {allowed}"
+}
+
+rule owner_label {
+  title "Owner label in production"
+  match Deployment
+  match namespaces ["prod*"]
+  exclude namespaces ["prod-sandbox"]
+  match labels {"app": "x"}
+  deny when object.metadata.labels["owner"] == null
+    message "{object.metadata.name} has no owner label"
+}
+
+rule latest_tag {
+  title "Mutable image tags"
+  severity low
+  match Pod
+  warn for c in object.spec.containers
+    when image(c.image ?? "").tag == "latest"
+    message "container `{c.name}` uses the latest tag"
+}
+
+rule service_account {
+  title "Default service account with a token"
+  match Pod
+  deny when (object.spec.automountServiceAccountToken ?? true)
+      and (object.spec.serviceAccountName ?? "default") == "default"
+    message "the pod mounts the token of the default service account"
+}
+
+rule seccomp {
+  title "Seccomp profile"
+  match Pod
+  deny when (object.spec.securityContext.seccompProfile.type ?? "Unconfined") == "Unconfined"
+    message "the pod runs without a seccomp profile"
+}
+"#;
+
+pub fn schema() -> Schema {
+    Schema::from_json(rampart_stdlib::KUBERNETES_SCHEMA).expect("schema")
+}
+
+pub fn compile_source(text: &str) -> Program {
+    let c = rampart_compiler::compile(
+        vec![Source {
+            name: "t.rp".into(),
+            text: Ok(text.into()),
+        }],
+        &schema(),
+    );
+    for d in &c.diagnostics {
+        eprintln!("{d:?}");
+    }
+    c.program.expect("the test policies compile")
+}
+
+pub fn stdlib() -> Program {
+    rampart_stdlib::compile()
+        .program
+        .expect("the standard library compiles")
+}
+
+pub struct Reference {
+    policies: Policies,
+}
+
+impl Reference {
+    pub fn new(program: &Program) -> Reference {
+        let wasm = rampart_compiler::wasm::compile(program).expect("wasm compiles");
+        let engine = Engine::new().expect("engine");
+        Reference {
+            policies: Policies::load(&engine, &wasm, None).expect("loads"),
+        }
+    }
+
+    /// Per rule id: the verdict of the Wasm evaluator, or the object's error.
+    pub fn verdicts(&self, node: &Node) -> Result<HashMap<String, (bool, bool)>, String> {
+        let findings = self
+            .policies
+            .evaluate(
+                node,
+                &ObjectSet::default(),
+                &Params::default(),
+                &Limits::default(),
+            )
+            .map_err(|e| format!("{e:?}"))?;
+        let mut out: HashMap<String, (bool, bool)> = HashMap::new();
+        for f in findings {
+            let e = out.entry(f.rule_id.clone()).or_default();
+            match f.action {
+                rampart_runtime::eval::Action::Deny => e.0 = true,
+                rampart_runtime::eval::Action::Warn => e.1 = true,
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub fn load_objects(name: &str, text: &[u8]) -> Vec<(String, Node)> {
+    let loaded = manifest::load_bytes(text, &manifest::Limits::default()).expect("loads");
+    loaded
+        .objects
+        .into_iter()
+        .map(|o| {
+            (
+                format!("{name} {}/{}", o.kind, o.name.clone().unwrap_or_default()),
+                o.node,
+            )
+        })
+        .collect()
+}
+
+pub fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(p);
+        }
+    }
+}
+
+pub fn corpus(sub: &str) -> Vec<(String, Node)> {
+    let mut files = Vec::new();
+    yaml_files(&Path::new(SHARED).join("corpus").join(sub), &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(&f).expect("readable");
+        if let Ok(loaded) = manifest::load_bytes(&bytes, &manifest::Limits::default()) {
+            let name = f.strip_prefix(SHARED).unwrap_or(&f).display().to_string();
+            out.extend(loaded.objects.into_iter().map(|o| {
+                (
+                    format!("{name} {}/{}", o.kind, o.name.clone().unwrap_or_default()),
+                    o.node,
+                )
+            }));
+        }
+    }
+    out
+}
