@@ -205,6 +205,33 @@ fn annotations(title: &str, rules: &[&Rule], autogen: &str) -> Y {
     ])
 }
 
+/// A `kyverno.io/v1` ClusterPolicy document: titled after its rule when it holds one rule,
+/// after the module otherwise.
+fn cluster_policy(
+    name: &str,
+    module: &str,
+    rules: &[&Rule],
+    autogen: &str,
+    spec: Vec<(&str, Y)>,
+) -> Y {
+    let title = match rules {
+        [rule] => rule.meta.title.clone(),
+        _ => format!("Rampart module {module}"),
+    };
+    yaml_map(vec![
+        ("apiVersion", ys("kyverno.io/v1")),
+        ("kind", ys("ClusterPolicy")),
+        (
+            "metadata",
+            yaml_map(vec![
+                ("name", ys(name)),
+                ("annotations", annotations(&title, rules, autogen)),
+            ]),
+        ),
+        ("spec", yaml_map(spec)),
+    ])
+}
+
 /// One ClusterPolicy per module (two when pod rules and other rules are mixed), and an
 /// error for each rule that cannot be expressed.
 pub fn export_cluster_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<ExportError>) {
@@ -231,7 +258,6 @@ pub fn export_cluster_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
     let mut files = Vec::new();
     for (i, (module, autogen, rules)) in groups.iter().enumerate() {
         let in_module = groups.iter().filter(|(m, _, _)| m == module).count();
-        let before = groups[..i].iter().filter(|(m, _, _)| m == module).count();
         let mut name = cel::object_name(module);
         if in_module > 1 && autogen != "none" {
             name.push_str("-pods");
@@ -243,36 +269,22 @@ pub fn export_cluster_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
                 name.push_str(&format!("-{}", pod_groups_before + 1));
             }
         }
-        let _ = before;
         let refs: Vec<&Rule> = rules.iter().map(|(r, _)| *r).collect();
-        let title = if refs.len() == 1 {
-            refs[0].meta.title.clone()
-        } else {
-            format!("Rampart module {module}")
-        };
         let policy_rules: Vec<Y> = rules
             .iter()
             .flat_map(|(r, c)| cluster_policy_rules(r, c))
             .collect();
-        let doc = yaml_map(vec![
-            ("apiVersion", ys("kyverno.io/v1")),
-            ("kind", ys("ClusterPolicy")),
-            (
-                "metadata",
-                yaml_map(vec![
-                    ("name", ys(&name)),
-                    ("annotations", annotations(&title, &refs, autogen)),
-                ]),
-            ),
-            (
-                "spec",
-                yaml_map(vec![
-                    ("admission", Y::Bool(true)),
-                    ("background", Y::Bool(true)),
-                    ("rules", Y::Sequence(policy_rules)),
-                ]),
-            ),
-        ]);
+        let doc = cluster_policy(
+            &name,
+            module,
+            &refs,
+            autogen,
+            vec![
+                ("admission", Y::Bool(true)),
+                ("background", Y::Bool(true)),
+                ("rules", Y::Sequence(policy_rules)),
+            ],
+        );
         files.push(OutputFile {
             path: format!("{name}.yaml"),
             contents: yaml_docs(&[doc]),
@@ -1013,30 +1025,17 @@ pub fn export_pattern_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
         if *action == Action::Warn {
             name.push_str("-audit");
         }
-        let title = if rules.len() == 1 {
-            rules[0].meta.title.clone()
-        } else {
-            format!("Rampart module {module}")
-        };
-        let doc = yaml_map(vec![
-            ("apiVersion", ys("kyverno.io/v1")),
-            ("kind", ys("ClusterPolicy")),
-            (
-                "metadata",
-                yaml_map(vec![
-                    ("name", ys(&name)),
-                    ("annotations", annotations(&title, rules, autogen)),
-                ]),
-            ),
-            (
-                "spec",
-                yaml_map(vec![
-                    ("validationFailureAction", ys(failure_action(*action))),
-                    ("background", Y::Bool(true)),
-                    ("rules", Y::Sequence(policy_rules.clone())),
-                ]),
-            ),
-        ]);
+        let doc = cluster_policy(
+            &name,
+            module,
+            rules,
+            autogen,
+            vec![
+                ("validationFailureAction", ys(failure_action(*action))),
+                ("background", Y::Bool(true)),
+                ("rules", Y::Sequence(policy_rules.clone())),
+            ],
+        );
         files.push(OutputFile {
             path: format!("{PATTERN_DIR}/{name}.yaml"),
             contents: yaml_docs(&[doc]),

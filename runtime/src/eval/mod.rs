@@ -8,9 +8,6 @@
 mod encode;
 pub mod select;
 
-#[cfg(test)]
-mod tests;
-
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};

@@ -1,45 +1,17 @@
-//! Evaluator tests with raw modules written here (a loop and a memory hog the compiler can
-//! never produce) and the on-disk cache.
+//! Evaluator tests with hand-written modules (a loop and a memory hog the compiler can never
+//! produce, built by `support`) and the on-disk cache.
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, CustomSection, ExportKind, ExportSection, Function,
-    FunctionSection, GlobalSection, GlobalType, MemorySection, MemoryType, Module, TypeSection,
-    ValType,
-};
+use rampart_runtime::eval::{Engine, EvalError, Limits, ObjectSet, Params, Policies};
+use rampart_runtime::manifest::{Node, Value as NV};
+use wasm_encoder::{BlockType, Function};
 
-use super::*;
-use crate::manifest::Value as NV;
-
-fn rule_meta(id: &str, kind: &str) -> serde_json::Value {
-    json!({
-        "id": id, "module": "raw", "name": id, "title": id, "description": "", "rationale": "",
-        "category": "", "remediation": "", "severity": "high", "controls": [],
-        "matcher": {"targets": [{"gvk": {"group": "", "version": "v1", "kind": kind},
-                                  "subject_path": [], "namespaced": true}],
-                    "namespaces": [], "exclude_namespaces": [], "labels": [], "exclude_labels": []},
-        "params": [], "reads_kinds": [], "outcomes": []
-    })
-}
+mod support;
 
 /// Rule 0 (Pod) loops forever, rule 1 (Secret) grows memory forever, rule 2 (ConfigMap)
 /// returns at once.
 fn raw_module(tag: &str) -> Vec<u8> {
-    let mut types = TypeSection::new();
-    types.ty().function([ValType::I32], [ValType::I32]);
-    types.ty().function(
-        [ValType::I32, ValType::I32, ValType::I32, ValType::I32],
-        [ValType::I32],
-    );
-    let mut funcs = FunctionSection::new();
-    funcs.function(0);
-    funcs.function(1);
-    let mut code = CodeSection::new();
-    let mut alloc = Function::new([]);
-    alloc.instructions().i32_const(1024).end();
-    code.function(&alloc);
     let mut eval = Function::new([]);
     eval.instructions()
         .local_get(0)
@@ -62,46 +34,12 @@ fn raw_module(tag: &str) -> Vec<u8> {
         .end()
         .i32_const(0)
         .end();
-    code.function(&eval);
-    let mut memory = MemorySection::new();
-    memory.memory(MemoryType {
-        minimum: 1,
-        maximum: None,
-        memory64: false,
-        shared: false,
-        page_size_log2: None,
-    });
-    let mut globals = GlobalSection::new();
-    let g = GlobalType {
-        val_type: ValType::I32,
-        mutable: true,
-        shared: false,
-    };
-    globals.global(g, &ConstExpr::i32_const(0));
-    globals.global(g, &ConstExpr::i32_const(0));
-    let mut exports = ExportSection::new();
-    exports.export("memory", ExportKind::Memory, 0);
-    exports.export("rampart_alloc", ExportKind::Func, 0);
-    exports.export("rampart_evaluate", ExportKind::Func, 1);
-    exports.export("rampart_error", ExportKind::Global, 0);
-    exports.export("rampart_findings", ExportKind::Global, 1);
-    let meta = json!({
-        "abi": 1, "compiler_version": tag, "source_digest": "", "set_kinds": [],
-        "rules": [rule_meta("loop", "Pod"), rule_meta("grow", "Secret"), rule_meta("ok", "ConfigMap")]
-    });
-    let mut module = Module::new();
-    module
-        .section(&types)
-        .section(&funcs)
-        .section(&memory)
-        .section(&globals)
-        .section(&exports)
-        .section(&code)
-        .section(&CustomSection {
-            name: "rampart.meta".into(),
-            data: meta.to_string().into_bytes().into(),
-        });
-    module.finish()
+    let rules = ["loop", "grow", "ok"]
+        .iter()
+        .zip(["Pod", "Secret", "ConfigMap"])
+        .map(|(id, kind)| support::rule_meta("raw", id, kind))
+        .collect();
+    support::module(&eval, None, tag, rules)
 }
 
 fn object(kind: &str) -> Node {
