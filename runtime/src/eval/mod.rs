@@ -388,8 +388,9 @@ impl ResourceLimiter for State {
     }
 }
 
-/// Parameter values and the object set, encoded once per run and reused for every object.
-struct Prepared {
+/// Parameter values and the object set, prepared once per run ([`Policies::prepare`]) and
+/// reused for every object.
+pub struct Prepared {
     /// Per rule: the list of its parameter values.
     params: Vec<Node>,
     /// One list of objects per set kind.
@@ -499,7 +500,9 @@ impl Policies {
         Ok(())
     }
 
-    fn prepare(&self, set: &ObjectSet, params: &Params) -> Result<Prepared, EvalError> {
+    /// Checks the parameter overrides and gathers, per set kind, the objects of `set` that
+    /// `objects(Kind)` reads.
+    pub fn prepare(&self, set: &ObjectSet, params: &Params) -> Result<Prepared, EvalError> {
         self.check_params(params).map_err(EvalError::Trap)?;
         let params = self
             .meta
@@ -563,14 +566,24 @@ impl Policies {
         params: &Params,
         limits: &Limits,
     ) -> Vec<Result<Vec<Finding>, EvalError>> {
-        let prepared = match self.prepare(set, params) {
-            Ok(p) => p,
-            Err(e) => return objects.iter().map(|_| Err(e.clone())).collect(),
-        };
-        objects
-            .par_iter()
-            .map(|o| self.evaluate_prepared(o, &prepared, limits))
-            .collect()
+        self.evaluate_all_prepared(objects, &self.prepare(set, params), limits)
+    }
+
+    /// [`Policies::evaluate_all`] with the parameters and object set already prepared; when
+    /// preparing failed, every object gets that error.
+    pub fn evaluate_all_prepared(
+        &self,
+        objects: &[&Node],
+        prepared: &Result<Prepared, EvalError>,
+        limits: &Limits,
+    ) -> Vec<Result<Vec<Finding>, EvalError>> {
+        match prepared {
+            Ok(prepared) => objects
+                .par_iter()
+                .map(|o| self.evaluate_prepared(o, prepared, limits))
+                .collect(),
+            Err(e) => objects.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     fn evaluate_prepared(

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::eval::{self, Action, EvalError, Finding, ObjectSet, Params, Policies, RuleInfo};
+use crate::eval::{
+    self, Action, EvalError, Finding, ObjectSet, Params, Policies, Prepared, RuleInfo,
+};
 use crate::manifest::{self, format_path, Node, Object};
 use exceptions::{Date, Exception};
 pub use inputs::{Input, Source};
@@ -274,10 +276,11 @@ pub fn run(
     let set = ObjectSet {
         objects: set_nodes.iter().collect(),
     };
+    let prepared = policies.prepare(&set, &options.params);
 
     let outcomes: Vec<FileOutcome> = inputs
         .par_iter()
-        .map(|input| check_input(&ctx, input, &set))
+        .map(|input| check_input(&ctx, input, &prepared))
         .collect();
 
     let mut report = Report {
@@ -376,8 +379,12 @@ fn line_text(text: &str, line: u32) -> String {
         .collect()
 }
 
-fn check_input(ctx: &Context, input: &Input, set: &ObjectSet) -> FileOutcome {
-    let outcome = check_file(ctx, input, set);
+fn check_input(
+    ctx: &Context,
+    input: &Input,
+    prepared: &Result<Prepared, EvalError>,
+) -> FileOutcome {
+    let outcome = check_file(ctx, input, prepared);
     if let Some(progress) = &ctx.options.progress {
         let files = ctx.files_done.fetch_add(1, Ordering::Relaxed) + 1;
         let objects = ctx
@@ -389,7 +396,7 @@ fn check_input(ctx: &Context, input: &Input, set: &ObjectSet) -> FileOutcome {
     outcome
 }
 
-fn check_file(ctx: &Context, input: &Input, set: &ObjectSet) -> FileOutcome {
+fn check_file(ctx: &Context, input: &Input, prepared: &Result<Prepared, EvalError>) -> FileOutcome {
     let mut out = FileOutcome::default();
     let stopped = || ctx.options.stop.load(Ordering::Relaxed);
     if stopped() {
@@ -424,7 +431,7 @@ fn check_file(ctx: &Context, input: &Input, set: &ObjectSet) -> FileOutcome {
         let nodes: Vec<&Node> = batch.iter().map(|o| &o.node).collect();
         let evaluated =
             ctx.policies
-                .evaluate_all(&nodes, set, &ctx.options.params, &ctx.options.eval_limits);
+                .evaluate_all_prepared(&nodes, prepared, &ctx.options.eval_limits);
         for (object, result) in batch.iter().zip(evaluated) {
             let r = object_result(ctx, &input.name, &text, object, result, &mut out);
             out.results.push(r);
