@@ -9,6 +9,9 @@ for f in $(find stdlib/policies examples tests/diagnostics tests/manifests/polic
     cp "$f" "$corpus/compile_source/$name"
     cp "$f" "$corpus/export_program/$name"
 done
+# Escapes in metadata strings, which exporters must carry into YAML and Rego intact.
+printf '%s\n' 'module seed' 'rule escapes {' '  title "a\n---\nb: \"c\" \\ \{d\}"' \
+    '  match Pod' '  deny when true message "m\n#"' '}' > "$corpus/export_program/escapes.rp"
 for f in $(find examples/manifests tests/manifests -name '*.yaml' -o -name '*.yml' -o -name '*.json'); do
     cp "$f" "$corpus/load_manifest/$(echo "$f" | tr '/' '_')"
 done
