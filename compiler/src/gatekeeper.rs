@@ -225,32 +225,19 @@ pub fn constraint_name(rule_id: &str) -> String {
 /// The `K8sNativeValidation` source of a rule: Gatekeeper's CEL driver reads the same
 /// `variables`, `matchConditions` and `validations` as a ValidatingAdmissionPolicy.
 fn cel_source(compiled: &CelRule) -> Json {
-    let named = |items: &[cel::Named]| -> Json {
-        items
-            .iter()
-            .map(|n| json!({"name": n.name, "expression": n.expression}))
-            .collect()
-    };
-    let mut source = Map::new();
+    let mut source = Vec::new();
     if !compiled.variables.is_empty() {
-        source.insert("variables".into(), named(&compiled.variables));
+        source.push(("variables", cel::yaml_named(&compiled.variables)));
     }
     if !compiled.match_conditions.is_empty() {
-        source.insert("matchConditions".into(), named(&compiled.match_conditions));
+        source.push((
+            "matchConditions",
+            cel::yaml_named(&compiled.match_conditions),
+        ));
     }
-    let validations: Vec<Json> = compiled
-        .validations
-        .iter()
-        .map(|v| {
-            json!({
-                "expression": v.expression,
-                "message": v.message,
-                "messageExpression": v.message_expression,
-            })
-        })
-        .collect();
-    source.insert("validations".into(), Json::Array(validations));
-    Json::Object(source)
+    let validations: Vec<&cel::Validation> = compiled.validations.iter().collect();
+    source.push(("validations", cel::yaml_validations(&validations)));
+    serde_json::to_value(cel::yaml_map(source)).expect("a map of strings is JSON")
 }
 
 fn template(rule: &ir::Rule, kind: &str, compiled: Option<&CelRule>) -> Json {
