@@ -93,6 +93,51 @@ pub struct CelRule {
     pub uses_autogen: bool,
 }
 
+impl CelRule {
+    /// The validations of each action the rule has, deny first, with the name of the object
+    /// that holds them: `base`, or `base-warn` for the warn ones of a rule that also denies.
+    pub fn by_action(&self, base: &str) -> Vec<(Action, String, Vec<&Validation>)> {
+        let denies = self.validations.iter().any(|v| v.action == Action::Deny);
+        [Action::Deny, Action::Warn]
+            .into_iter()
+            .filter_map(|action| {
+                let validations: Vec<&Validation> = self
+                    .validations
+                    .iter()
+                    .filter(|v| v.action == action)
+                    .collect();
+                if validations.is_empty() {
+                    return None;
+                }
+                let name = if action == Action::Warn && denies {
+                    format!("{base}-warn")
+                } else {
+                    base.to_string()
+                };
+                Some((action, name, validations))
+            })
+            .collect()
+    }
+
+    /// `matchConditions` and `variables` (each when there are any), then `validations`: the
+    /// CEL part of a ValidatingAdmissionPolicy, a Kyverno ValidatingPolicy and Gatekeeper's
+    /// `K8sNativeValidation` source alike.
+    pub fn yaml_fields(
+        &self,
+        validations: &[&Validation],
+    ) -> Vec<(&'static str, serde_yaml_ng::Value)> {
+        let mut fields = Vec::new();
+        if !self.match_conditions.is_empty() {
+            fields.push(("matchConditions", yaml_named(&self.match_conditions)));
+        }
+        if !self.variables.is_empty() {
+            fields.push(("variables", yaml_named(&self.variables)));
+        }
+        fields.push(("validations", yaml_validations(validations)));
+        fields
+    }
+}
+
 /// The pod controllers and their pod-template paths, as Kyverno names them.
 pub const POD_CONTROLLERS: [&str; 7] = [
     "DaemonSet",

@@ -225,19 +225,9 @@ pub fn constraint_name(rule_id: &str) -> String {
 /// The `K8sNativeValidation` source of a rule: Gatekeeper's CEL driver reads the same
 /// `variables`, `matchConditions` and `validations` as a ValidatingAdmissionPolicy.
 fn cel_source(compiled: &CelRule) -> Json {
-    let mut source = Vec::new();
-    if !compiled.variables.is_empty() {
-        source.push(("variables", cel::yaml_named(&compiled.variables)));
-    }
-    if !compiled.match_conditions.is_empty() {
-        source.push((
-            "matchConditions",
-            cel::yaml_named(&compiled.match_conditions),
-        ));
-    }
     let validations: Vec<&cel::Validation> = compiled.validations.iter().collect();
-    source.push(("validations", cel::yaml_validations(&validations)));
-    serde_json::to_value(cel::yaml_map(source)).expect("a map of strings is JSON")
+    serde_json::to_value(cel::yaml_map(compiled.yaml_fields(&validations)))
+        .expect("a map of strings is JSON")
 }
 
 fn template(rule: &ir::Rule, kind: &str, compiled: Option<&CelRule>) -> Json {

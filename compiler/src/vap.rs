@@ -9,10 +9,7 @@
 //! pod rules match Pod and the pod controllers, and a `subject` variable picks the pod
 //! template of each shape.
 
-use crate::cel::{
-    self, yaml_docs, yaml_map, yaml_named, yaml_validations, ylist, ys, Dialect, ExportError,
-    OutputFile,
-};
+use crate::cel::{self, yaml_docs, yaml_map, ylist, ys, Dialect, ExportError, OutputFile};
 use crate::ir::{Action, Program, Rule};
 
 const TARGET: &str = "vap";
@@ -33,26 +30,10 @@ pub fn export_rule(rule: &Rule) -> Result<OutputFile, ExportError> {
     let base = format!("rampart-{}", cel::object_name(&rule.id));
     let targets: Vec<_> = rule.matcher.targets.iter().collect();
     let mut docs = Vec::new();
-    for action in [Action::Deny, Action::Warn] {
-        let validations: Vec<_> = compiled
-            .validations
-            .iter()
-            .filter(|v| v.action == action)
-            .collect();
-        if validations.is_empty() {
-            continue;
-        }
-        let (name, actions) = match action {
-            Action::Deny => (base.clone(), vec!["Deny"]),
-            Action::Warn
-                if compiled
-                    .validations
-                    .iter()
-                    .any(|v| v.action == Action::Deny) =>
-            {
-                (format!("{base}-warn"), vec!["Warn", "Audit"])
-            }
-            Action::Warn => (base.clone(), vec!["Warn", "Audit"]),
+    for (action, name, validations) in compiled.by_action(&base) {
+        let actions = match action {
+            Action::Deny => vec!["Deny"],
+            Action::Warn => vec!["Warn", "Audit"],
         };
         let mut spec = vec![
             ("failurePolicy", ys("Fail")),
@@ -61,13 +42,7 @@ pub fn export_rule(rule: &Rule) -> Result<OutputFile, ExportError> {
                 yaml_map(vec![("resourceRules", cel::resource_rules(&targets))]),
             ),
         ];
-        if !compiled.match_conditions.is_empty() {
-            spec.push(("matchConditions", yaml_named(&compiled.match_conditions)));
-        }
-        if !compiled.variables.is_empty() {
-            spec.push(("variables", yaml_named(&compiled.variables)));
-        }
-        spec.push(("validations", yaml_validations(&validations)));
+        spec.extend(compiled.yaml_fields(&validations));
         docs.push(yaml_map(vec![
             ("apiVersion", ys("admissionregistration.k8s.io/v1")),
             ("kind", ys("ValidatingAdmissionPolicy")),

@@ -73,28 +73,7 @@ fn failure_action(action: Action) -> &'static str {
 fn cluster_policy_rules(rule: &Rule, compiled: &CelRule) -> Vec<Y> {
     let mut out = Vec::new();
     let base = cel::object_name(&rule.name);
-    let both = compiled
-        .validations
-        .iter()
-        .any(|v| v.action == Action::Deny)
-        && compiled
-            .validations
-            .iter()
-            .any(|v| v.action == Action::Warn);
-    for action in [Action::Deny, Action::Warn] {
-        let validations: Vec<_> = compiled
-            .validations
-            .iter()
-            .filter(|v| v.action == action)
-            .collect();
-        if validations.is_empty() {
-            continue;
-        }
-        let name = if both && action == Action::Warn {
-            format!("{base}-warn")
-        } else {
-            base.clone()
-        };
+    for (action, name, validations) in compiled.by_action(&base) {
         let mut resources = vec![("kinds", ylist(&kinds(rule)))];
         if !rule.matcher.namespaces.is_empty() {
             resources.push(("namespaces", ylist(&rule.matcher.namespaces)));
@@ -322,29 +301,8 @@ pub fn validating_policy(rule: &Rule) -> Result<OutputFile, ExportError> {
     let pod_only = targets
         .iter()
         .all(|t| t.gvk.kind == "Pod" && t.gvk.group.is_empty());
-    let both = compiled
-        .validations
-        .iter()
-        .any(|v| v.action == Action::Deny)
-        && compiled
-            .validations
-            .iter()
-            .any(|v| v.action == Action::Warn);
     let mut docs = Vec::new();
-    for action in [Action::Deny, Action::Warn] {
-        let validations: Vec<_> = compiled
-            .validations
-            .iter()
-            .filter(|v| v.action == action)
-            .collect();
-        if validations.is_empty() {
-            continue;
-        }
-        let name = if both && action == Action::Warn {
-            format!("{base}-warn")
-        } else {
-            base.clone()
-        };
+    for (action, name, validations) in compiled.by_action(&base) {
         let actions = match action {
             Action::Deny => vec!["Deny"],
             Action::Warn => vec!["Audit", "Warn"],
@@ -356,13 +314,7 @@ pub fn validating_policy(rule: &Rule) -> Result<OutputFile, ExportError> {
                 yaml_map(vec![("resourceRules", cel::resource_rules(&targets))]),
             ),
         ];
-        if !compiled.match_conditions.is_empty() {
-            spec.push(("matchConditions", yaml_named(&compiled.match_conditions)));
-        }
-        if !compiled.variables.is_empty() {
-            spec.push(("variables", yaml_named(&compiled.variables)));
-        }
-        spec.push(("validations", yaml_validations(&validations)));
+        spec.extend(compiled.yaml_fields(&validations));
         if pod_only {
             // Kyverno generates the controller policies; name them, or none for `autogen off`.
             let c: Vec<String> = cel::POD_CONTROLLERS
