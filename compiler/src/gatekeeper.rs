@@ -226,8 +226,12 @@ pub fn constraint_name(rule_id: &str) -> String {
 /// `variables`, `matchConditions` and `validations` as a ValidatingAdmissionPolicy.
 fn cel_source(compiled: &CelRule) -> Json {
     let validations: Vec<&cel::Validation> = compiled.validations.iter().collect();
-    serde_json::to_value(cel::yaml_map(compiled.yaml_fields(&validations)))
-        .expect("a map of strings is JSON")
+    let mut source = serde_json::to_value(cel::yaml_map(compiled.yaml_fields(&validations)))
+        .expect("a map of strings is JSON");
+    // Fail closed whatever `--default-k8s-native-validation-failure-policy` says: an
+    // expression that errors denies, as the Rego engine's errors do.
+    source["failurePolicy"] = "Fail".into();
+    source
 }
 
 fn template(rule: &ir::Rule, kind: &str, compiled: Option<&CelRule>) -> Json {

@@ -7,7 +7,8 @@
 //! only runs when every rule of a ClusterPolicy matches Pod alone, so a module that mixes pod
 //! rules with other rules gives two ClusterPolicies: `<module>` for the other rules and
 //! `<module>-pods` for the pod rules. Namespace matching uses `match`/`exclude` resources
-//! (ClusterPolicy) or `matchConditions` (ValidatingPolicy); label matching uses CEL on the
+//! (ClusterPolicy; CEL preconditions for rules with cluster-scoped kinds, which Kyverno's
+//! `namespaces` would match by name) or `matchConditions` (ValidatingPolicy); label matching uses CEL on the
 //! object's own metadata written with `object.?metadata`, which autogen leaves alone, so a
 //! controller is matched on its own labels as spec §3 asks.
 
@@ -74,8 +75,12 @@ fn cluster_policy_rules(rule: &Rule, compiled: &CelRule) -> Vec<Y> {
     let mut out = Vec::new();
     let base = cel::object_name(&rule.name);
     for (action, name, validations) in compiled.by_action(&base) {
+        // Kyverno matches `namespaces` of a Namespace against its own name, and `*` against
+        // the empty namespace of other cluster-scoped objects; spec §3 selects neither. Rules
+        // with cluster-scoped kinds test the namespace in CEL preconditions instead.
+        let in_cel = rule.matcher.targets.iter().any(|t| !t.namespaced);
         let mut resources = vec![("kinds", ylist(&kinds(rule)))];
-        if !rule.matcher.namespaces.is_empty() {
+        if !rule.matcher.namespaces.is_empty() && !in_cel {
             resources.push(("namespaces", ylist(&rule.matcher.namespaces)));
         }
         let mut entries = vec![
@@ -88,7 +93,7 @@ fn cluster_policy_rules(rule: &Rule, compiled: &CelRule) -> Vec<Y> {
                 )]),
             ),
         ];
-        if !rule.matcher.exclude_namespaces.is_empty() {
+        if !rule.matcher.exclude_namespaces.is_empty() && !in_cel {
             let r = yaml_map(vec![(
                 "namespaces",
                 ylist(&rule.matcher.exclude_namespaces),
@@ -103,7 +108,7 @@ fn cluster_policy_rules(rule: &Rule, compiled: &CelRule) -> Vec<Y> {
         }
         let labels: Vec<_> = cel::matcher_conditions(rule, Dialect::Kyverno)
             .into_iter()
-            .filter(|c| c.name.ends_with("labels"))
+            .filter(|c| in_cel || c.name.ends_with("labels"))
             .collect();
         if !labels.is_empty() {
             entries.push(("celPreconditions", yaml_named(&labels)));
