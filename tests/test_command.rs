@@ -834,3 +834,45 @@ fn ctrl_c_stops_promptly_and_leaves_no_report() {
         .collect();
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
+
+/// An output file that cannot be written (a folder stands at its path) fails the build with
+/// its name, while every other file is still written whole and no temporary file is left.
+#[test]
+fn build_writes_every_file_it_can_and_names_the_one_it_cannot() {
+    let dir = scratch("build-blocked");
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(out_dir.join("t-privileged.yaml").join("occupied")).unwrap();
+    let out = run(&[
+        "build",
+        "--target",
+        "gatekeeper",
+        "-o",
+        &out_dir.display().to_string(),
+        POLICIES,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot write `") && stderr.contains("t-privileged.yaml`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(4 of 5 file(s) written)"), "{stderr}");
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "kustomization.yaml",
+            "t-non-root.yaml",
+            "t-privileged.yaml",
+            "t-role-wildcard.yaml",
+            "t-tag.yaml"
+        ],
+        "no temporary file is left"
+    );
+    let template = std::fs::read_to_string(out_dir.join("t-tag.yaml")).unwrap();
+    assert!(template.contains("kind: ConstraintTemplate") && template.contains("violation"));
+}

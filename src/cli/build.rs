@@ -104,16 +104,31 @@ pub fn export(target: Export, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(out_dir) {
         return fail(&format!("cannot create `{}`: {e}", out_dir.display()));
     }
+    // Every file is written whole or not at all; one that cannot be written does not stop
+    // the others, and the run fails naming each.
+    let mut errors = Vec::new();
     for (path, contents) in &files {
         let target = out_dir.join(path);
         if let Some(parent) = target.parent() {
             if let Err(e) = std::fs::create_dir_all(parent) {
-                return fail(&format!("cannot create `{}`: {e}", parent.display()));
+                errors.push(format!("cannot create `{}`: {e}", parent.display()));
+                continue;
             }
         }
         if let Err(e) = write_atomically(&target, contents.as_bytes()) {
-            return fail(&format!("cannot write `{}`: {e}", target.display()));
+            errors.push(format!("cannot write `{}`: {e}", target.display()));
         }
+    }
+    if !errors.is_empty() {
+        for e in &errors[..errors.len() - 1] {
+            eprintln!("error: {e}");
+        }
+        return fail(&format!(
+            "{} ({} of {} file(s) written)",
+            errors[errors.len() - 1],
+            files.len() - errors.len(),
+            files.len()
+        ));
     }
     eprintln!(
         "wrote {} file(s) to {}{}",
