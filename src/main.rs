@@ -115,7 +115,8 @@ enum Command {
         /// Output format.
         #[arg(short, long, default_value = "table", value_parser = ["table", "json", "junit"])]
         output: String,
-        /// The engines the cases run on.
+        /// The engines the cases run on: the Wasm evaluator, the exported Rego (regorus),
+        /// the exported CEL (cel), or all three (rego and cel need the `engines` feature).
         #[arg(long, default_value = "wasm", value_parser = ["wasm", "rego", "cel", "all"])]
         backend: String,
         /// List the rules that have no passing or no failing case.

@@ -119,7 +119,7 @@ fn errors_are_all_reported_and_nothing_runs() {
 }
 
 #[test]
-fn missing_path_and_unavailable_backend() {
+fn missing_path() {
     let report = verify("nowhere", false);
     assert_eq!(report.exit_code(), 2);
     assert!(
@@ -127,11 +127,20 @@ fn missing_path_and_unavailable_backend() {
         "{:?}",
         report.errors
     );
+}
+
+fn on_all_backends(rel: &str) -> VerifyReport {
     let options = VerifyOptions {
         backends: BackendKind::parse_list("all").unwrap(),
         coverage: false,
     };
-    let report = run(&[dir().join("pass")], &options);
+    run(&[dir().join(rel)], &options)
+}
+
+#[cfg(not(feature = "engines"))]
+#[test]
+fn engines_are_not_in_this_build() {
+    let report = on_all_backends("pass");
     assert_eq!(report.exit_code(), 2);
     assert!(report.rows.is_empty());
     assert_eq!(
@@ -217,6 +226,81 @@ fn junit_shape() {
     assert!(xml.contains("<error message=\""), "{xml}");
 }
 
+/// The demo suite gives the same result on the Wasm module, the exported Rego and the
+/// exported CEL.
+#[cfg(feature = "engines")]
+#[test]
+fn all_backends_agree_on_the_demo_suite() {
+    let report = on_all_backends("pass");
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_eq!(report.backends, ["wasm", "rego", "cel"]);
+    let table = report.render(Format::Table);
+    assert_eq!((report.passed(), report.failed()), (9, 0), "{table}");
+    for row in &report.rows {
+        assert_eq!(row.got.len(), 3);
+        assert!(row.notes.is_empty(), "{row:?}");
+    }
+    assert!(table.ends_with("\n9 passed, 0 failed\n"), "{table}");
+}
+
+/// Parameters, `with` objects and a set rule on every backend: CEL cannot express the set
+/// rule, so it gives `n/a` there, with the exporter's reason.
+#[cfg(feature = "engines")]
+#[test]
+fn a_set_rule_is_not_applicable_on_cel() {
+    let report = on_all_backends("backends");
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let table = report.render(Format::Table);
+    assert_eq!((report.passed(), report.failed()), (7, 0), "{table}");
+    let backed: Vec<_> = report
+        .rows
+        .iter()
+        .filter(|r| r.rule == "multi.backed")
+        .collect();
+    assert_eq!(backed.len(), 2);
+    for row in backed {
+        assert_eq!(row.got[2], ("cel".to_string(), "n/a".to_string()));
+        assert_eq!(row.notes.len(), 1);
+        assert!(
+            row.notes[0]
+                .starts_with("cel: n/a: rule `multi.backed` cannot be exported to vap: set rule"),
+            "{:?}",
+            row.notes
+        );
+    }
+    assert!(table.contains("wasm=deny rego=deny cel=n/a"), "{table}");
+    assert!(
+        table.contains("\nnotes:\n  cel: n/a: rule `multi.backed`"),
+        "{table}"
+    );
+}
+
+/// A real disagreement: the message prints a map, which CEL cannot print (`[…]`).
+#[cfg(feature = "engines")]
+#[test]
+fn a_real_disagreement_names_the_backend() {
+    let report = on_all_backends("disagree");
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_eq!((report.passed(), report.failed()), (0, 1));
+    let row = &report.rows[0];
+    assert_eq!(row.failed_on, ["cel"]);
+    assert_eq!(row.got_summary(), "wasm=deny rego=deny cel=deny");
+    assert_eq!(
+        row.reasons,
+        ["cel: no deny finding with message matching `labels \\{\"team\":\"a\"\\}`; got `namespace `shop` has no owner; labels […]`"]
+    );
+    let table = report.render(Format::Table);
+    assert!(table.contains("FAIL  multi.owner  namespace with a team but no owner  deny      wasm=deny rego=deny cel=deny\n"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&report.render(Format::Json)).unwrap();
+    assert_eq!(json["results"][0]["failed_on"], serde_json::json!(["cel"]));
+    assert_eq!(
+        json["results"][0]["backends"],
+        serde_json::json!({"wasm": "deny", "rego": "deny", "cel": "deny"})
+    );
+    let xml = report.render(Format::Junit);
+    assert!(xml.contains("<failure message=\"expected deny, got wasm=deny rego=deny cel=deny\">cel: no deny finding"), "{xml}");
+}
+
 /// The standard library's own tests: every case passes, and every rule has a passing and a
 /// failing case.
 #[test]
@@ -235,4 +319,29 @@ fn stdlib_tests_pass_and_cover_every_rule() {
     assert_eq!(coverage.rules.len(), stdlib_rules);
     assert!(coverage.no_failing_case.is_empty(), "{table}");
     assert!(coverage.no_passing_case.is_empty(), "{table}");
+}
+
+/// The standard library's tests hold on the exported Rego and CEL too; CEL gives `n/a` only
+/// for the set rules.
+#[cfg(feature = "engines")]
+#[test]
+fn stdlib_tests_pass_on_every_backend() {
+    let report = on_all_backends("../../../stdlib/tests");
+    assert!(report.errors.is_empty(), "{}", report.errors.join("\n"));
+    let table = report.render(Format::Table);
+    assert_eq!(report.failed(), 0, "{table}");
+    assert_eq!(report.not_applicable(), 0, "{table}");
+    let program = rampart_stdlib::compile().program.unwrap();
+    let mut not_applicable = 0;
+    for row in &report.rows {
+        for (backend, got) in &row.got {
+            if got == "n/a" {
+                not_applicable += 1;
+                assert_eq!(backend, "cel", "{row:?}");
+                let rule = program.rules.iter().find(|r| r.id == row.rule).unwrap();
+                assert!(!rule.reads_kinds.is_empty(), "{row:?}");
+            }
+        }
+    }
+    assert!(not_applicable > 0, "the set rules are tested");
 }

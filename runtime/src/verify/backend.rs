@@ -1,8 +1,8 @@
 //! The engines a test runs on. Every backend answers the same question for one rule and one
 //! object, so the runner can compare them and report where they disagree.
 
+use super::parse::Case;
 use crate::eval::{select, Engine, Finding, Limits, ObjectSet, Params, Policies, RuleInfo};
-use crate::manifest::Node;
 
 /// What a backend saw for one rule on one object.
 #[derive(Clone, Debug, PartialEq)]
@@ -11,21 +11,41 @@ pub enum Got {
     Skip,
     /// The rule applies; its findings (none means it passes).
     Findings(Vec<Finding>),
+    /// The backend's target cannot express the rule (the exporter refuses it): why.
+    NotApplicable(String),
+}
+
+/// Which details of a finding a backend reports, beyond its action and message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Details {
+    /// One finding per offending element (so `count` can be checked).
+    pub count: bool,
+    /// The field path of each finding.
+    pub path: bool,
+    /// The line of each finding.
+    pub line: bool,
+}
+
+impl Details {
+    /// Every detail.
+    pub const ALL: Details = Details {
+        count: true,
+        path: true,
+        line: true,
+    };
 }
 
 /// An engine that evaluates compiled rules.
 pub trait Backend {
     /// The name used in `--backend` and in reports.
     fn name(&self) -> &'static str;
-    /// What `rule` does with `object`, with `set` as the objects checked together with it
-    /// and `params` overriding parameter defaults.
-    fn outcomes(
-        &self,
-        rule: &RuleInfo,
-        object: &Node,
-        set: &[Node],
-        params: &Params,
-    ) -> Result<Got, String>;
+    /// Which details its findings carry.
+    fn details(&self) -> Details {
+        Details::ALL
+    }
+    /// What `rule` does with the case's object, with the case's `with` objects checked
+    /// together with it and its `params` overriding parameter defaults.
+    fn outcomes(&self, rule: &RuleInfo, case: &Case) -> Result<Got, String>;
 }
 
 /// The Wasm module run by the embedded wasmtime evaluator.
@@ -57,22 +77,16 @@ impl Backend for WasmBackend {
         "wasm"
     }
 
-    fn outcomes(
-        &self,
-        rule: &RuleInfo,
-        object: &Node,
-        set: &[Node],
-        params: &Params,
-    ) -> Result<Got, String> {
-        if select::subject(&rule.matcher, object).is_none() {
+    fn outcomes(&self, rule: &RuleInfo, case: &Case) -> Result<Got, String> {
+        if select::subject(&rule.matcher, &case.object).is_none() {
             return Ok(Got::Skip);
         }
         let set = ObjectSet {
-            objects: set.iter().collect(),
+            objects: case.set.iter().collect(),
         };
         let findings = self
             .policies
-            .evaluate(object, &set, params, &Limits::default())
+            .evaluate(&case.object, &set, &case.params, &Limits::default())
             .map_err(|e| e.to_string())?;
         Ok(Got::Findings(
             findings

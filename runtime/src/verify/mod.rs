@@ -6,6 +6,8 @@
 //! expectation becomes one row, evaluated on each selected backend.
 
 mod backend;
+#[cfg(feature = "engines")]
+pub mod engines;
 mod parse;
 mod render;
 
@@ -14,8 +16,11 @@ use std::path::{Path, PathBuf};
 
 use crate::eval::{Action, Engine, Finding, RuleInfo};
 use crate::manifest::format_path;
-pub use backend::{Backend, Got, WasmBackend};
-use parse::{Case, Errors, Expectation, Outcome, PolicySet};
+pub use backend::{Backend, Details, Got, WasmBackend};
+#[cfg(feature = "engines")]
+pub use engines::{CelBackend, RegoBackend};
+pub use parse::Case;
+use parse::{Errors, Expectation, Outcome, PolicySet};
 
 /// How the report is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,20 +104,43 @@ pub struct Row {
     pub rule: String,
     /// The expected outcome, as written (`deny`, …).
     pub expected: String,
-    /// What each backend gave, in `--backend` order: (backend, outcome).
+    /// What each backend gave, in `--backend` order: (backend, outcome), the outcome being
+    /// `n/a` where the backend's target cannot express the rule.
     pub got: Vec<(String, String)>,
+    /// No backend disagrees with the expectation, and at least one could run the rule.
     pub passed: bool,
+    /// No selected backend can express the rule (every one gave `n/a`): neither passed
+    /// nor failed.
+    pub not_applicable: bool,
+    /// The backends whose result does not meet the expectation.
+    pub failed_on: Vec<String>,
     /// Why it failed, one line per backend that disagrees with the expectation.
     pub reasons: Vec<String>,
+    /// Why a backend gave `n/a`, or how its result was read, one line each.
+    pub notes: Vec<String>,
 }
 
 impl Row {
     /// The outcome shown in the `got` column: one word when every backend agrees, else
-    /// `backend=outcome` for each.
+    /// `backend=outcome` for each. A backend that reports no finding count (`deny`) agrees
+    /// with one that does (`deny (2)`), and the counted form is shown. Backends that give
+    /// the same word but not the same verdict (one message matches, another does not) are
+    /// shown one by one too.
     pub fn got_summary(&self) -> String {
-        let first = self.got.first().map(|(_, g)| g.as_str()).unwrap_or("");
-        if self.got.iter().all(|(_, g)| g == first) {
-            first.to_string()
+        let word = |g: &str| g.split(" (").next().unwrap_or("").to_string();
+        let first = self.got.first().map(|(_, g)| word(g)).unwrap_or_default();
+        let counted: Vec<&str> = self
+            .got
+            .iter()
+            .map(|(_, g)| g.as_str())
+            .filter(|g| g.contains(" ("))
+            .collect();
+        let ran = self.got.iter().filter(|(_, g)| g != "n/a").count();
+        let agree = self.got.iter().all(|(_, g)| word(g) == first)
+            && counted.iter().all(|g| *g == counted[0])
+            && (self.failed_on.is_empty() || self.failed_on.len() == ran);
+        if agree {
+            counted.first().map_or(first, |g| g.to_string())
         } else {
             self.got
                 .iter()
@@ -153,7 +181,15 @@ impl VerifyReport {
 
     /// Rows that failed.
     pub fn failed(&self) -> usize {
-        self.rows.len() - self.passed()
+        self.rows
+            .iter()
+            .filter(|r| !r.passed && !r.not_applicable)
+            .count()
+    }
+
+    /// Rows no selected backend could run (every one gave `n/a`).
+    pub fn not_applicable(&self) -> usize {
+        self.rows.iter().filter(|r| r.not_applicable).count()
     }
 
     /// 0 when every expectation holds, 1 when one fails, 2 on errors.
@@ -254,7 +290,7 @@ pub fn run(paths: &[PathBuf], options: &VerifyOptions) -> VerifyReport {
         ));
     }
     for kind in &options.backends {
-        if *kind != BackendKind::Wasm {
+        if *kind != BackendKind::Wasm && !cfg!(feature = "engines") {
             errors.push(format!(
                 "backend `{}` is not available in this build",
                 kind.as_str()
@@ -275,7 +311,7 @@ pub fn run(paths: &[PathBuf], options: &VerifyOptions) -> VerifyReport {
         }
     };
     // Phase 1: read every file and compile each distinct policy set once.
-    let mut compiled: BTreeMap<PolicySet, Result<WasmBackend, String>> = BTreeMap::new();
+    let mut compiled: BTreeMap<PolicySet, Result<Compiled, String>> = BTreeMap::new();
     let mut suites = Vec::new();
     for path in &files {
         let file = path.display().to_string();
@@ -288,9 +324,9 @@ pub fn run(paths: &[PathBuf], options: &VerifyOptions) -> VerifyReport {
         };
         let backend = &*compiled
             .entry(header.policies.clone())
-            .or_insert_with(|| compile(&header.policies, &engine));
+            .or_insert_with(|| compile(&header.policies, &engine, &options.backends));
         let rules = match backend {
-            Ok(b) => b.rules(),
+            Ok(b) => b.wasm.rules(),
             Err(e) => {
                 errs.list.push(format!(
                     "{file}:{}: the policies do not compile:\n{e}",
@@ -306,7 +342,7 @@ pub fn run(paths: &[PathBuf], options: &VerifyOptions) -> VerifyReport {
                 for (rule, name, value, line) in &case.param_lines {
                     let mut one = crate::eval::Params::default();
                     one.set(rule, name, value.clone());
-                    if let Err(e) = backend.check_params(&one) {
+                    if let Err(e) = backend.wasm.check_params(&one) {
                         errs.list
                             .push(format!("{file}:{line}: case `{}`: {e}", case.name));
                     }
@@ -328,9 +364,13 @@ pub fn run(paths: &[PathBuf], options: &VerifyOptions) -> VerifyReport {
         let Some(Ok(backend)) = compiled.get(&suite.policies) else {
             continue;
         };
-        let backends: Vec<&dyn Backend> = vec![backend];
-        let rules: BTreeMap<&str, &RuleInfo> =
-            backend.rules().iter().map(|r| (r.id.as_str(), r)).collect();
+        let backends = backend.selected(&options.backends);
+        let rules: BTreeMap<&str, &RuleInfo> = backend
+            .wasm
+            .rules()
+            .iter()
+            .map(|r| (r.id.as_str(), r))
+            .collect();
         for case in &suite.cases {
             for e in &case.expects {
                 report.rows.push(run_one(
@@ -381,8 +421,42 @@ fn find_test_files(paths: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> 
     out
 }
 
-/// Compiles a policy set to a loaded Wasm module; the error is the rendered diagnostics.
-fn compile(policies: &PolicySet, engine: &Engine) -> Result<WasmBackend, String> {
+/// A policy set compiled for every selected backend.
+struct Compiled {
+    wasm: WasmBackend,
+    #[cfg(feature = "engines")]
+    rego: Option<RegoBackend>,
+    #[cfg(feature = "engines")]
+    cel: Option<CelBackend>,
+}
+
+impl Compiled {
+    /// The backends to run, in `--backend` order.
+    fn selected(&self, kinds: &[BackendKind]) -> Vec<&dyn Backend> {
+        let mut out: Vec<&dyn Backend> = Vec::new();
+        for kind in kinds {
+            match kind {
+                BackendKind::Wasm => out.push(&self.wasm),
+                #[cfg(feature = "engines")]
+                BackendKind::Rego => out.extend(self.rego.as_ref().map(|b| b as &dyn Backend)),
+                #[cfg(feature = "engines")]
+                BackendKind::Cel => out.extend(self.cel.as_ref().map(|b| b as &dyn Backend)),
+                // Refused before anything runs in a build without the engines.
+                #[cfg(not(feature = "engines"))]
+                BackendKind::Rego | BackendKind::Cel => {}
+            }
+        }
+        out
+    }
+}
+
+/// Compiles a policy set to a loaded Wasm module, plus the exported Rego and CEL when
+/// selected; the error is the rendered diagnostics.
+fn compile(
+    policies: &PolicySet,
+    engine: &Engine,
+    kinds: &[BackendKind],
+) -> Result<Compiled, String> {
     let compilation = match policies {
         PolicySet::Stdlib => rampart_stdlib::compile(),
         PolicySet::Paths(paths) => {
@@ -416,7 +490,18 @@ fn compile(policies: &PolicySet, engine: &Engine) -> Result<WasmBackend, String>
             .collect::<Vec<_>>()
             .join("\n")
     })?;
-    WasmBackend::new(engine, &wasm)
+    let _ = kinds;
+    Ok(Compiled {
+        wasm: WasmBackend::new(engine, &wasm)?,
+        #[cfg(feature = "engines")]
+        rego: kinds
+            .contains(&BackendKind::Rego)
+            .then(|| RegoBackend::new(program)),
+        #[cfg(feature = "engines")]
+        cel: kinds
+            .contains(&BackendKind::Cel)
+            .then(|| CelBackend::new(program)),
+    })
 }
 
 /// Evaluates one expectation on every backend.
@@ -435,13 +520,42 @@ fn run_one(
         expected: e.outcome.as_str().to_string(),
         got: Vec::new(),
         passed: true,
+        not_applicable: false,
+        failed_on: Vec::new(),
         reasons: Vec::new(),
+        notes: Vec::new(),
     };
-    for backend in backends {
-        let got = backend.outcomes(rule, &case.object, &case.set, &case.params);
-        row.got.push((backend.name().to_string(), describe(&got)));
-        if let Err(reason) = check(e, &got) {
+    let results: Vec<(&dyn Backend, Result<Got, String>)> = backends
+        .iter()
+        .map(|b| (*b, b.outcomes(rule, case)))
+        .collect();
+    // The findings of the first backend that reports every offending element, to check the
+    // message of a backend that reports only the first one against.
+    let reference = results.iter().find_map(|(b, got)| match got {
+        Ok(Got::Findings(f)) if b.details().count => Some((b.name(), f.as_slice())),
+        _ => None,
+    });
+    let mut applicable = 0;
+    for (backend, got) in &results {
+        let details = backend.details();
+        row.got
+            .push((backend.name().to_string(), describe(got, details.count)));
+        if let Ok(Got::NotApplicable(why)) = got {
+            row.notes.push(format!("{}: n/a: {why}", backend.name()));
+            continue;
+        }
+        applicable += 1;
+        let verdict = if details.count {
+            check(e, got, details).map(|()| None)
+        } else {
+            check_first_only(e, got, details, reference)
+        };
+        if let Ok(Some(note)) = &verdict {
+            row.notes.push(format!("{}: {note}", backend.name()));
+        }
+        if let Err(reason) = verdict {
             row.passed = false;
+            row.failed_on.push(backend.name().to_string());
             row.reasons.push(if backends.len() > 1 {
                 format!("{}: {reason}", backend.name())
             } else {
@@ -449,15 +563,20 @@ fn run_one(
             });
         }
     }
+    if applicable == 0 && !backends.is_empty() {
+        row.passed = false;
+        row.not_applicable = true;
+    }
     row
 }
 
 /// The word shown for what a backend gave: `skip`, `pass`, `deny`, `warn` (with the number
-/// of findings when more than one) or `error`.
-fn describe(got: &Result<Got, String>) -> String {
+/// of findings when more than one and the backend counts them), `n/a` or `error`.
+fn describe(got: &Result<Got, String>, counts: bool) -> String {
     match got {
         Err(_) => "error".to_string(),
         Ok(Got::Skip) => "skip".to_string(),
+        Ok(Got::NotApplicable(_)) => "n/a".to_string(),
         Ok(Got::Findings(f)) if f.is_empty() => "pass".to_string(),
         Ok(Got::Findings(f)) => {
             let action = if f.iter().any(|f| f.action == Action::Deny) {
@@ -471,7 +590,7 @@ fn describe(got: &Result<Got, String>) -> String {
             } else {
                 "warn"
             };
-            if n == 1 {
+            if n == 1 || !counts {
                 word.to_string()
             } else {
                 format!("{word} ({n})")
@@ -481,9 +600,10 @@ fn describe(got: &Result<Got, String>) -> String {
 }
 
 /// Whether what a backend gave meets the expectation; the error says why not.
-fn check(e: &Expectation, got: &Result<Got, String>) -> Result<(), String> {
+fn check(e: &Expectation, got: &Result<Got, String>, details: Details) -> Result<(), String> {
     let findings = match got {
         Err(message) => return Err(format!("evaluation error: {message}")),
+        Ok(Got::NotApplicable(why)) => return Err(format!("not applicable: {why}")),
         Ok(Got::Skip) if e.outcome == Outcome::Skip => return Ok(()),
         Ok(Got::Skip) => {
             return Err(format!(
@@ -501,9 +621,16 @@ fn check(e: &Expectation, got: &Result<Got, String>) -> Result<(), String> {
         .iter()
         .filter(|f| f.action == Action::Warn)
         .collect();
+    let show = |f: &Finding| {
+        if details.path {
+            format!("`{}` at `{}`", f.message, format_path(&f.path))
+        } else {
+            format!("`{}`", f.message)
+        }
+    };
     let first = |list: &[&Finding]| {
         list.first()
-            .map(|f| format!(": `{}` at `{}`", f.message, format_path(&f.path)))
+            .map(|f| format!(": {}", show(f)))
             .unwrap_or_default()
     };
     let relevant = match e.outcome {
@@ -527,7 +654,7 @@ fn check(e: &Expectation, got: &Result<Got, String>) -> Result<(), String> {
         Outcome::Warn => warns,
     };
     let word = e.outcome.as_str();
-    if let Some(n) = e.count {
+    if let Some(n) = e.count.filter(|_| details.count) {
         if relevant.len() != n {
             return Err(format!(
                 "expected {n} {word} finding(s), got {}",
@@ -535,10 +662,13 @@ fn check(e: &Expectation, got: &Result<Got, String>) -> Result<(), String> {
             ));
         }
     }
+    // Details a backend does not report are not checked on it.
+    let path = e.path.as_ref().filter(|_| details.path);
+    let line = e.line.filter(|_| details.line);
     let fits = |f: &&Finding| {
         e.message.as_ref().is_none_or(|re| re.is_match(&f.message))
-            && e.path.as_ref().is_none_or(|p| *p == format_path(&f.path))
-            && e.line.is_none_or(|l| l == f.line)
+            && path.is_none_or(|p| *p == format_path(&f.path))
+            && line.is_none_or(|l| l == f.line)
     };
     if relevant.iter().any(fits) {
         return Ok(());
@@ -547,21 +677,20 @@ fn check(e: &Expectation, got: &Result<Got, String>) -> Result<(), String> {
     if let Some(re) = &e.message {
         wanted.push(format!("message matching `{re}`"));
     }
-    if let Some(p) = &e.path {
+    if let Some(p) = path {
         wanted.push(format!("path `{p}`"));
     }
-    if let Some(l) = e.line {
+    if let Some(l) = line {
         wanted.push(format!("line {l}"));
     }
     let seen = relevant
         .iter()
         .map(|f| {
-            format!(
-                "`{}` at `{}` (line {})",
-                f.message,
-                format_path(&f.path),
-                f.line
-            )
+            if details.line {
+                format!("{} (line {})", show(f), f.line)
+            } else {
+                show(f)
+            }
         })
         .collect::<Vec<_>>()
         .join("; ");
@@ -571,15 +700,68 @@ fn check(e: &Expectation, got: &Result<Got, String>) -> Result<(), String> {
     ))
 }
 
+/// Checks a backend that reports one finding per outcome, from its first offending element
+/// (CEL: a validation has one message). The outcome is checked as usual. A `message` regex
+/// that its message does not match still holds when that message is also one of the
+/// `reference` backend's findings and one of those matches the regex: the expectation names
+/// another offending element than the first. The note says so.
+fn check_first_only(
+    e: &Expectation,
+    got: &Result<Got, String>,
+    details: Details,
+    reference: Option<(&str, &[Finding])>,
+) -> Result<Option<String>, String> {
+    let Some(re) = &e.message else {
+        return check(e, got, details).map(|()| None);
+    };
+    let outcome_only = Expectation {
+        message: None,
+        ..e.clone()
+    };
+    check(&outcome_only, got, details)?;
+    let reason = match check(e, got, details) {
+        Ok(()) => return Ok(None),
+        Err(reason) => reason,
+    };
+    let (Ok(Got::Findings(found)), Some((name, reference))) = (got, reference) else {
+        return Err(reason);
+    };
+    let action = if e.outcome == Outcome::Warn {
+        Action::Warn
+    } else {
+        Action::Deny
+    };
+    let reported: Vec<&Finding> = found.iter().filter(|f| f.action == action).collect();
+    let known = reported.iter().all(|f| {
+        reference
+            .iter()
+            .any(|r| r.action == action && r.message == f.message)
+    });
+    let named = reference
+        .iter()
+        .any(|r| r.action == action && re.is_match(&r.message));
+    if !(known && named) {
+        return Err(reason);
+    }
+    let messages: Vec<String> = reported
+        .iter()
+        .map(|f| format!("`{}`", f.message))
+        .collect();
+    Ok(Some(format!(
+        "reports only the first offending element's message ({}), which {name} reports too",
+        messages.join(", ")
+    )))
+}
+
 /// Which rules of the tested policies no case expects to pass, or to fail.
 fn coverage(
     suites: &[Suite],
-    compiled: &BTreeMap<PolicySet, Result<WasmBackend, String>>,
+    compiled: &BTreeMap<PolicySet, Result<Compiled, String>>,
 ) -> Coverage {
     let mut rules = BTreeSet::new();
     for suite in suites {
         if let Some(Ok(b)) = compiled.get(&suite.policies) {
-            rules.extend(b.rules().iter().map(|r| r.id.clone()));
+            rules.extend(b.wasm.rules().iter().map(|r| r.id.clone()));
         }
     }
     let (mut passing, mut failing) = (BTreeSet::new(), BTreeSet::new());
@@ -626,49 +808,150 @@ mod tests {
         fn name(&self) -> &'static str {
             self.0
         }
-        fn outcomes(&self, _: &RuleInfo, _: &Node, _: &[Node], _: &Params) -> Result<Got, String> {
+        fn outcomes(&self, _: &RuleInfo, _: &Case) -> Result<Got, String> {
+            Ok(self.1.clone())
+        }
+    }
+
+    /// Like [`Fixed`], for an engine that reports one finding per outcome (CEL).
+    struct FirstOnly(&'static str, Got);
+
+    impl Backend for FirstOnly {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn details(&self) -> Details {
+            Details {
+                count: false,
+                path: false,
+                line: false,
+            }
+        }
+        fn outcomes(&self, _: &RuleInfo, _: &Case) -> Result<Got, String> {
             Ok(self.1.clone())
         }
     }
 
     fn finding(action: Action) -> Finding {
+        named(action, "app")
+    }
+
+    fn named(action: Action, container: &str) -> Finding {
         Finding {
             rule_id: "demo.rule".into(),
             action,
-            message: "container `app` is privileged".into(),
+            message: format!("container `{container}` is privileged"),
             path: vec![],
             line: 3,
             col: 1,
         }
     }
 
-    #[test]
-    fn backends_that_disagree_fail_the_row_and_say_which() {
-        let rule: RuleInfo = serde_json::from_value(serde_json::json!({
+    fn demo_rule() -> RuleInfo {
+        serde_json::from_value(serde_json::json!({
             "id": "demo.rule", "module": "demo", "name": "rule", "title": "t",
             "description": "", "rationale": "", "category": "", "remediation": "",
             "severity": "high", "controls": [], "matcher": {"targets": []},
             "params": [], "reads_kinds": [], "outcomes": []
         }))
-        .unwrap();
+        .unwrap()
+    }
+
+    fn demo_case() -> Case {
         let object = Node::new(Value::Null, 1, 1);
-        let case = Case {
+        Case {
             name: "privileged".into(),
             object: object.clone(),
             set: vec![object],
             params: Params::default(),
             param_lines: vec![],
             expects: vec![],
-        };
-        let expectation = Expectation {
+        }
+    }
+
+    fn expect_deny(message: Option<&str>) -> Expectation {
+        Expectation {
             rule: "demo.rule".into(),
             outcome: Outcome::Deny,
             count: None,
-            message: None,
+            message: message.map(|m| regex::Regex::new(m).unwrap()),
             path: None,
             line: None,
             at: 7,
+        }
+    }
+
+    #[test]
+    fn a_backend_that_cannot_express_the_rule_is_not_applicable() {
+        let (rule, case, e) = (demo_rule(), demo_case(), expect_deny(None));
+        let wasm = Fixed("wasm", Got::Findings(vec![finding(Action::Deny)]));
+        let cel = Fixed("cel", Got::NotApplicable("set rule".into()));
+        let row = run_one("t.test.yaml", &case, &e, &rule, &[&wasm, &cel]);
+        assert!(row.passed && !row.not_applicable, "{row:?}");
+        assert_eq!(row.got_summary(), "wasm=deny cel=n/a");
+        assert_eq!(row.notes, ["cel: n/a: set rule"]);
+        // Alone, it neither passes nor fails.
+        let row = run_one("t.test.yaml", &case, &e, &rule, &[&cel]);
+        assert!(!row.passed && row.not_applicable);
+        let report = VerifyReport {
+            rows: vec![row],
+            ..VerifyReport::default()
         };
+        assert_eq!((report.passed(), report.failed()), (0, 0));
+        assert_eq!(report.exit_code(), 0);
+        let table = report.render(Format::Table);
+        assert!(table.starts_with("     RULE"), "{table}");
+        assert!(table.contains("\nn/a  demo.rule"), "{table}");
+        assert!(
+            table.ends_with(
+                "\nnotes:\n  cel: n/a: set rule\n\n0 passed, 0 failed, 1 not applicable\n"
+            ),
+            "{table}"
+        );
+        let xml = report.render(Format::Junit);
+        assert!(
+            xml.contains("<skipped message=\"not applicable\"/>"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_first_element_message_is_read_against_the_full_findings() {
+        let (rule, case) = (demo_rule(), demo_case());
+        let e = expect_deny(Some("sidecar"));
+        let wasm = Fixed(
+            "wasm",
+            Got::Findings(vec![
+                named(Action::Deny, "app"),
+                named(Action::Deny, "sidecar"),
+            ]),
+        );
+        let cel = FirstOnly("cel", Got::Findings(vec![named(Action::Deny, "app")]));
+        let row = run_one("t.test.yaml", &case, &e, &rule, &[&wasm, &cel]);
+        assert!(row.passed, "{row:?}");
+        assert_eq!(row.got_summary(), "deny (2)");
+        assert_eq!(
+            row.notes,
+            ["cel: reports only the first offending element's message (`container `app` is privileged`), which wasm reports too"]
+        );
+        // Without a backend that reports every finding, the message does not match.
+        let row = run_one("t.test.yaml", &case, &e, &rule, &[&cel]);
+        assert!(!row.passed);
+        assert_eq!(
+            row.reasons,
+            ["no deny finding with message matching `sidecar`; got `container `app` is privileged`"]
+        );
+        // A message no other backend reports is a disagreement.
+        let odd = FirstOnly("cel", Got::Findings(vec![named(Action::Deny, "ghost")]));
+        let row = run_one("t.test.yaml", &case, &e, &rule, &[&wasm, &odd]);
+        assert!(!row.passed);
+        assert_eq!(row.failed_on, ["cel"]);
+        assert_eq!(row.got_summary(), "wasm=deny (2) cel=deny");
+    }
+
+    #[test]
+    fn backends_that_disagree_fail_the_row_and_say_which() {
+        let (rule, case, expectation) = (demo_rule(), demo_case(), expect_deny(None));
         let wasm = Fixed("wasm", Got::Findings(vec![finding(Action::Deny)]));
         let rego = Fixed("rego", Got::Skip);
         let cel = Fixed("cel", Got::Findings(vec![finding(Action::Deny)]));

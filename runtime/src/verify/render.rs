@@ -2,13 +2,39 @@
 
 use super::{Row, VerifyReport};
 
-/// The closing line every table ends with.
+/// The closing line every table ends with (`, K not applicable` only when some row is).
 fn closing(report: &VerifyReport) -> String {
-    format!("{} passed, {} failed\n", report.passed(), report.failed())
+    let mut line = format!("{} passed, {} failed", report.passed(), report.failed());
+    if report.not_applicable() > 0 {
+        line.push_str(&format!(", {} not applicable", report.not_applicable()));
+    }
+    line + "\n"
 }
 
-/// Columns status, rule, case, expected, got; then the reasons of failures, the coverage
-/// and `N passed, M failed` alone on the last line. Errors go to stderr, not here.
+/// The notes of the rows, in order: why a backend gave `n/a` once per reason (it names the
+/// rule), any other note with the row it is about.
+fn notes(report: &VerifyReport) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in &report.rows {
+        for note in &r.notes {
+            let line = if note.contains(": n/a: ") {
+                note.clone()
+            } else {
+                format!(
+                    "{}:{}: case `{}`, rule `{}`: {note}",
+                    r.file, r.line, r.case, r.rule
+                )
+            };
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+/// Columns status (`ok`, `FAIL`, `n/a`), rule, case, expected, got; then the reasons of
+/// failures, the notes, the coverage and `N passed, M failed` alone on the last line. Errors go to stderr, not here.
 pub fn table(report: &VerifyReport) -> String {
     let mut out = String::new();
     if !report.errors.is_empty() {
@@ -20,7 +46,14 @@ pub fn table(report: &VerifyReport) -> String {
         .iter()
         .map(|r| {
             [
-                if r.passed { "ok" } else { "FAIL" }.to_string(),
+                if r.passed {
+                    "ok"
+                } else if r.not_applicable {
+                    "n/a"
+                } else {
+                    "FAIL"
+                }
+                .to_string(),
                 r.rule.clone(),
                 r.case.clone(),
                 r.expected.clone(),
@@ -62,6 +95,13 @@ pub fn table(report: &VerifyReport) -> String {
             }
         }
     }
+    let notes = notes(report);
+    if !notes.is_empty() {
+        out.push_str("\nnotes:\n");
+        for note in notes {
+            out.push_str(&format!("  {note}\n"));
+        }
+    }
     if let Some(c) = &report.coverage {
         out.push_str(&format!("\ncoverage: {} rule(s)\n", c.rules.len()));
         let list = |title: &str, rules: &[String], out: &mut String| {
@@ -97,13 +137,17 @@ pub fn json(report: &VerifyReport) -> String {
                 "got": r.got_summary(),
                 "backends": r.got.iter().map(|(b, g)| (b.clone(), serde_json::Value::from(g.as_str()))).collect::<serde_json::Map<_, _>>(),
                 "passed": r.passed,
+                "not_applicable": r.not_applicable,
+                "failed_on": r.failed_on,
                 "reasons": r.reasons,
+                "notes": r.notes,
             })
         })
         .collect();
     let mut doc = serde_json::json!({
         "passed": report.passed(),
         "failed": report.failed(),
+        "not_applicable": report.not_applicable(),
         "errors": report.errors,
         "backends": report.backends,
         "results": results,
@@ -148,9 +192,16 @@ pub fn junit(report: &VerifyReport) -> String {
     files.dedup();
     for file in files {
         let rows: Vec<&Row> = report.rows.iter().filter(|r| r.file == file).collect();
-        let failed = rows.iter().filter(|r| !r.passed).count();
+        let failed = rows
+            .iter()
+            .filter(|r| !r.passed && !r.not_applicable)
+            .count();
+        let skipped = match rows.iter().filter(|r| r.not_applicable).count() {
+            0 => String::new(),
+            n => format!(" skipped=\"{n}\""),
+        };
         out.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\">\n",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\"{skipped}>\n",
             escape(file),
             rows.len()
         ));
@@ -163,11 +214,27 @@ pub fn junit(report: &VerifyReport) -> String {
                 escape(file),
                 r.line
             );
-            if r.passed {
+            // Backends that gave `n/a` are told in `system-out`; a row no backend could
+            // run is `skipped`.
+            let notes = if r.notes.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "      <system-out>{}</system-out>\n",
+                    escape(&r.notes.join("\n"))
+                )
+            };
+            if r.not_applicable {
+                out.push_str(&format!(
+                    "    <testcase {attrs}>\n      <skipped message=\"not applicable\"/>\n{notes}    </testcase>\n"
+                ));
+            } else if r.passed && notes.is_empty() {
                 out.push_str(&format!("    <testcase {attrs}/>\n"));
+            } else if r.passed {
+                out.push_str(&format!("    <testcase {attrs}>\n{notes}    </testcase>\n"));
             } else {
                 out.push_str(&format!(
-                    "    <testcase {attrs}>\n      <failure message=\"expected {}, got {}\">{}</failure>\n    </testcase>\n",
+                    "    <testcase {attrs}>\n      <failure message=\"expected {}, got {}\">{}</failure>\n{notes}    </testcase>\n",
                     escape(&r.expected),
                     escape(&r.got_summary()),
                     escape(&r.reasons.join("\n"))
