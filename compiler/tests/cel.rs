@@ -3,12 +3,14 @@
 //! the generated CEL with the `cel` crate and compares each verdict with the Wasm
 //! evaluator's.
 
-use cel::extractors::This;
-use cel::{Context, Env, FunctionContext, Value as CV};
+use cel::{Context, Env, Value as CV};
 use rampart_compiler::cel::{self as rcel, Dialect};
 use rampart_compiler::ir::{Action, Program, Rule};
 use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
 use rampart_runtime::manifest::Node;
+// The CEL environment, the quantity functions and the binding of `object` are the ones
+// `rampart verify --backend cel` uses.
+use rampart_runtime::verify::engines::cel::{add_quantity_functions, kubernetes_env, to_cel};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -206,132 +208,14 @@ data: {password: ""}
 // ---------------------------------------------------------------------------------------
 // A CEL evaluator with the Kubernetes functions the backend uses.
 
-/// A Kubernetes quantity in nano-units (exact for every quantity that fits).
-fn parse_quantity(s: &str) -> Option<i128> {
-    let s = s.trim();
-    let (sign, s) = match s.strip_prefix('-') {
-        Some(r) => (-1, r),
-        None => (1, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, suffix) = s.split_at(end);
-    if num.is_empty() || num == "." {
-        return None;
-    }
-    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    let digits: i128 = format!("{int}{frac}").parse().ok()?;
-    let scale = frac.len() as i32;
-    // value = digits * 10^(exp10 - scale) * 2^exp2, in nano units: exp10 += 9.
-    let (exp10, exp2): (i32, u32) = match suffix {
-        "" => (0, 0),
-        "n" => (-9, 0),
-        "u" => (-6, 0),
-        "m" => (-3, 0),
-        "k" => (3, 0),
-        "M" => (6, 0),
-        "G" => (9, 0),
-        "T" => (12, 0),
-        "P" => (15, 0),
-        "E" => (18, 0),
-        "Ki" => (0, 10),
-        "Mi" => (0, 20),
-        "Gi" => (0, 30),
-        "Ti" => (0, 40),
-        "Pi" => (0, 50),
-        "Ei" => (0, 60),
-        e if e.starts_with(['e', 'E']) => (e[1..].parse().ok()?, 0),
-        _ => return None,
-    };
-    let mut v = digits.checked_mul(1i128.checked_shl(exp2)?)?;
-    let e = exp10 - scale + 9;
-    if e >= 0 {
-        v = v.checked_mul(10i128.checked_pow(e as u32)?)?;
-    } else {
-        // Below a nano-unit: the API server rounds up; comparisons here never get there.
-        v /= 10i128.checked_pow((-e) as u32)?;
-    }
-    Some(sign * v)
-}
-
-fn quantity_of(v: &CV) -> Option<i128> {
-    match v {
-        CV::Map(m) => match m.get(&cel::objects::Key::from("__quantity_nanos")) {
-            Some(CV::String(s)) => s.parse().ok(),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 fn context(env: &Arc<Env>) -> Context<'static, 'static> {
     let mut ctx = Context::with_env(env.clone());
-    ctx.add_function(
-        "quantity",
-        |ftx: &FunctionContext, s: Arc<String>| -> Result<CV, cel::ExecutionError> {
-            let nanos =
-                parse_quantity(&s).ok_or_else(|| ftx.error(format!("invalid quantity `{s}`")))?;
-            let mut m = HashMap::new();
-            m.insert(
-                "__quantity_nanos".to_string(),
-                CV::String(Arc::new(nanos.to_string())),
-            );
-            Ok(CV::from(m))
-        },
-    )
-    .expect("quantity");
-    ctx.add_function(
-        "compareTo",
-        |ftx: &FunctionContext, This(a): This<CV>, b: CV| -> Result<i64, cel::ExecutionError> {
-            match (quantity_of(&a), quantity_of(&b)) {
-                (Some(x), Some(y)) => Ok(x.cmp(&y) as i64),
-                _ => Err(ftx.error("compareTo expects quantities")),
-            }
-        },
-    )
-    .expect("compareTo");
+    add_quantity_functions(&mut ctx).expect("quantity functions");
     ctx
 }
 
 fn env() -> Arc<Env> {
-    let mut env = Env::stdlib();
-    env.add_extension(cel::extensions::strings)
-        .expect("strings");
-    Arc::new(env)
-}
-
-use rampart_compiler::cel::RESERVED;
-
-/// JSON → CEL as the API server binds `object`: null fields are absent (typed decoding drops
-/// them) and, for VAP, properties named like CEL keywords are escaped as `__word__`.
-fn to_cel(v: &serde_json::Value, escape: bool) -> CV {
-    use serde_json::Value as J;
-    match v {
-        J::Null => CV::Null,
-        J::Bool(b) => CV::Bool(*b),
-        J::Number(n) => match n.as_i64() {
-            Some(i) => CV::Int(i),
-            None => CV::Float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        J::String(s) => CV::String(Arc::new(s.clone())),
-        J::Array(a) => CV::List(Arc::new(a.iter().map(|x| to_cel(x, escape)).collect())),
-        J::Object(o) => {
-            let mut m = HashMap::new();
-            for (k, x) in o {
-                if x.is_null() {
-                    continue;
-                }
-                let key = if escape && RESERVED.contains(&k.as_str()) {
-                    format!("__{k}__")
-                } else {
-                    k.clone()
-                };
-                m.insert(key, to_cel(x, escape));
-            }
-            CV::from(m)
-        }
-    }
+    Arc::new(kubernetes_env())
 }
 
 /// What a policy decided for one rule on one object.
@@ -647,15 +531,6 @@ fn gatekeeper_cel_follows_constraint_parameters() {
         fired >= 2,
         "the override makes the Deployments fail: {fired}"
     );
-}
-
-#[test]
-fn quantities_parse_like_kubernetes() {
-    assert_eq!(parse_quantity("1Gi"), parse_quantity("1024Mi"));
-    assert!(parse_quantity("500m") < parse_quantity("1"));
-    assert_eq!(parse_quantity("1.5Gi"), Some(1_610_612_736 * 1_000_000_000));
-    assert_eq!(parse_quantity("1e3"), parse_quantity("1k"));
-    assert_eq!(parse_quantity("abc"), None);
 }
 
 /// Every stdlib rule that is not a set rule exports to all three targets; the files are

@@ -12,6 +12,8 @@ use rampart_compiler::schema::Schema;
 use rampart_compiler::{compile, Source};
 use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
 use rampart_runtime::manifest::{self, Node};
+// The review and data.inventory are built as `rampart verify --backend rego` builds them.
+use rampart_runtime::verify::engines::rego::{inventory, review};
 use rayon::prelude::*;
 use serde_json::{json, Value as Json};
 
@@ -142,41 +144,6 @@ fn export(program: &Program) -> Exported {
         }
     }
     Exported { rules }
-}
-
-/// A Gatekeeper-style review of one object.
-fn review(object: &Json) -> Json {
-    let api = object["apiVersion"].as_str().unwrap_or("");
-    let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
-    let mut r = json!({
-        "object": object,
-        "kind": {"group": group, "version": version, "kind": object["kind"]},
-        "name": object["metadata"]["name"],
-        "operation": "CREATE",
-    });
-    if let Some(ns) = object["metadata"]["namespace"].as_str() {
-        r["namespace"] = json!(ns);
-    }
-    r
-}
-
-/// data.inventory as Gatekeeper syncs it.
-fn inventory(objects: &[Json]) -> Json {
-    let mut inv = json!({"cluster": {}, "namespace": {}});
-    for o in objects {
-        let (Some(api), Some(kind), Some(name)) = (
-            o["apiVersion"].as_str(),
-            o["kind"].as_str(),
-            o["metadata"]["name"].as_str(),
-        ) else {
-            continue;
-        };
-        match o["metadata"]["namespace"].as_str() {
-            Some(ns) => inv["namespace"][ns][api][kind][name] = o.clone(),
-            None => inv["cluster"][api][kind][name] = o.clone(),
-        }
-    }
-    inv
 }
 
 /// Results of one differential run.

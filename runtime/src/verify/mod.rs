@@ -490,6 +490,8 @@ fn compile(
             .collect::<Vec<_>>()
             .join("\n")
     })?;
+    // Without the engines, only the Wasm module is built.
+    #[cfg(not(feature = "engines"))]
     let _ = kinds;
     Ok(Compiled {
         wasm: WasmBackend::new(engine, &wasm)?,
