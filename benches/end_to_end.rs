@@ -1,0 +1,227 @@
+//! End-to-end throughput of the real binary: `cargo bench --bench end_to_end`.
+//!
+//! Writes generated manifests (the objects of the throughput bench, 10 per file) to a
+//! temporary folder and prints three tables:
+//! - `rampart test -o json` over 50 MB at 1, 2 and 4 worker threads (`--threads`), against
+//!   the floor: reading the same files and parsing them with the same crate
+//!   (`rampart_runtime::manifest::load_bytes`) on as many threads, in this process;
+//! - 10 MB against 100 MB of input: time and peak RSS of the process (`/usr/bin/time`);
+//! - start-up: `rampart test` of one small Pod with a warm and with a cold module cache, and
+//!   `rampart check` of the standard library.
+//!
+//! `RAMPART_BENCH_MB=N` changes the 50 MB of the first table.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rampart_runtime::manifest;
+use rayon::prelude::*;
+
+#[path = "../runtime/benches/common/generate.rs"]
+mod generate;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rampart");
+const OBJECTS_PER_FILE: usize = 10;
+const FILES_PER_FOLDER: usize = 200;
+const MB: f64 = 1e6;
+
+/// Writes at least `bytes` of generated manifests below `dir`; returns the files.
+fn write_manifests(dir: &Path, bytes: usize) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut written = 0;
+    while written < bytes {
+        let n = files.len();
+        let folder = dir.join(format!("team-{:03}", n / FILES_PER_FOLDER));
+        std::fs::create_dir_all(&folder).expect("create a folder");
+        let path = folder.join(format!("app-{n:05}.yaml"));
+        let text = generate::generate(n * OBJECTS_PER_FILE..(n + 1) * OBJECTS_PER_FILE);
+        std::fs::write(&path, &text).expect("write a manifest");
+        written += text.len();
+        files.push(path);
+    }
+    files
+}
+
+fn size_of(files: &[PathBuf]) -> u64 {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum()
+}
+
+/// The floor: read and parse every file on `threads` threads; returns the objects loaded.
+fn parse_only(files: &[PathBuf], threads: usize) -> usize {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool");
+    let limits = manifest::Limits::default();
+    pool.install(|| {
+        files
+            .par_iter()
+            .map(|f| {
+                let bytes = std::fs::read(f).expect("read a manifest");
+                manifest::load_bytes(&bytes, &limits)
+                    .expect("generated manifests load")
+                    .objects
+                    .len()
+            })
+            .sum()
+    })
+}
+
+/// One run of the binary: wall time and peak RSS in kB (when /usr/bin/time is there).
+fn run(args: &[&str], cache: &Path) -> (Duration, Option<u64>) {
+    let rss_file = cache.with_extension("rss");
+    let time = Path::new("/usr/bin/time");
+    let mut cmd = if time.exists() {
+        let mut c = Command::new(time);
+        c.arg("-o").arg(&rss_file).args(["-f", "%M", BIN]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    cmd.args(args)
+        .env("RAMPART_CACHE_DIR", cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let start = Instant::now();
+    let status = cmd.status().expect("run rampart");
+    let took = start.elapsed();
+    // 0: clean, 1: deny findings; anything else means the run itself failed.
+    assert!(
+        matches!(status.code(), Some(0 | 1)),
+        "`rampart {}` failed: {status}",
+        args.join(" ")
+    );
+    let rss = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|t| t.lines().last()?.trim().parse().ok());
+    (took, rss)
+}
+
+/// The best of `runs` runs (the least disturbed by other work on the machine), with the
+/// largest peak RSS seen.
+fn best_run(runs: usize, args: &[&str], cache: &Path) -> (Duration, Option<u64>) {
+    let mut best = Duration::MAX;
+    let mut rss = None;
+    for _ in 0..runs {
+        let (t, r) = run(args, cache);
+        best = best.min(t);
+        rss = rss.max(r);
+    }
+    (best, rss)
+}
+
+fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed()
+        })
+        .min()
+        .expect("runs > 0")
+}
+
+fn mib(kb: Option<u64>) -> String {
+    kb.map_or("-".into(), |kb| format!("{:.0}", kb as f64 / 1024.0))
+}
+
+fn main() {
+    let megabytes: usize = std::env::var("RAMPART_BENCH_MB")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
+    let root = std::env::temp_dir().join(format!("rampart-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("a temporary folder");
+    let cache = root.join("cache");
+    let one_pod = root.join("one-pod.yaml");
+    std::fs::write(&one_pod, generate::generate(0..1)).expect("write one-pod.yaml");
+    let one_pod = one_pod.to_str().expect("a UTF-8 path");
+    // Warms the module cache that every run below uses.
+    run(&["test", one_pod], &cache);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("{BIN}; {cpus} CPUs");
+
+    let dir = root.join(format!("{megabytes}mb"));
+    let files = write_manifests(&dir, megabytes * 1_000_000);
+    let bytes = size_of(&files) as f64;
+    let dir_arg = dir.to_str().expect("a UTF-8 path");
+    println!(
+        "\nend to end: `rampart test -o json` over {} files, {:.1} MB, {} objects",
+        files.len(),
+        bytes / MB,
+        files.len() * OBJECTS_PER_FILE
+    );
+    println!(
+        "{:>7} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>8} {:>9}",
+        "threads", "parse s", "files/s", "MB/s", "rampart s", "files/s", "MB/s", "ratio", "RSS MiB"
+    );
+    for threads in [1, 2, 4] {
+        let floor = best(3, || parse_only(&files, threads));
+        let t = threads.to_string();
+        let (test, rss) = best_run(2, &["test", "-o", "json", "--threads", &t, dir_arg], &cache);
+        let n = files.len() as f64;
+        println!(
+            "{threads:>7} {:>10.2} {:>9.0} {:>9.1} {:>10.2} {:>9.0} {:>9.1} {:>8.2} {:>9}",
+            floor.as_secs_f64(),
+            n / floor.as_secs_f64(),
+            bytes / MB / floor.as_secs_f64(),
+            test.as_secs_f64(),
+            n / test.as_secs_f64(),
+            bytes / MB / test.as_secs_f64(),
+            floor.as_secs_f64() / test.as_secs_f64(),
+            mib(rss)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("\nscaling with input size (default threads)");
+    println!(
+        "{:>8} {:>7} {:>10} {:>9} {:>9}",
+        "input MB", "files", "rampart s", "MB/s", "RSS MiB"
+    );
+    for size in [10, 100] {
+        let dir = root.join(format!("{size}mb"));
+        let files = write_manifests(&dir, size * 1_000_000);
+        let bytes = size_of(&files) as f64;
+        let (test, rss) = best_run(
+            2,
+            &["test", "-o", "json", dir.to_str().expect("a UTF-8 path")],
+            &cache,
+        );
+        println!(
+            "{:>8.1} {:>7} {:>10.2} {:>9.1} {:>9}",
+            bytes / MB,
+            files.len(),
+            test.as_secs_f64(),
+            bytes / MB / test.as_secs_f64(),
+            mib(rss)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    println!("\nstart-up (best of 5)");
+    let (warm, warm_rss) = best_run(5, &["test", one_pod], &cache);
+    let mut cold = Duration::MAX;
+    let mut cold_rss = None;
+    for i in 0..5 {
+        let fresh = root.join(format!("cold-cache-{i}"));
+        let (t, rss) = run(&["test", one_pod], &fresh);
+        cold = cold.min(t);
+        cold_rss = cold_rss.max(rss);
+    }
+    let (check, check_rss) = best_run(5, &["check"], &cache);
+    println!("{:<40} {:>8} {:>9}", "command", "ms", "RSS MiB");
+    for (what, t, rss) in [
+        ("rampart test one-pod.yaml (warm cache)", warm, warm_rss),
+        ("rampart test one-pod.yaml (cold cache)", cold, cold_rss),
+        ("rampart check (standard library)", check, check_rss),
+    ] {
+        println!("{what:<40} {:>8.1} {:>9}", t.as_secs_f64() * 1e3, mib(rss));
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
