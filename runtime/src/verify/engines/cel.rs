@@ -2,7 +2,9 @@
 //! `rampart build --target vap` writes it, and evaluated as the API server does: match
 //! conditions, then variables in order, then each validation with its message expression.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use cel::extractors::This;
@@ -18,6 +20,9 @@ use crate::eval::{select, Action, Finding, RuleInfo};
 pub struct CelBackend {
     env: Arc<Env>,
     rules: BTreeMap<String, Rule>,
+    /// Parsed expressions by their text: parsing costs far more than evaluating, and the
+    /// cases of a rule share its expressions.
+    parsed: RefCell<HashMap<String, Rc<cel::Program>>>,
 }
 
 impl CelBackend {
@@ -31,6 +36,7 @@ impl CelBackend {
                 .iter()
                 .map(|r| (r.id.clone(), r.clone()))
                 .collect(),
+            parsed: RefCell::default(),
         }
     }
 
@@ -43,10 +49,19 @@ impl CelBackend {
     }
 
     fn eval(&self, ctx: &Context, expr: &str) -> Result<CV, String> {
-        let program = self
-            .env
-            .compile(expr)
-            .map_err(|e| format!("cannot parse `{expr}`: {e}"))?;
+        let cached = self.parsed.borrow().get(expr).cloned();
+        let program = match cached {
+            Some(p) => p,
+            None => {
+                let p = Rc::new(
+                    self.env
+                        .compile(expr)
+                        .map_err(|e| format!("cannot parse `{expr}`: {e}"))?,
+                );
+                self.parsed.borrow_mut().insert(expr.to_string(), p.clone());
+                p
+            }
+        };
         program
             .execute(ctx)
             .map_err(|e| format!("`{expr}` fails: {e}"))

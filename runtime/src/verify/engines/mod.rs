@@ -24,8 +24,8 @@ fn overrides<'a>(
         .map(|(_, name, value, _)| (name.as_str(), value))
 }
 
-/// A JSON value as an IR constant; numbers given for a `quantity` parameter become the
-/// quantity's text, as the Wasm evaluator reads them.
+/// A JSON value as an IR constant; a number given for a `quantity` parameter becomes its
+/// text, the form of quantity constants (`"500m"`) in the IR.
 fn ir_value(v: &serde_json::Value, ty: &ir::Type) -> ir::Value {
     use serde_json::Value as J;
     match v {
