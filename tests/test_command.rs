@@ -876,3 +876,56 @@ fn build_writes_every_file_it_can_and_names_the_one_it_cannot() {
     let template = std::fs::read_to_string(out_dir.join("t-tag.yaml")).unwrap();
     assert!(template.contains("kind: ConstraintTemplate") && template.contains("violation"));
 }
+
+/// Set rules see objects of every input file. The first pass, which gathers them, parses only
+/// the files that may hold a set kind; one whose kind is spelled with a JSON escape
+/// (`Network\u0050olicy`) must still count.
+#[test]
+fn set_rules_see_a_kind_written_with_an_escape_in_another_file() {
+    let dir = scratch("set-escape");
+    std::fs::write(
+        dir.join("ns.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n",
+    )
+    .unwrap();
+    let default_deny = |kind: &str| {
+        format!(
+            r#"{{"apiVersion": "networking.k8s.io/v1", "kind": "{kind}", "metadata": {{"name": "deny", "namespace": "shop"}}, "spec": {{"podSelector": {{}}, "policyTypes": ["Ingress", "Egress"]}}}}"#
+        )
+    };
+    let denied = |out: &Output| -> bool {
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["results"].as_array().unwrap().iter().any(|r| {
+            r["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["rule"] == "net.default_deny")
+        })
+    };
+    let check = || {
+        run(&[
+            "test",
+            "-o",
+            "json",
+            "--rule",
+            "net.default_deny",
+            &dir.display().to_string(),
+        ])
+    };
+    let without = check();
+    assert!(
+        denied(&without),
+        "{}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+    std::fs::write(dir.join("np.json"), default_deny("Network\\u0050olicy")).unwrap();
+    let escaped = check();
+    assert!(
+        !denied(&escaped),
+        "{}",
+        String::from_utf8_lossy(&escaped.stdout)
+    );
+    std::fs::write(dir.join("np.json"), default_deny("NetworkPolicy")).unwrap();
+    assert!(!denied(&check()));
+}

@@ -219,6 +219,8 @@ pub fn run(args: Args) -> ExitCode {
         rules: Some(module.selected.clone()),
         params,
         load_limits: args.limits.limits(),
+        // Only the human format prints the source line of a finding.
+        source_lines: args.format == Format::Human,
         ..runner::Options::default()
     };
     stop_on_ctrl_c(&options.stop);
@@ -269,10 +271,12 @@ pub fn run(args: Args) -> ExitCode {
         && args.output_file.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
-    let text = report::render(&report, args.format, color);
     match &args.output_file {
         Some(path) => {
-            if let Err(e) = report::write_atomically(path, text.as_bytes()) {
+            let written = report::write_atomically_with(path, |w| {
+                report::write(&report, args.format, color, w)
+            });
+            if let Err(e) = written {
                 return fail(&format!("cannot write `{}`: {e}", path.display()));
             }
             if args.format != Format::Human {
@@ -280,9 +284,9 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             // A closed pipe (`| head`) is not an error worth reporting.
-            let _ = out.write_all(text.as_bytes());
+            let _ = report::write(&report, args.format, color, &mut out);
             let _ = out.flush();
         }
     }

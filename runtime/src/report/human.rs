@@ -89,7 +89,7 @@ fn violation(buffer: &mut termcolor::Buffer, r: &ObjectResult, v: &Violation) {
     };
     let label = match &v.exemption {
         Some(_) => format!("{} (exempted)", v.severity),
-        None => v.severity.clone(),
+        None => v.severity.to_string(),
     };
     let diagnostic = Diagnostic::new(severity)
         .with_code(&v.rule)

@@ -10,9 +10,37 @@ use crate::runner::{Report, RunError, Summary, Violation};
 struct Document<'a> {
     version: u32,
     summary: JsonSummary,
-    results: Vec<JsonResult<'a>>,
+    results: Results<'a>,
     errors: Vec<JsonError<'a>>,
     notices: Vec<JsonError<'a>>,
+}
+
+/// The results, serialised one by one as they are converted: a report with hundreds of
+/// thousands of findings is not copied into a second tree first.
+struct Results<'a>(&'a Report);
+
+impl Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.results.iter().map(|r| {
+            JsonResult {
+                file: &r.file,
+                document: r.document,
+                line: r.line,
+                api_version: &r.api_version,
+                kind: &r.kind,
+                namespace: r.namespace.as_deref(),
+                name: r.name.as_deref(),
+                violations: r.active().map(violation).collect(),
+                exempted: r
+                    .violations
+                    .iter()
+                    .filter(|v| v.exemption.is_some())
+                    .map(violation)
+                    .collect(),
+                error: r.error.as_deref(),
+            }
+        }))
+    }
 }
 
 #[derive(Serialize)]
@@ -120,34 +148,21 @@ fn summary(s: &Summary) -> JsonSummary {
 
 /// Renders the report as pretty-printed JSON.
 pub fn render(report: &Report) -> String {
+    let mut out = Vec::new();
+    write(report, &mut out).expect("writing to memory does not fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// Writes the report as pretty-printed JSON, straight to `w`: a large report is never held
+/// as one string.
+pub fn write(report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let doc = Document {
         version: 1,
         summary: summary(&report.summary),
-        results: report
-            .results
-            .iter()
-            .map(|r| JsonResult {
-                file: &r.file,
-                document: r.document,
-                line: r.line,
-                api_version: &r.api_version,
-                kind: &r.kind,
-                namespace: r.namespace.as_deref(),
-                name: r.name.as_deref(),
-                violations: r.active().map(violation).collect(),
-                exempted: r
-                    .violations
-                    .iter()
-                    .filter(|v| v.exemption.is_some())
-                    .map(violation)
-                    .collect(),
-                error: r.error.as_deref(),
-            })
-            .collect(),
+        results: Results(report),
         errors: report.errors.iter().map(error).collect(),
         notices: report.notices.iter().map(error).collect(),
     };
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    text
+    serde_json::to_writer_pretty(&mut *w, &doc)?;
+    w.write_all(b"\n")
 }

@@ -81,7 +81,7 @@ pub fn render(report: &Report) -> String {
                     "logicalLocations": [{"fullyQualifiedName": v.path, "kind": "member"}],
                 }],
             });
-            if let Some(&i) = index.get(v.rule.as_str()) {
+            if let Some(&i) = index.get(&*v.rule) {
                 result["ruleIndex"] = json!(i);
             }
             if let Some(e) = &v.exemption {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::eval::{
-    self, Action, EvalError, Finding, ObjectSet, Params, Policies, Prepared, RuleInfo,
+    self, Action, EvalError, Finding, Gvk, ObjectSet, Params, Policies, Prepared, RuleInfo,
 };
 use crate::manifest::{self, format_path, Node, Object};
 use exceptions::{Date, Exception};
@@ -77,12 +77,12 @@ pub struct Exemption {
 /// One finding, ready to report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
-    /// The rule id.
-    pub rule: String,
+    /// The rule id (shared by every finding of the rule).
+    pub rule: Arc<str>,
     /// `deny` or `warn`.
     pub action: Action,
     /// The rule's severity.
-    pub severity: String,
+    pub severity: Arc<str>,
     /// The rule's message.
     pub message: String,
     /// Dotted path of the field the finding is about.
@@ -200,6 +200,9 @@ pub struct Options {
     pub progress: Option<Box<dyn Fn(usize, usize) + Sync>>,
     /// Set (by a Ctrl-C handler) to stop the run: no new file or batch of objects starts.
     pub stop: Arc<AtomicBool>,
+    /// Keep the source line of each finding and error (`source_line`), for the formats that
+    /// print it; without it those fields are empty, which saves time and memory.
+    pub source_lines: bool,
 }
 
 impl Default for Options {
@@ -213,6 +216,7 @@ impl Default for Options {
             today: Date::today(),
             progress: None,
             stop: Arc::new(AtomicBool::new(false)),
+            source_lines: true,
         }
     }
 }
@@ -230,8 +234,9 @@ struct FileOutcome {
 struct Context<'a> {
     policies: &'a Policies,
     options: &'a Options,
-    /// Rule id → metadata, for the selected rules only.
-    selected: HashMap<&'a str, &'a RuleInfo>,
+    /// Rule id → its id and severity as shared strings, for the selected rules only: a run
+    /// can hold hundreds of thousands of findings, which share them.
+    selected: HashMap<&'a str, (Arc<str>, Arc<str>)>,
     /// Every rule id of the policies, for "names no existing rule" warnings.
     known: Vec<String>,
     /// Per `--exceptions` entry: whether it exempted anything.
@@ -248,11 +253,16 @@ pub fn run(
     errors: Vec<RunError>,
     options: &Options,
 ) -> Report {
-    let selected: HashMap<&str, &RuleInfo> = policies
+    let selected: HashMap<&str, (Arc<str>, Arc<str>)> = policies
         .rules()
         .iter()
         .filter(|r| options.rules.as_ref().is_none_or(|ids| ids.contains(&r.id)))
-        .map(|r| (r.id.as_str(), r))
+        .map(|r| {
+            (
+                r.id.as_str(),
+                (Arc::from(r.id.as_str()), Arc::from(r.severity.as_str())),
+            )
+        })
         .collect();
     let ctx = Context {
         policies,
@@ -348,6 +358,9 @@ fn collect_set(policies: &Policies, inputs: &[Input], options: &Options) -> Vec<
             let Ok(bytes) = inputs::read(input, options.load_limits.max_bytes) else {
                 return Vec::new();
             };
+            if !may_hold_kind(&bytes, kinds) {
+                return Vec::new();
+            }
             let Ok(loaded) = manifest::load_bytes(&bytes, &options.load_limits) else {
                 return Vec::new();
             };
@@ -360,6 +373,46 @@ fn collect_set(policies: &Policies, inputs: &[Input], options: &Options) -> Vec<
         })
         .collect();
     per_file.into_iter().flatten().collect()
+}
+
+/// Whether a file may hold an object of one of `kinds`, so that the first pass parses only
+/// those files. A kind name can only be spelled without its letters in a row through an
+/// escape in a double-quoted scalar (`\u0050`, an escaped line break), so a file with no
+/// backslash and none of the names holds none of the kinds.
+fn may_hold_kind(bytes: &[u8], kinds: &[Gvk]) -> bool {
+    memchr::memchr(b'\\', bytes).is_some()
+        || kinds
+            .iter()
+            .any(|k| memchr::memmem::find(bytes, k.kind.as_bytes()).is_some())
+}
+
+/// The lines of one file, indexed on first use so that each finding's line is found
+/// without scanning the file from its start.
+struct Lines<'a> {
+    text: &'a str,
+    starts: std::cell::OnceCell<Vec<usize>>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Lines<'a> {
+        Lines {
+            text,
+            starts: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The text of 1-based line `line`, as [`line_text`] gives it.
+    fn get(&self, line: u32) -> String {
+        let starts = self.starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', self.text.as_bytes()).map(|i| i + 1))
+                .collect()
+        });
+        let Some(&start) = starts.get(line.saturating_sub(1) as usize) else {
+            return String::new();
+        };
+        line_text(&self.text[start..], 1)
+    }
 }
 
 /// The text of 1-based line `line` of `text`, without its line break; control characters
@@ -423,6 +476,7 @@ fn check_file(ctx: &Context, input: &Input, prepared: &Result<Prepared, EvalErro
     };
     // load_bytes accepted the bytes, so they are UTF-8.
     let text = String::from_utf8_lossy(&bytes);
+    let lines = Lines::new(&text);
     out.skipped = loaded.skipped;
     for batch in loaded.objects.chunks(STOP_BATCH) {
         if stopped() {
@@ -433,7 +487,7 @@ fn check_file(ctx: &Context, input: &Input, prepared: &Result<Prepared, EvalErro
             ctx.policies
                 .evaluate_all_prepared(&nodes, prepared, &ctx.options.eval_limits);
         for (object, result) in batch.iter().zip(evaluated) {
-            let r = object_result(ctx, &input.name, &text, object, result, &mut out);
+            let r = object_result(ctx, &input.name, &lines, object, result, &mut out);
             out.results.push(r);
         }
     }
@@ -443,7 +497,7 @@ fn check_file(ctx: &Context, input: &Input, prepared: &Result<Prepared, EvalErro
 fn object_result(
     ctx: &Context,
     file: &str,
-    text: &str,
+    lines: &Lines,
     object: &Object,
     result: Result<Vec<Finding>, EvalError>,
     out: &mut FileOutcome,
@@ -465,7 +519,7 @@ fn object_result(
         Err(e) => {
             let message = format!("{}: {e}", r.describe());
             let mut error = RunError::at(file, object.node.line, object.node.col, message);
-            error.source_line = Some(line_text(text, object.node.line));
+            error.source_line = Some(lines.get(object.node.line));
             out.errors.push(error);
             r.error = Some(e.to_string());
             return r;
@@ -476,7 +530,7 @@ fn object_result(
     out.notices.extend(annotated.notices);
     let mut annotation_used = false;
     for f in findings {
-        let Some(info) = ctx.selected.get(f.rule_id.as_str()) else {
+        let Some((rule, severity)) = ctx.selected.get(f.rule_id.as_str()) else {
             continue;
         };
         let mut exemption = None;
@@ -497,14 +551,18 @@ fn object_result(
             }
         }
         r.violations.push(Violation {
-            rule: f.rule_id,
+            rule: rule.clone(),
             action: f.action,
-            severity: info.severity.clone(),
+            severity: severity.clone(),
             message: f.message,
             path: format_path(&f.path),
             line: f.line,
             col: f.col,
-            source_line: line_text(text, f.line),
+            source_line: if ctx.options.source_lines {
+                lines.get(f.line)
+            } else {
+                String::new()
+            },
             exemption,
         });
     }
@@ -530,5 +588,41 @@ fn exemption_of(ex: &Exception) -> Exemption {
         owner: ex.owner.clone(),
         until: ex.expires.map(|d| d.to_string()),
         origin: ex.origin.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexed_lines_are_the_lines_of_the_text() {
+        let text = "a: 1\r\n\nb:\t2\n  c: \u{0}x\nlast";
+        let lines = Lines::new(text);
+        for line in 0..8 {
+            assert_eq!(lines.get(line), line_text(text, line), "line {line}");
+        }
+        assert_eq!(lines.get(1), "a: 1");
+        assert_eq!(lines.get(4), "  c: \u{fffd}x");
+        assert_eq!(lines.get(5), "last");
+        assert_eq!(lines.get(6), "");
+    }
+
+    #[test]
+    fn the_first_pass_parses_files_that_may_hold_a_set_kind() {
+        let kinds = [Gvk {
+            group: "networking.k8s.io".into(),
+            version: String::new(),
+            kind: "NetworkPolicy".into(),
+        }];
+        assert!(may_hold_kind(b"kind: NetworkPolicy\n", &kinds));
+        assert!(may_hold_kind(
+            b"{\"kind\": \"Network\\u0050olicy\"}",
+            &kinds
+        ));
+        assert!(!may_hold_kind(
+            b"kind: Pod\nmetadata: {name: network}\n",
+            &kinds
+        ));
     }
 }
