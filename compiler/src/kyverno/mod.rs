@@ -217,12 +217,19 @@ fn cluster_policy(
     ])
 }
 
+/// The rules that go into one ClusterPolicy: those of one module and autogen group, with
+/// their CEL, in rule id order.
+struct PolicyGroup<'a> {
+    module: String,
+    autogen: String,
+    rules: Vec<(&'a Rule, CelRule)>,
+}
+
 /// One ClusterPolicy per module (two when pod rules and other rules are mixed), and an
 /// error for each rule that cannot be expressed.
 pub fn export_cluster_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<ExportError>) {
     let mut errors = Vec::new();
-    // (module, autogen controllers) → rules with their CEL, in rule id order.
-    let mut groups: Vec<(String, String, Vec<(&Rule, CelRule)>)> = Vec::new();
+    let mut groups: Vec<PolicyGroup> = Vec::new();
     for rule in &program.rules {
         let compiled = match cel::compile_rule(rule, Dialect::Kyverno, "kyverno") {
             Ok(c) => c,
@@ -234,21 +241,30 @@ pub fn export_cluster_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
         let autogen = controllers(rule);
         match groups
             .iter_mut()
-            .find(|(m, a, _)| *m == rule.module && *a == autogen)
+            .find(|g| g.module == rule.module && g.autogen == autogen)
         {
-            Some((_, _, rules)) => rules.push((rule, compiled)),
-            None => groups.push((rule.module.clone(), autogen, vec![(rule, compiled)])),
+            Some(g) => g.rules.push((rule, compiled)),
+            None => groups.push(PolicyGroup {
+                module: rule.module.clone(),
+                autogen,
+                rules: vec![(rule, compiled)],
+            }),
         }
     }
     let mut files = Vec::new();
-    for (i, (module, autogen, rules)) in groups.iter().enumerate() {
-        let in_module = groups.iter().filter(|(m, _, _)| m == module).count();
+    for (i, group) in groups.iter().enumerate() {
+        let PolicyGroup {
+            module,
+            autogen,
+            rules,
+        } = group;
+        let in_module = groups.iter().filter(|g| g.module == *module).count();
         let mut name = cel::object_name(module);
         if in_module > 1 && autogen != "none" {
             name.push_str("-pods");
             let pod_groups_before = groups[..i]
                 .iter()
-                .filter(|(m, a, _)| m == module && a != "none")
+                .filter(|g| g.module == *module && g.autogen != "none")
                 .count();
             if pod_groups_before > 0 {
                 name.push_str(&format!("-{}", pod_groups_before + 1));

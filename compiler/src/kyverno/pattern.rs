@@ -564,13 +564,24 @@ fn pattern_rules(rule: &Rule) -> Result<Vec<(Action, Y)>, ExportError> {
     Ok(out)
 }
 
+/// The rules that go into one pattern-style ClusterPolicy: those of one module, autogen
+/// group and action.
+struct PatternGroup<'a> {
+    module: String,
+    autogen: String,
+    action: Action,
+    /// The source rules, each once.
+    rules: Vec<&'a Rule>,
+    /// The Kyverno rules written for them.
+    policy_rules: Vec<Y>,
+}
+
 /// Pattern-style ClusterPolicies (in [`PATTERN_DIR`]) for Kyverno 1.6 and later, which have
 /// no CEL: one per module, autogen group and action (the failure action is per policy
 /// there), and an error for each rule that patterns cannot express.
 pub fn export_pattern_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<ExportError>) {
     let mut errors = Vec::new();
-    // (module, autogen controllers, action) → (rules, policy rules).
-    let mut groups: Vec<(String, String, Action, Vec<&Rule>, Vec<Y>)> = Vec::new();
+    let mut groups: Vec<PatternGroup> = Vec::new();
     for rule in &program.rules {
         let rules = match pattern_rules(rule) {
             Ok(r) => r,
@@ -580,14 +591,17 @@ pub fn export_pattern_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
             }
         };
         let autogen = controllers(rule);
+        let holds = |g: &PatternGroup, action: Action| {
+            g.module == rule.module && g.autogen == autogen && g.action == action
+        };
         // Kyverno rule names are unique within a policy: `a` with two outcomes and `a_2`
         // would both give `a-2`.
         let taken = rules.iter().find_map(|(action, r)| {
             let name = r.get("name")?;
             groups
                 .iter()
-                .filter(|(m, a, x, _, _)| *m == rule.module && *a == autogen && x == action)
-                .flat_map(|(_, _, _, _, ys)| ys.iter())
+                .filter(|g| holds(g, *action))
+                .flat_map(|g| g.policy_rules.iter())
                 .any(|y| y.get("name") == Some(name))
                 .then(|| name.as_str().unwrap_or_default().to_string())
         });
@@ -600,30 +614,38 @@ pub fn export_pattern_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
             continue;
         }
         for (action, r) in rules {
-            match groups
-                .iter_mut()
-                .find(|(m, a, x, _, _)| *m == rule.module && *a == autogen && *x == action)
-            {
-                Some((_, _, _, rs, ys)) => {
-                    if !rs.iter().any(|x| x.id == rule.id) {
-                        rs.push(rule);
+            match groups.iter_mut().find(|g| holds(g, action)) {
+                Some(g) => {
+                    if !g.rules.iter().any(|x| x.id == rule.id) {
+                        g.rules.push(rule);
                     }
-                    ys.push(r);
+                    g.policy_rules.push(r);
                 }
-                None => groups.push((
-                    rule.module.clone(),
-                    autogen.clone(),
+                None => groups.push(PatternGroup {
+                    module: rule.module.clone(),
+                    autogen: autogen.clone(),
                     action,
-                    vec![rule],
-                    vec![r],
-                )),
+                    rules: vec![rule],
+                    policy_rules: vec![r],
+                }),
             }
         }
     }
     let mut files = Vec::new();
-    for (module, autogen, action, rules, policy_rules) in &groups {
+    for group in &groups {
+        let PatternGroup {
+            module,
+            autogen,
+            action,
+            rules,
+            policy_rules,
+        } = group;
         let mut name = format!("{}-pattern", cel::object_name(module));
-        if autogen != "none" && groups.iter().any(|(m, a, ..)| m == module && a == "none") {
+        if autogen != "none"
+            && groups
+                .iter()
+                .any(|g| g.module == *module && g.autogen == "none")
+        {
             name.push_str("-pods");
         }
         if *action == Action::Warn {
