@@ -64,16 +64,20 @@ enum Command {
         /// Set a rule parameter: RULE.NAME=VALUE (VALUE is JSON, or else a string).
         #[arg(long = "param", value_name = "RULE.NAME=VALUE")]
         param: Vec<String>,
-        /// A `kind: Params` file setting rule parameters.
+        /// A `kind: Params` file setting rule parameters (`--param` flags override it).
         #[arg(long = "params", value_name = "FILE")]
         params: Option<PathBuf>,
         /// A `kind: Exceptions` file of time-bound exceptions (repeatable).
         #[arg(long = "exceptions", value_name = "FILE")]
         exceptions: Vec<PathBuf>,
+        /// Make exceptions (files and annotations) without an owner or an expiry date errors.
+        #[arg(long = "require-owner-and-expiry")]
+        require_owner_and_expiry: bool,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = TestFormat::Human)]
         output: TestFormat,
-        /// Write the report to this file (atomically) instead of stdout.
+        /// Write the report to this file instead of stdout (a regular file is replaced whole,
+        /// a symlink's target too; a device or a FIFO is written to).
         #[arg(long = "output-file", value_name = "FILE")]
         output_file: Option<PathBuf>,
         /// Exit 1 on warnings too.
@@ -193,6 +197,7 @@ fn main() -> ExitCode {
             param,
             params,
             exceptions,
+            require_owner_and_expiry,
             output,
             output_file,
             fail_on_warn,
@@ -209,6 +214,7 @@ fn main() -> ExitCode {
             params: param,
             params_file: params,
             exceptions,
+            require_owner_and_expiry,
             format: match output {
                 TestFormat::Human => Format::Human,
                 TestFormat::Json => Format::Json,

@@ -5,7 +5,7 @@
 //! explicit: only [`ExprKind::Field`], [`ExprKind::Index`], [`ExprKind::Default`],
 //! [`ExprKind::IsAbsent`], iteration and membership ever see an optional value.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A whole compiled policy set.
 #[derive(Clone, Debug, Serialize)]
@@ -16,8 +16,8 @@ pub struct Program {
     pub source_digest: String,
 }
 
-/// The static type of an IR expression.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+/// The static type of an IR expression (read back from a module's metadata by the runtime).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Type {
     Bool,
     Int,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use rampart_runtime::report::write_atomically;
+use rampart_runtime::output_file;
 
 use super::fail;
 use super::policies::{self, Selection, BUNDLE};
@@ -19,7 +19,7 @@ pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
         return fail(&format!("cannot create `{}`: {e}", out_dir.display()));
     }
     let target = out_dir.join(BUNDLE);
-    if let Err(e) = write_atomically(&target, &module.wasm) {
+    if let Err(e) = output_file::write(&target, &module.wasm) {
         return fail(&format!("cannot write `{}`: {e}", target.display()));
     }
     eprintln!(
@@ -46,7 +46,7 @@ pub enum Export {
 }
 
 /// Runs `rampart build --target gatekeeper|gatekeeper-cel|kyverno|kyverno-vpol|vap`: writes every file
-/// atomically, and reports each rule the target cannot express (naming the rule, the
+/// with [`output_file::write`], and reports each rule the target cannot express (naming the rule, the
 /// construct and the target) as a warning; the rules that can be expressed are still written.
 pub fn export(target: Export, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
     let (program, _) = match policies::compile_program(paths) {
@@ -115,7 +115,7 @@ pub fn export(target: Export, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
                 continue;
             }
         }
-        if let Err(e) = write_atomically(&target, contents.as_bytes()) {
+        if let Err(e) = output_file::write(&target, contents.as_bytes()) {
             errors.push(format!("cannot write `{}`: {e}", target.display()));
         }
     }

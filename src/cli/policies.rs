@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use rampart_compiler::{ir, Compilation};
-use rampart_runtime::eval::{self, select::glob};
+use rampart_runtime::eval::{self, select::glob, ParamInfo};
+use rampart_runtime::runner::params::Declared;
 
 /// The name of the bundle that `rampart build --target wasm` writes.
 pub const BUNDLE: &str = "policies.wasm";
@@ -42,6 +43,8 @@ pub struct Module {
     pub wasm: Vec<u8>,
     /// Every rule id of the policies before selection.
     pub all_rules: Vec<String>,
+    /// The parameters every rule declares, before selection.
+    pub declared: Declared,
     /// The selected rule ids.
     pub selected: Vec<String>,
     /// The policy sources (name, text), when compiled from source: for `explain`.
@@ -118,9 +121,11 @@ pub fn module(paths: &[PathBuf], selection: &Selection) -> Result<Module, String
             eval::read_metadata(&wasm).map_err(|e| format!("`{}`: {e}", bundle.display()))?;
         let all_rules: Vec<String> = meta.rules.iter().map(|r| r.id.clone()).collect();
         let selected = selection.apply(&all_rules)?;
+        let declared = meta.rules.into_iter().map(|r| (r.id, r.params)).collect();
         return Ok(Module {
             wasm,
             all_rules,
+            declared,
             selected,
             sources: Vec::new(),
         });
@@ -131,6 +136,18 @@ pub fn module(paths: &[PathBuf], selection: &Selection) -> Result<Module, String
     let (mut program, sources) = compile_program(paths)?;
     let all_rules: Vec<String> = program.rules.iter().map(|r| r.id.clone()).collect();
     let selected = selection.apply(&all_rules)?;
+    let declared = program
+        .rules
+        .iter()
+        .map(|r| {
+            let params = r.params.iter().map(|p| ParamInfo {
+                name: p.name.clone(),
+                ty: p.ty.clone(),
+                default: serde_json::to_value(&p.default).unwrap_or_default(),
+            });
+            (r.id.clone(), params.collect())
+        })
+        .collect();
     // Unselected rules are left out of the module, so they cost nothing and cannot fail.
     program.rules.retain(|r| selected.contains(&r.id));
     let wasm = rampart_compiler::wasm::compile(&program).map_err(|errors| {
@@ -143,6 +160,7 @@ pub fn module(paths: &[PathBuf], selection: &Selection) -> Result<Module, String
     Ok(Module {
         wasm,
         all_rules,
+        declared,
         selected,
         sources,
     })

@@ -81,7 +81,7 @@ pub fn list(paths: &[PathBuf], selection: &Selection, json_output: bool) -> Exit
                     "rationale": r.rationale,
                     "remediation": r.remediation,
                     "params": r.params.iter().map(|p| json!({
-                        "name": p.name, "type": p.ty, "default": p.default,
+                        "name": p.name, "type": eval::show_type(&p.ty), "default": p.default,
                     })).collect::<Vec<_>>(),
                 })
             })
@@ -169,7 +169,11 @@ pub fn explain(paths: &[PathBuf], id: &str) -> ExitCode {
             let _ = writeln!(
                 text,
                 "  {} ({}) = {}    override: --param {}.{}=VALUE",
-                p.name, p.ty, p.default, r.id, p.name
+                p.name,
+                eval::show_type(&p.ty),
+                p.default,
+                r.id,
+                p.name
             );
         }
     }

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rampart_runtime::eval::{Params, Policies};
-use rampart_runtime::manifest::{self, Node};
+use rampart_runtime::manifest;
 use rampart_runtime::report::{self, Format};
-use rampart_runtime::runner::{self, exceptions, inputs};
+use rampart_runtime::runner::{self, inputs};
 
+use super::config;
 use super::policies::{self, Selection};
 use super::{fail, EXIT_ERROR};
 
@@ -29,6 +29,8 @@ pub struct Args {
     pub params_file: Option<PathBuf>,
     /// `--exceptions FILE`.
     pub exceptions: Vec<PathBuf>,
+    /// `--require-owner-and-expiry`.
+    pub require_owner_and_expiry: bool,
     /// `-o`.
     pub format: Format,
     /// `--output-file`.
@@ -86,95 +88,6 @@ fn stop_on_ctrl_c(stop: &Arc<AtomicBool>) {
     });
 }
 
-/// A parameter value from the command line: JSON when it parses as JSON (and the parameter
-/// is not a string), else the text as a string.
-fn param_value(text: &str, declared: Option<&serde_json::Value>) -> serde_json::Value {
-    let string = serde_json::Value::String(text.to_string());
-    if declared == Some(&serde_json::Value::from("String")) {
-        return string;
-    }
-    serde_json::from_str(text).unwrap_or(string)
-}
-
-/// Reads `--param` and `--params`; rules left out by the selection are checked to exist and
-/// then ignored.
-fn params(args: &Args, module: &policies::Module, loaded: &Policies) -> Result<Params, String> {
-    let declared = |rule: &str, name: &str| {
-        loaded
-            .rules()
-            .iter()
-            .find(|r| r.id == rule)
-            .and_then(|r| r.params.iter().find(|p| p.name == name))
-            .map(|p| p.ty.clone())
-    };
-    let mut overrides: Vec<(String, String, serde_json::Value)> = Vec::new();
-    for p in &args.params {
-        let (key, value) = p
-            .split_once('=')
-            .ok_or_else(|| format!("--param `{p}` must be written RULE.NAME=VALUE"))?;
-        let (rule, name) = key
-            .rsplit_once('.')
-            .ok_or_else(|| format!("--param `{p}` must be written RULE.NAME=VALUE"))?;
-        let value = param_value(value, declared(rule, name).as_ref());
-        overrides.push((rule.to_string(), name.to_string(), value));
-    }
-    if let Some(file) = &args.params_file {
-        overrides.extend(params_file(file)?);
-    }
-    let mut params = Params::default();
-    for (rule, name, value) in overrides {
-        if !module.all_rules.contains(&rule) {
-            return Err(format!(
-                "unknown rule `{rule}` in parameter `{rule}.{name}`"
-            ));
-        }
-        if module.selected.contains(&rule) {
-            params.set(&rule, &name, value);
-        }
-    }
-    Ok(params)
-}
-
-/// Reads a parameters file:
-/// `apiVersion: rampart.dev/v1alpha1`, `kind: Params`, `params: {RULE: {NAME: VALUE}}`.
-fn params_file(path: &PathBuf) -> Result<Vec<(String, String, serde_json::Value)>, String> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{name}`: {e}"))?;
-    let loaded = manifest::load_bytes(&bytes, &manifest::Limits::default())
-        .map_err(|e| format!("`{name}`:{e}"))?;
-    let mut out = Vec::new();
-    let docs: Vec<_> = loaded
-        .objects
-        .iter()
-        .filter(|o| o.kind == "Params")
-        .collect();
-    if docs.is_empty() {
-        return Err(format!(
-            "`{name}`: no `kind: Params` document with a `params` mapping"
-        ));
-    }
-    for doc in docs {
-        let Some(rules) = doc.node.get("params").and_then(Node::as_map) else {
-            return Err(format!(
-                "`{name}`:{}:{}: `params` must map rule ids to parameters",
-                doc.node.line, doc.node.col
-            ));
-        };
-        for (rule, values) in rules {
-            let Some(values) = values.as_map() else {
-                return Err(format!(
-                    "`{name}`:{}:{}: the parameters of `{rule}` must be a mapping",
-                    values.line, values.col
-                ));
-            };
-            for (param, value) in values {
-                out.push((rule.clone(), param.clone(), value.to_json()));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Prints progress on stderr at most every 100 ms; only used when stderr is a terminal.
 fn progress(total: usize) -> Box<dyn Fn(usize, usize) + Sync> {
     let last = Mutex::new(Instant::now());
@@ -199,15 +112,22 @@ pub fn run(args: Args) -> ExitCode {
         Ok(m) => m,
         Err(e) => return fail(&e),
     };
+    let today = runner::exceptions::Date::today();
+    let flags = config::Flags {
+        params: &args.params,
+        params_file: args.params_file.as_ref(),
+        exceptions: &args.exceptions,
+        require_owner_and_expiry: args.require_owner_and_expiry,
+    };
+    let config = match config::read(&flags, &module, today) {
+        Ok(c) => c,
+        Err(errors) => return config::fail(&errors),
+    };
     let policies = match policies::load(&module) {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
-    let params = match params(&args, &module, &policies) {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
-    if let Err(e) = policies.check_params(&params) {
+    if let Err(e) = policies.check_params(&config.params) {
         return fail(&e);
     }
     let ignore = match inputs::ignore_set(&args.ignore) {
@@ -217,7 +137,10 @@ pub fn run(args: Args) -> ExitCode {
 
     let mut options = runner::Options {
         rules: Some(module.selected.clone()),
-        params,
+        params: config.params,
+        exceptions: config.exceptions,
+        today,
+        require_owner_and_expiry: args.require_owner_and_expiry,
         load_limits: args.limits.limits(),
         // Only the human format prints the source line of a finding.
         source_lines: args.format == Format::Human,
@@ -225,22 +148,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     stop_on_ctrl_c(&options.stop);
     let mut early_errors = Vec::new();
-    let mut notices = Vec::new();
-    for file in &args.exceptions {
-        let name = file.display().to_string();
-        match std::fs::read(file) {
-            Ok(bytes) => {
-                let loaded = exceptions::load_file(&name, &bytes, &module.all_rules, options.today);
-                options.exceptions.extend(loaded.exceptions);
-                early_errors.extend(loaded.errors);
-                notices.extend(loaded.notices);
-            }
-            Err(e) => early_errors.push(runner::RunError::file(
-                &name,
-                format!("cannot read the exceptions file: {e}"),
-            )),
-        }
-    }
+    let mut notices = config.notices;
 
     let (inputs, listing_errors) =
         inputs::collect(&args.paths, &ignore, options.load_limits.max_bytes);
@@ -273,7 +181,7 @@ pub fn run(args: Args) -> ExitCode {
         && std::env::var_os("NO_COLOR").is_none();
     match &args.output_file {
         Some(path) => {
-            let written = report::write_atomically_with(path, |w| {
+            let written = rampart_runtime::output_file::write_with(path, |w| {
                 report::write(&report, args.format, color, w)
             });
             if let Err(e) = written {

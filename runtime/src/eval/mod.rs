@@ -21,6 +21,7 @@ use wasmtime::{InstancePre, Linker, Module, ResourceLimiter, Store, Trap};
 
 use crate::manifest::{Node, PathSegment, Value};
 use encode::{size, Encoded};
+use rampart_compiler::ir::Type;
 pub use select::{Gvk, Matcher, Target};
 
 /// The largest linear memory any evaluation may be given ([`Limits::memory`] is capped here).
@@ -184,9 +185,9 @@ pub struct Finding {
 #[derive(Clone, Debug, Deserialize)]
 pub struct ParamInfo {
     pub name: String,
-    /// The IR type, as JSON (`"Int"`, `{"List": "String"}`, …).
+    /// The declared type (printed in `.rp` syntax by [`show_type`]).
     #[serde(rename = "type")]
-    pub ty: serde_json::Value,
+    pub ty: Type,
     pub default: serde_json::Value,
 }
 
@@ -264,31 +265,27 @@ pub struct ObjectSet<'a> {
     pub objects: Vec<&'a Node>,
 }
 
-/// Whether a JSON value fits an IR type (given as JSON).
-fn fits(ty: &serde_json::Value, v: &serde_json::Value) -> bool {
-    use serde_json::Value as J;
+/// A type as `.rp` source writes it: `list<string>`, `int`, `Container?`.
+pub fn show_type(ty: &Type) -> String {
+    rampart_compiler::check::types::show(ty)
+}
+
+/// Whether a JSON value fits a parameter's declared type.
+pub fn fits(ty: &Type, v: &serde_json::Value) -> bool {
     match ty {
-        J::String(t) => match t.as_str() {
-            "Bool" => v.is_boolean(),
-            "Int" => v.is_i64(),
-            "Number" => v.is_number(),
-            "String" => v.is_string(),
-            "Quantity" | "IntOrString" => v.is_string() || v.is_number(),
-            "Null" => v.is_null(),
-            _ => true,
-        },
-        J::Object(o) => match o.iter().next() {
-            Some((k, t)) if k == "Optional" => v.is_null() || fits(t, v),
-            Some((k, t)) if k == "List" => {
-                v.as_array().is_some_and(|a| a.iter().all(|x| fits(t, x)))
-            }
-            Some((k, t)) if k == "Map" => v
-                .as_object()
-                .is_some_and(|m| m.values().all(|x| fits(t, x))),
-            Some((k, _)) if k == "Object" => v.is_object(),
-            _ => true,
-        },
-        _ => true,
+        Type::Bool => v.is_boolean(),
+        Type::Int => v.is_i64(),
+        Type::Number => v.is_number(),
+        Type::String => v.is_string(),
+        Type::Quantity | Type::IntOrString => v.is_string() || v.is_number(),
+        Type::Null => v.is_null(),
+        Type::Optional(t) => v.is_null() || fits(t, v),
+        Type::List(t) => v.as_array().is_some_and(|a| a.iter().all(|x| fits(t, x))),
+        Type::Map(t) => v
+            .as_object()
+            .is_some_and(|m| m.values().all(|x| fits(t, x))),
+        Type::Object(_) => v.is_object(),
+        Type::Image | Type::Any => true,
     }
 }
 
@@ -448,7 +445,7 @@ impl Policies {
                 let m = Module::new(&engine.inner, wasm).map_err(LoadError::from_wasmtime)?;
                 if let Some(path) = &cached {
                     // A cache that cannot be written only costs time on the next run.
-                    let _ = write_atomically(path, &m);
+                    let _ = write_cached(path, &m);
                 }
                 m
             }
@@ -493,7 +490,7 @@ impl Policies {
             if !fits(&p.ty, value) {
                 return Err(format!(
                     "parameter `{rule}.{name}` expects `{}`, got `{value}`",
-                    p.ty
+                    show_type(&p.ty)
                 ));
             }
         }
@@ -759,18 +756,13 @@ fn instance_error(instance: &wasmtime::Instance, store: &mut Store<State>) -> i3
         .unwrap_or(0)
 }
 
-fn write_atomically(path: &Path, module: &Module) -> std::io::Result<()> {
+/// Writes a compiled module to the cache.
+fn write_cached(path: &Path, module: &Module) -> std::io::Result<()> {
     let bytes = module
         .serialize()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension(format!(
-        "tmp{}.{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    crate::output_file::write(path, &bytes)
 }

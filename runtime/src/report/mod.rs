@@ -9,7 +9,6 @@ pub mod sarif;
 pub mod tap;
 
 use std::io::Write;
-use std::path::Path;
 
 use crate::runner::Report;
 
@@ -54,28 +53,4 @@ pub fn write(
         Format::Json => json::write(report, w),
         _ => w.write_all(render(report, format, color).as_bytes()),
     }
-}
-
-/// Writes a file atomically: a temporary file in the same folder, renamed over the target,
-/// so a reader never sees half a report.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomically_with(path, |w| w.write_all(bytes))
-}
-
-/// Like [`write_atomically`], with the contents written by `fill` through a buffer.
-pub fn write_atomically_with(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    let mut w = std::io::BufWriter::new(tmp);
-    fill(&mut w)?;
-    let tmp = w.into_inner().map_err(|e| e.into_error())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

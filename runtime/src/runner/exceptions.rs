@@ -1,7 +1,8 @@
 //! Exceptions: explicit, time-bound, tracked exemptions of findings.
 //!
 //! They come from an object's own annotations (`rampart.dev/exempt: "<rule glob>,…"`,
-//! `rampart.dev/exempt-reason`, `rampart.dev/exempt-until: YYYY-MM-DD`) or from an
+//! `rampart.dev/exempt-reason`, `rampart.dev/exempt-owner`, `rampart.dev/exempt-until:
+//! YYYY-MM-DD`) or from an
 //! `--exceptions` file:
 //!
 //! ```yaml
@@ -15,17 +16,20 @@
 //!     expires: "2026-12-31"
 //! ```
 //!
-//! The file is read with the manifest loader, so every problem points at its line.
+//! Both are read strictly (spec/config.md): an unknown key, a wrong type, an unknown rule or
+//! a bad date is an error at its line, and a malformed exception never exempts anything.
 
-use crate::eval::select::glob;
-use crate::manifest::{self, Node, Object};
-
+use super::config::{suggestion, ConfigFile};
 use super::RunError;
+use crate::eval::select::glob;
+use crate::manifest::{Node, Object};
 
 /// The annotation listing the rule globs an object is exempt from.
 pub const EXEMPT: &str = "rampart.dev/exempt";
 /// The annotation saying why.
 pub const EXEMPT_REASON: &str = "rampart.dev/exempt-reason";
+/// The annotation saying who is accountable for the exemption.
+pub const EXEMPT_OWNER: &str = "rampart.dev/exempt-owner";
 /// The annotation saying until when (inclusive).
 pub const EXEMPT_UNTIL: &str = "rampart.dev/exempt-until";
 
@@ -149,139 +153,225 @@ pub struct Loaded {
     pub notices: Vec<RunError>,
 }
 
-fn string_at<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
-    node.get(key).and_then(Node::as_str)
+/// What exceptions are checked against.
+#[derive(Clone, Copy, Debug)]
+pub struct Checks<'a> {
+    /// Every rule id of the policies (selected or not).
+    pub known: &'a [String],
+    /// The day expiry dates are compared with.
+    pub today: Date,
+    /// `--require-owner-and-expiry`: an exception without an owner or an expiry date is an
+    /// error.
+    pub require_owner_and_expiry: bool,
 }
 
-/// Warns about rule globs that name no rule of the policies.
-fn check_rules(ex: &Exception, known: &[String], notices: &mut Vec<RunError>) {
-    for g in &ex.rules {
-        if !known.iter().any(|id| glob(id, g)) {
-            notices.push(RunError::at(
-                &ex.file,
-                ex.line,
-                ex.col,
-                format!("exception names no existing rule: `{g}`"),
-            ));
-        }
+/// The keys of a `kind: Exceptions` document.
+const DOCUMENT_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "exceptions"];
+/// The keys of one exception.
+const EXCEPTION_KEYS: &[&str] = &["rule", "rules", "match", "reason", "owner", "expires"];
+/// The keys of an exception's `match`.
+const MATCH_KEYS: &[&str] = &["all", "kind", "namespace", "name"];
+/// The annotations Rampart reads on objects (any other `rampart.dev/` one is an error).
+const ANNOTATIONS: &[&str] = &[EXEMPT, EXEMPT_REASON, EXEMPT_OWNER, EXEMPT_UNTIL];
+
+/// `unknown rule `x` (did you mean …)` when a rule glob names no rule of the policies.
+fn unknown_rule(glob_text: &str, known: &[String]) -> Option<String> {
+    if known.iter().any(|id| glob(id, glob_text)) {
+        return None;
     }
-}
-
-/// Reads an `--exceptions` file.
-pub fn load_file(name: &str, bytes: &[u8], known: &[String], today: Date) -> Loaded {
-    let mut out = Loaded::default();
-    let loaded = match manifest::load_bytes(bytes, &manifest::Limits::default()) {
-        Ok(l) => l,
-        Err(e) => {
-            out.errors
-                .push(RunError::at(name, e.line, e.col, e.message));
-            return out;
-        }
-    };
-    let documents: Vec<&Object> = loaded
-        .objects
-        .iter()
-        .filter(|o| o.kind == "Exceptions")
-        .collect();
-    if documents.is_empty() {
-        out.errors.push(RunError::file(
-            name,
-            "no `kind: Exceptions` document with an `exceptions` list".into(),
+    if glob_text.contains(['*', '?', '[']) {
+        return Some(format!(
+            "rule glob `{glob_text}` matches no rule of the policies"
         ));
     }
-    for doc in documents {
-        let Some(list) = doc.node.get("exceptions").and_then(Node::as_list) else {
-            out.errors.push(RunError::at(
-                name,
-                doc.node.line,
-                doc.node.col,
-                "`exceptions` must be a list".into(),
-            ));
+    let hint = suggestion(glob_text, known.iter().map(String::as_str));
+    Some(format!("unknown rule `{glob_text}`{hint}"))
+}
+
+/// Reads an `--exceptions` file, strictly: every problem in it is an error (spec/config.md).
+pub fn load_file(name: &str, bytes: &[u8], checks: Checks) -> Loaded {
+    let mut out = Loaded::default();
+    let (mut file, documents) = ConfigFile::documents(name, bytes, "Exceptions", DOCUMENT_KEYS);
+    for doc in &documents {
+        let Some(list) = doc.get("exceptions") else {
+            file.error(
+                doc,
+                "a `kind: Exceptions` document needs an `exceptions` list".into(),
+            );
             continue;
         };
-        for item in list {
-            match exception_from_node(name, item) {
-                Ok(ex) => {
-                    check_rules(&ex, known, &mut out.notices);
-                    if ex.expired(today) {
-                        out.notices.push(RunError::at(
-                            name,
-                            ex.line,
-                            ex.col,
-                            format!(
-                                "exception expired on {}; its findings are reported again",
-                                ex.expires.expect("expired implies a date")
-                            ),
-                        ));
-                    }
-                    out.exceptions.push(ex);
+        let Some(items) = list.as_list() else {
+            file.error(list, "`exceptions` must be a list".into());
+            continue;
+        };
+        for item in items {
+            if let Some(ex) = exception_from_node(&mut file, item, checks) {
+                if ex.expired(checks.today) {
+                    out.notices.push(RunError::at(
+                        name,
+                        ex.line,
+                        ex.col,
+                        format!(
+                            "exception expired on {}; its findings are reported again",
+                            ex.expires.expect("expired implies a date")
+                        ),
+                    ));
                 }
-                Err(e) => out.errors.push(e),
+                out.exceptions.push(ex);
             }
         }
     }
+    out.errors = file.into_errors();
     out
 }
 
-fn exception_from_node(file: &str, node: &Node) -> Result<Exception, RunError> {
-    let error = |n: &Node, message: &str| RunError::at(file, n.line, n.col, message.into());
+/// Reads one exception; `None` when it has errors (recorded in `file`).
+fn exception_from_node(file: &mut ConfigFile, node: &Node, checks: Checks) -> Option<Exception> {
     if node.as_map().is_none() {
-        return Err(error(node, "an exception must be a mapping"));
+        file.error(node, "an exception must be a mapping".into());
+        return None;
     }
+    let before = file.errors.len();
+    file.check_keys(node, EXCEPTION_KEYS, "an exception");
     let mut rules = Vec::new();
-    if let Some(r) = string_at(node, "rule") {
-        rules.push(r.to_string());
+    if let Some(r) = node.get("rule") {
+        rules.extend(file.string("rule", r).map(|t| (t.to_string(), r)));
     }
     if let Some(list) = node.get("rules") {
-        let items = list
-            .as_list()
-            .ok_or_else(|| error(list, "`rules` must be a list of rule globs"))?;
-        for item in items {
-            let text = item
-                .as_str()
-                .ok_or_else(|| error(item, "`rules` must be a list of rule globs"))?;
-            rules.push(text.to_string());
+        match list.as_list() {
+            Some(items) if !items.is_empty() => {
+                for item in items {
+                    rules.extend(file.string("rules", item).map(|t| (t.to_string(), item)));
+                }
+            }
+            _ => file.error(
+                list,
+                "`rules` must be a non-empty list of rule ids or globs".into(),
+            ),
         }
     }
-    if rules.is_empty() {
-        return Err(error(node, "an exception needs `rules` (or `rule`)"));
+    if node.get("rule").is_none() && node.get("rules").is_none() {
+        file.error(node, "an exception needs `rules`".into());
     }
-    let selector = node.get("match");
-    let pick = |key: &str| {
-        selector
-            .and_then(|m| m.get(key))
-            .and_then(Node::as_str)
-            .map(str::to_string)
+    for (text, at) in &rules {
+        if let Some(message) = unknown_rule(text, checks.known) {
+            file.error(at, message);
+        }
+    }
+    let selector = match_from_node(file, node);
+    let reason = match node.get("reason") {
+        None => {
+            file.error(node, "an exception needs a `reason`".into());
+            String::new()
+        }
+        Some(r) => match file.string("reason", r).map(str::trim) {
+            Some("") => {
+                file.error(r, "`reason` must not be empty".into());
+                String::new()
+            }
+            text => text.unwrap_or_default().to_string(),
+        },
     };
-    let reason = string_at(node, "reason").unwrap_or("").trim().to_string();
-    if reason.is_empty() {
-        return Err(error(node, "an exception needs a `reason`"));
-    }
-    let expires = match node.get("expires") {
+    let owner = match node.get("owner").map(|o| (o, file.string("owner", o))) {
+        Some((o, Some(text))) if text.trim().is_empty() => {
+            file.error(o, "`owner` must not be empty".into());
+            None
+        }
+        Some((_, text)) => text.map(str::to_string),
         None => None,
-        Some(n) => Some(
-            n.as_str()
-                .and_then(Date::parse)
-                .ok_or_else(|| error(n, "`expires` must be a date written YYYY-MM-DD"))?,
-        ),
     };
-    Ok(Exception {
-        rules,
-        kind: pick("kind"),
-        namespace: pick("namespace"),
-        name: pick("name"),
+    let expires = node.get("expires").and_then(|n| {
+        let date = n.as_str().and_then(Date::parse);
+        if date.is_none() {
+            file.error(n, "`expires` must be a date written YYYY-MM-DD".into());
+        }
+        date
+    });
+    if checks.require_owner_and_expiry {
+        if node.get("owner").is_none() {
+            file.error(
+                node,
+                "an exception needs an `owner` (--require-owner-and-expiry)".into(),
+            );
+        }
+        if node.get("expires").is_none() {
+            file.error(
+                node,
+                "an exception needs `expires` (--require-owner-and-expiry)".into(),
+            );
+        }
+    }
+    if file.errors.len() > before {
+        return None;
+    }
+    let (kind, namespace, name) = selector?;
+    Some(Exception {
+        rules: rules.into_iter().map(|(t, _)| t).collect(),
+        kind,
+        namespace,
+        name,
         reason,
-        owner: string_at(node, "owner").map(str::to_string),
+        owner,
         expires,
-        origin: format!("{file}:{}", node.line),
-        file: file.to_string(),
+        origin: format!("{}:{}", file.name, node.line),
+        file: file.name.to_string(),
         line: node.line,
         col: node.col,
     })
 }
 
-/// Reads the exemption annotations of one object, if it has any.
-pub fn from_annotations(file: &str, object: &Object, known: &[String], today: Date) -> Loaded {
+/// The globs of an exception's `match`: `(kind, namespace, name)`. A `match` must name at
+/// least one of them, or say `all: true`, so that covering every object is never an accident.
+type Selector = (Option<String>, Option<String>, Option<String>);
+
+fn match_from_node(file: &mut ConfigFile, node: &Node) -> Option<Selector> {
+    let Some(selector) = node.get("match") else {
+        file.error(
+            node,
+            "an exception needs a `match` (write `match: {all: true}` to cover every object)"
+                .into(),
+        );
+        return None;
+    };
+    if selector.as_map().is_none() {
+        file.error(
+            selector,
+            "`match` must be a mapping of `kind`, `namespace`, `name` or `all`".into(),
+        );
+        return None;
+    }
+    let before = file.errors.len();
+    file.check_keys(selector, MATCH_KEYS, "`match`");
+    let mut pick = |key: &str| {
+        let n = selector.get(key)?;
+        let text = file.string(key, n)?;
+        if text.is_empty() {
+            file.error(n, format!("`{key}` must not be empty"));
+        }
+        Some(text.to_string())
+    };
+    let picked = (pick("kind"), pick("namespace"), pick("name"));
+    let criteria = MATCH_KEYS[1..].iter().any(|k| selector.get(k).is_some());
+    match selector.get("all") {
+        Some(all) if all.as_bool() != Some(true) => {
+            file.error(all, "`all` can only be `true` (leave it out and name `kind`, `namespace` or `name`)".into());
+        }
+        Some(all) if criteria => {
+            file.error(all, "`all: true` cannot be combined with `kind`, `namespace` or `name`".into());
+        }
+        Some(_) => {}
+        None if !criteria && file.errors.len() == before => file.error(
+            selector,
+            "`match` has no criteria: name `kind`, `namespace` or `name`, or write `all: true` to cover every object".into(),
+        ),
+        None => {}
+    }
+    (file.errors.len() == before).then_some(picked)
+}
+
+/// Reads the exemption annotations of one object, if it has any. A malformed exemption is an
+/// error and exempts nothing: the object's findings are reported as if it were absent.
+pub fn from_annotations(file: &str, object: &Object, checks: Checks) -> Loaded {
     let mut out = Loaded::default();
     let annotations = object
         .node
@@ -290,23 +380,30 @@ pub fn from_annotations(file: &str, object: &Object, known: &[String], today: Da
     let Some(annotations) = annotations else {
         return out;
     };
+    let at = |n: &Node, message: String| RunError::at(file, n.line, n.col, message);
+    for (key, value) in annotations.as_map().unwrap_or_default() {
+        if key.starts_with("rampart.dev/") && !ANNOTATIONS.contains(&key.as_str()) {
+            let hint = suggestion(key, ANNOTATIONS.iter().copied());
+            out.errors
+                .push(at(value, format!("unknown annotation `{key}`{hint}")));
+        }
+    }
     let Some(exempt) = annotations.get(EXEMPT) else {
         return out;
     };
-    let at = |n: &Node, message: String| RunError::at(file, n.line, n.col, message);
-    let Some(text) = exempt.as_str() else {
-        out.errors.push(at(
-            exempt,
-            format!("`{EXEMPT}` must be a string of rule globs"),
-        ));
-        return out;
-    };
+    let text = exempt.as_str().unwrap_or("");
     let rules: Vec<String> = text
         .split(',')
         .map(str::trim)
         .filter(|g| !g.is_empty())
         .map(str::to_string)
         .collect();
+    if rules.is_empty() {
+        out.errors.push(at(
+            exempt,
+            format!("`{EXEMPT}` must be a string of rule ids or globs, separated by commas"),
+        ));
+    }
     let reason = annotations
         .get(EXEMPT_REASON)
         .and_then(Node::as_str)
@@ -318,36 +415,57 @@ pub fn from_annotations(file: &str, object: &Object, known: &[String], today: Da
             exempt,
             format!("exemption without a reason: add the `{EXEMPT_REASON}` annotation"),
         ));
-        return out;
+    }
+    let owner = annotations
+        .get(EXEMPT_OWNER)
+        .and_then(Node::as_str)
+        .map(str::trim);
+    if checks.require_owner_and_expiry && owner.is_none_or(str::is_empty) {
+        out.errors.push(at(exempt, format!("exemption without an owner: add the `{EXEMPT_OWNER}` annotation (--require-owner-and-expiry)")));
     }
     let expires = match annotations.get(EXEMPT_UNTIL) {
-        None => None,
-        Some(n) => match n.as_str().and_then(Date::parse) {
-            Some(d) => Some(d),
-            None => {
+        None => {
+            if checks.require_owner_and_expiry {
+                out.errors.push(at(exempt, format!("exemption without an expiry date: add the `{EXEMPT_UNTIL}` annotation (--require-owner-and-expiry)")));
+            }
+            None
+        }
+        Some(n) => {
+            let date = n.as_str().and_then(Date::parse);
+            if date.is_none() {
                 out.errors.push(at(
                     n,
                     format!("`{EXEMPT_UNTIL}` must be a date written YYYY-MM-DD"),
                 ));
-                return out;
             }
-        },
+            date
+        }
     };
+    if !out.errors.is_empty() {
+        return out;
+    }
     let ex = Exception {
         rules,
         kind: None,
         namespace: None,
         name: None,
         reason,
-        owner: None,
+        owner: owner.map(str::to_string),
         expires,
         origin: "annotation".into(),
         file: file.to_string(),
         line: exempt.line,
         col: exempt.col,
     };
-    check_rules(&ex, known, &mut out.notices);
-    if let Some(until) = ex.expires.filter(|_| ex.expired(today)) {
+    for g in &ex.rules {
+        if let Some(message) = unknown_rule(g, checks.known) {
+            out.notices.push(at(
+                exempt,
+                format!("{message} in `{EXEMPT}`: it exempts nothing"),
+            ));
+        }
+    }
+    if let Some(until) = ex.expires.filter(|_| ex.expired(checks.today)) {
         out.notices.push(at(
             exempt,
             format!("exemption expired on {until}; its findings are reported again"),

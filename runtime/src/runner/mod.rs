@@ -6,8 +6,10 @@
 //! small, are kept). Set rules (`objects(Kind)`) need the objects of their kinds from every
 //! file, so when the policies have any, a first pass collects those objects.
 
+pub mod config;
 pub mod exceptions;
 pub mod inputs;
+pub mod params;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -196,6 +198,9 @@ pub struct Options {
     pub exceptions: Vec<Exception>,
     /// The day against which expiry dates are checked.
     pub today: Date,
+    /// `--require-owner-and-expiry`: an exemption annotation without an owner or an expiry
+    /// date is an error (and exempts nothing).
+    pub require_owner_and_expiry: bool,
     /// Called after each file with the number of files and objects done so far.
     pub progress: Option<Box<dyn Fn(usize, usize) + Sync>>,
     /// Set (by a Ctrl-C handler) to stop the run: no new file or batch of objects starts.
@@ -214,6 +219,7 @@ impl Default for Options {
             rules: None,
             exceptions: Vec::new(),
             today: Date::today(),
+            require_owner_and_expiry: false,
             progress: None,
             stop: Arc::new(AtomicBool::new(false)),
             source_lines: true,
@@ -525,7 +531,12 @@ fn object_result(
             return r;
         }
     };
-    let annotated = exceptions::from_annotations(file, object, &ctx.known, ctx.options.today);
+    let checks = exceptions::Checks {
+        known: &ctx.known,
+        today: ctx.options.today,
+        require_owner_and_expiry: ctx.options.require_owner_and_expiry,
+    };
+    let annotated = exceptions::from_annotations(file, object, checks);
     out.errors.extend(annotated.errors);
     out.notices.extend(annotated.notices);
     let mut annotation_used = false;
