@@ -128,8 +128,8 @@ params: {}
         "error: FILE:11:5: an exception needs a `reason`",
         "error: FILE:12:12: `match` has no criteria: name `kind`, `namespace` or `name`, or write `all: true` to cover every object",
         "error: FILE:13:12: `rules` must be a non-empty list of rule ids or globs",
-        "error: FILE:14:17: `all` can only be `true` (leave it out and name `kind`, `namespace` or `name`)",
-        "error: FILE:17:17: `all: true` cannot be combined with `kind`, `namespace` or `name`",
+        "error: FILE:14:18: `all` can only be `true` (leave it out and name `kind`, `namespace` or `name`)",
+        "error: FILE:17:18: `all: true` cannot be combined with `kind`, `namespace` or `name`",
         "error: FILE:21:7: expected `kind: Exceptions` in this file, found `Params`",
     ];
     let out = test_pod(false, &path, &[]);
