@@ -5,8 +5,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 use common::{rampart, run, scratch};
 use serde_json::Value;
@@ -306,7 +306,8 @@ fn parameters_from_the_command_line_and_a_file() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: unknown rule `t.nope` in parameter `t.nope.banned`\n"
+        "error: --param t.nope.banned=1: unknown rule `t.nope`\n\
+         error: nothing was evaluated: 1 configuration error(s)\n"
     );
 }
 
