@@ -3,34 +3,15 @@
 //! `tests/manifests/policies/` (stable rules, independent of the standard library), and
 //! insta compares the output of every format.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Output, Stdio};
+
+use common::{rampart, root, run, scratch};
 
 use serde_json::Value;
 
 const POLICIES: &str = "tests/manifests/policies";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A command running the binary from the crate root, with a private compile cache.
-fn rampart(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    cmd.current_dir(root())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env(
-            "RAMPART_CACHE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("rampart-cache"),
-        )
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn run(args: &[&str]) -> Output {
-    rampart(args).output().expect("the binary runs")
-}
 
 /// Runs `rampart test -p POLICIES ARGS` and returns the exit code and the JSON report.
 fn test_json(args: &[&str]) -> (i32, Value) {
@@ -45,14 +26,6 @@ fn test_json(args: &[&str]) -> (i32, Value) {
         )
     });
     (out.status.code().unwrap_or(-1), json)
-}
-
-/// A scratch folder for inputs that cannot live in the repository (binary files, loops).
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the scratch folder can be made");
-    dir
 }
 
 /// `(rule, path, line, column)` of every violation of the result for `file`.
@@ -89,8 +62,10 @@ fn every_format_is_stable() {
             "-o",
             format,
         ]);
-        let stdout =
-            String::from_utf8_lossy(&out.stdout).replace(env!("CARGO_PKG_VERSION"), "[VERSION]");
+        // SARIF's base folder is the repository's, wherever it is checked out.
+        let stdout = String::from_utf8_lossy(&out.stdout)
+            .replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
+            .replace(&format!("file://{}/", root().display()), "file://[ROOT]/");
         insta::assert_snapshot!(
             format!("format_{format}"),
             format!("exit code: {:?}\n{stdout}", out.status.code())
