@@ -91,6 +91,8 @@ enum Command {
         threads: Option<usize>,
         #[command(flatten)]
         limits: cli::test::LimitArgs,
+        #[command(flatten)]
+        ci: cli::ci::CiArgs,
     },
     /// List the rules of the policies (the embedded standard library by default).
     Rules {
@@ -204,6 +206,7 @@ fn main() -> ExitCode {
             ignore,
             threads,
             limits,
+            ci,
         } => cli::test::run(cli::test::Args {
             paths,
             policies: policy,
@@ -228,6 +231,7 @@ fn main() -> ExitCode {
             ignore,
             threads,
             limits,
+            ci,
         }),
         Command::Rules {
             policy,

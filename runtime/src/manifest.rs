@@ -58,14 +58,15 @@ use std::fmt;
 
 use build::Builder;
 
-/// A YAML/JSON value with the position of its first character (1-based line and column).
+/// A YAML/JSON value with the position of its first character (1-based line and column);
+/// a block list or mapping that is a mapping's value is placed at its key (`spec:`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     /// The value.
     pub value: Value,
-    /// 1-based line of the node's first character.
+    /// 1-based line of the node's first character (of its key, for a block collection).
     pub line: u32,
-    /// 1-based column (in characters) of the node's first character.
+    /// 1-based column (in characters) of that character.
     pub col: u32,
 }
 

@@ -1,6 +1,7 @@
 //! The subcommands beyond `check`: `test`, `rules`, `explain` and `build`.
 
 pub mod build;
+pub mod ci;
 pub mod config;
 pub mod policies;
 pub mod rules;

@@ -80,6 +80,15 @@ fn bundle_path(paths: &[PathBuf]) -> Option<PathBuf> {
 /// Compiles `.rp` sources (the standard library when `paths` is empty) to the IR, printing
 /// diagnostics on stderr; `Err` carries the message for a failed compilation.
 pub fn compile_program(paths: &[PathBuf]) -> Result<(ir::Program, Vec<(String, String)>), String> {
+    compile_program_with(paths, false)
+}
+
+/// Like [`compile_program`]; with `stdlib`, the standard library is compiled together with
+/// the sources of `paths` (its names then start with [`rampart_stdlib::PREFIX`]).
+pub fn compile_program_with(
+    paths: &[PathBuf],
+    stdlib: bool,
+) -> Result<(ir::Program, Vec<(String, String)>), String> {
     let (compilation, texts): (Compilation, Vec<(String, String)>) = if paths.is_empty() {
         let texts = rampart_stdlib::POLICIES
             .iter()
@@ -91,14 +100,21 @@ pub fn compile_program(paths: &[PathBuf]) -> Result<(ir::Program, Vec<(String, S
         if sources.is_empty() {
             return Err("no `.rp` files found in the given policy paths".into());
         }
-        let texts = sources
+        let mut texts: Vec<(String, String)> = sources
             .iter()
             .filter_map(|s| s.text.as_ref().ok().map(|t| (s.name.clone(), t.clone())))
             .collect();
-        (
-            rampart_compiler::compile(sources, &crate::kubernetes_schema()),
-            texts,
-        )
+        if stdlib {
+            texts.extend(rampart_stdlib::POLICIES.iter().map(|(name, text)| {
+                (format!("{}{name}", rampart_stdlib::PREFIX), text.to_string())
+            }));
+            (rampart_stdlib::compile_with(sources), texts)
+        } else {
+            (
+                rampart_compiler::compile(sources, &crate::kubernetes_schema()),
+                texts,
+            )
+        }
     };
     // The standard library is tested to compile cleanly; only user policies get their
     // warnings shown.
@@ -114,7 +130,22 @@ pub fn compile_program(paths: &[PathBuf]) -> Result<(ir::Program, Vec<(String, S
 /// Loads the policies named by `-p` (the standard library when none) and applies the rule
 /// selection. Errors are printed-ready messages.
 pub fn module(paths: &[PathBuf], selection: &Selection) -> Result<Module, String> {
+    module_with(paths, false, selection)
+}
+
+/// Like [`module`]; with `stdlib`, the standard library runs together with `paths`.
+pub fn module_with(
+    paths: &[PathBuf],
+    stdlib: bool,
+    selection: &Selection,
+) -> Result<Module, String> {
     if let Some(bundle) = bundle_path(paths) {
+        if stdlib {
+            return Err(format!(
+                "--stdlib cannot be combined with the bundle `{}`: build the bundle with the library, or pass its `.rp` sources",
+                bundle.display()
+            ));
+        }
         let wasm = std::fs::read(&bundle)
             .map_err(|e| format!("cannot read `{}`: {e}", bundle.display()))?;
         let meta =
@@ -133,7 +164,7 @@ pub fn module(paths: &[PathBuf], selection: &Selection) -> Result<Module, String
     if let Some(p) = paths.iter().find(|p| !p.exists()) {
         return Err(format!("policy path `{}` does not exist", p.display()));
     }
-    let (mut program, sources) = compile_program(paths)?;
+    let (mut program, sources) = compile_program_with(paths, stdlib)?;
     let all_rules: Vec<String> = program.rules.iter().map(|r| r.id.clone()).collect();
     let selected = selection.apply(&all_rules)?;
     let declared = program

@@ -13,7 +13,7 @@ use rampart_runtime::runner::{self, inputs};
 
 use super::config;
 use super::policies::{self, Selection};
-use super::{fail, EXIT_ERROR};
+use super::{ci, fail, EXIT_ERROR};
 
 /// Everything `rampart test` was asked to do.
 pub struct Args {
@@ -43,6 +43,8 @@ pub struct Args {
     pub threads: Option<usize>,
     /// `--max-file-size`, `--max-depth`, `--max-documents`, `--max-alias-nodes`.
     pub limits: LimitArgs,
+    /// `--stdlib`, `--fail-on-severity`, `--baseline`, `--fail-on-empty`, `--stdin-name`.
+    pub ci: ci::CiArgs,
 }
 
 /// The manifest loader's limits, as command-line flags (defaults: [`manifest::Limits`]).
@@ -108,7 +110,7 @@ pub fn run(args: Args) -> ExitCode {
     if args.paths.is_empty() {
         return fail("no manifests given: name files, folders, or `-` for stdin");
     }
-    let module = match policies::module(&args.policies, &args.selection) {
+    let module = match policies::module_with(&args.policies, args.ci.stdlib, &args.selection) {
         Ok(m) => m,
         Err(e) => return fail(&e),
     };
@@ -123,6 +125,13 @@ pub fn run(args: Args) -> ExitCode {
         Ok(c) => c,
         Err(errors) => return config::fail(&errors),
     };
+    if let Err(e) = ci::check_rules(&args.ci, &module.selected) {
+        return fail(&e);
+    }
+    let baseline = match ci::load_baseline(&args.ci) {
+        Ok(b) => b,
+        Err(e) => return fail(&e),
+    };
     let policies = match policies::load(&module) {
         Ok(p) => p,
         Err(e) => return fail(&e),
@@ -130,7 +139,7 @@ pub fn run(args: Args) -> ExitCode {
     if let Err(e) = policies.check_params(&config.params) {
         return fail(&e);
     }
-    let ignore = match inputs::ignore_set(&args.ignore) {
+    let ignore = match inputs::Ignore::new(&args.ignore) {
         Ok(g) => g,
         Err(e) => return fail(&e),
     };
@@ -150,9 +159,11 @@ pub fn run(args: Args) -> ExitCode {
     let mut early_errors = Vec::new();
     let mut notices = config.notices;
 
-    let (inputs, listing_errors) =
+    let (mut inputs, mut listing_errors) =
         inputs::collect(&args.paths, &ignore, options.load_limits.max_bytes);
+    ci::name_stdin(&args.ci, &mut inputs, &mut listing_errors);
     early_errors.extend(listing_errors);
+    notices.extend(ignore.unused());
     let show_progress = std::io::stderr().is_terminal() && inputs.len() > 1;
     if show_progress {
         options.progress = Some(progress(inputs.len()));
@@ -174,6 +185,18 @@ pub fn run(args: Args) -> ExitCode {
     }
     notices.extend(std::mem::take(&mut report.notices));
     report.notices = notices;
+    ci::finish(
+        &args.ci,
+        args.fail_on_warn,
+        baseline,
+        &args.paths,
+        &mut report,
+    );
+    if args.format == Format::Github {
+        if let Err(e) = ci::write_step_summary(&report) {
+            eprintln!("warning: {e}");
+        }
+    }
 
     let color = args.format == Format::Human
         && args.output_file.is_none()
@@ -200,7 +223,7 @@ pub fn run(args: Args) -> ExitCode {
     }
     if !report.errors.is_empty() {
         ExitCode::from(EXIT_ERROR)
-    } else if report.failed(args.fail_on_warn) {
+    } else if report.failed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -1,15 +1,22 @@
-//! Helpers shared by the end-to-end test files that run the real binary.
+//! Running the real binary from the end-to-end tests.
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// A command running the binary from the crate root, with a private compile cache.
+/// The crate root, where the binary runs.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A command running the binary from the crate root, with a private compile cache and no
+/// GitHub job summary of the job running the tests.
 pub fn rampart(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+    cmd.current_dir(root())
         .args(args)
         .env("NO_COLOR", "1")
+        .env_remove("GITHUB_STEP_SUMMARY")
         .env(
             "RAMPART_CACHE_DIR",
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("rampart-cache"),
@@ -18,12 +25,12 @@ pub fn rampart(args: &[&str]) -> Command {
     cmd
 }
 
-/// Runs the binary and waits for it.
+/// Runs the binary to completion.
 pub fn run(args: &[&str]) -> Output {
     rampart(args).output().expect("the binary runs")
 }
 
-/// An empty scratch folder `NAME` under the target's temporary folder.
+/// A fresh scratch folder for inputs that cannot live in the repository.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);

@@ -696,7 +696,12 @@ impl Policies {
                         Step::Index(i) => PathSegment::Index((*i).max(0) as usize),
                     });
                 }
-                let (node, _) = object.locate(&path);
+                let (mut node, matched) = object.locate(&path);
+                // A top-level field that is absent: the nearest ancestor is the object,
+                // which is shown by its `kind` line rather than by its first field.
+                if matched == 0 && !path.is_empty() {
+                    node = object.get("kind").unwrap_or(node);
+                }
                 findings.push(Finding {
                     rule_id: info.id.clone(),
                     action: o.action,

@@ -337,10 +337,12 @@ impl<'l> Builder<'l> {
                 };
                 let (line, _) = source.position(mark);
                 let col = u32::try_from(col).unwrap_or(u32::MAX).saturating_add(1);
+                let (line, col) = self.value_position(line, col);
                 self.open(FrameKind::List, self.items.len(), line, col, anchor)?;
             }
             Event::MappingStart(anchor, _) => {
                 let (line, col) = source.position(span.start);
+                let (line, col) = self.value_position(line, col);
                 let kind = FrameKind::Map {
                     key: None,
                     index: None,
@@ -371,6 +373,20 @@ impl<'l> Builder<'l> {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
         Ok(())
+    }
+
+    /// Where a collection starting at `line`:`col` is placed: a block collection that is a
+    /// mapping's value (it starts on a later line than its key) is placed at its key, so
+    /// that a finding on it, or on a field missing from it, points at `spec:` and not at
+    /// its first entry, which may be any unrelated field.
+    fn value_position(&self, line: u32, col: u32) -> (u32, u32) {
+        match self.frames.last() {
+            Some(Frame {
+                kind: FrameKind::Map { key: Some(key), .. },
+                ..
+            }) if key.line < line => (key.line, key.col),
+            _ => (line, col),
+        }
     }
 
     /// The key slot of the innermost mapping when it is waiting for a key.

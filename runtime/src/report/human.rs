@@ -69,10 +69,12 @@ fn emit(buffer: &mut termcolor::Buffer, snippet: &Snippet, diagnostic: &Diagnost
 }
 
 fn violation(buffer: &mut termcolor::Buffer, r: &ObjectResult, v: &Violation) {
-    let severity = match (&v.exemption, v.action) {
-        (Some(_), _) => Severity::Note,
-        (None, Action::Deny) => Severity::Error,
-        (None, Action::Warn) => Severity::Warning,
+    let severity = if v.fails() {
+        Severity::Error
+    } else if v.exemption.is_some() || v.baselined {
+        Severity::Note
+    } else {
+        Severity::Warning
     };
     let mut notes = vec![format!("{} · {}", r.describe(), v.path)];
     if let Some(e) = &v.exemption {
@@ -87,9 +89,14 @@ fn violation(buffer: &mut termcolor::Buffer, r: &ObjectResult, v: &Violation) {
         line: v.line,
         text: &v.source_line,
     };
-    let label = match &v.exemption {
-        Some(_) => format!("{} (exempted)", v.severity),
-        None => v.severity.to_string(),
+    let label = if v.exemption.is_some() {
+        format!("{} (exempted)", v.severity)
+    } else if v.baselined {
+        format!("{} (in the baseline)", v.severity)
+    } else if v.action == Action::Deny && !v.at_threshold {
+        format!("{} (below --fail-on-severity)", v.severity)
+    } else {
+        v.severity.to_string()
     };
     let diagnostic = Diagnostic::new(severity)
         .with_code(&v.rule)
@@ -141,12 +148,12 @@ pub fn summary_line(report: &Report) -> String {
     let s = &report.summary;
     let verdict = if s.errors > 0 {
         "error"
-    } else if s.violations > 0 {
+    } else if report.failed() {
         "fail"
     } else {
         "pass"
     };
-    format!(
+    let mut line = format!(
         "{verdict}: {} checked, {} in {}: {}, {}, {} exempted, {} skipped, {}",
         plural(report.rules.len(), "rule", "rules"),
         plural(s.resources, "resource", "resources"),
@@ -156,7 +163,50 @@ pub fn summary_line(report: &Report) -> String {
         s.exempted,
         s.skipped,
         plural(s.errors, "error", "errors"),
-    )
+    );
+    if let Some(gate) = report.gate.describe() {
+        let baseline = match &report.gate.baseline {
+            Some(_) => format!(
+                ", {} in the baseline, {} stale",
+                s.baselined,
+                report.gate.stale.len()
+            ),
+            None => String::new(),
+        };
+        line.push_str(&format!(
+            "; {} failing ({gate}{baseline})",
+            s.failing
+        ));
+    }
+    line
+}
+
+/// Most skipped files named in the human summary; the JSON report names them all.
+const SKIPPED_NAMED: usize = 10;
+
+/// The line naming the inputs that hold no Kubernetes object, or documents that are not
+/// one, if any.
+pub fn skipped_line(report: &Report) -> Option<String> {
+    let files = &report.skipped_files;
+    if files.is_empty() {
+        return None;
+    }
+    let mut names: Vec<String> = files
+        .iter()
+        .take(SKIPPED_NAMED)
+        .map(|f| match (f.no_object, f.documents) {
+            (true, 0) => format!("{} (empty)", f.file),
+            (true, _) => format!("{} (no Kubernetes object)", f.file),
+            (false, n) => format!("{} ({})", f.file, plural(n, "document", "documents")),
+        })
+        .collect();
+    if files.len() > SKIPPED_NAMED {
+        names.push(format!("and {} more", files.len() - SKIPPED_NAMED));
+    }
+    Some(format!(
+        "not Kubernetes objects (no apiVersion and kind): {}",
+        names.join(", ")
+    ))
 }
 
 /// Renders the report for a terminal.
@@ -178,6 +228,10 @@ pub fn render(report: &Report, color: bool) -> String {
         problem(&mut buffer, n, Severity::Warning);
     }
     let mut text = String::from_utf8_lossy(buffer.as_slice()).into_owned();
+    if let Some(line) = skipped_line(report) {
+        text.push_str(&line);
+        text.push('\n');
+    }
     text.push_str(&summary_line(report));
     text.push('\n');
     text

@@ -13,6 +13,34 @@ struct Document<'a> {
     results: Results<'a>,
     errors: Vec<JsonError<'a>>,
     notices: Vec<JsonError<'a>>,
+    /// Inputs that are not (only) Kubernetes objects.
+    skipped_files: Vec<JsonSkipped<'a>>,
+    /// What fails the run beyond `deny` findings.
+    gate: JsonGate<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonSkipped<'a> {
+    file: &'a str,
+    documents: usize,
+    no_object: bool,
+}
+
+#[derive(Serialize)]
+struct JsonGate<'a> {
+    fail_on_warn: bool,
+    fail_on_severity: Option<&'a str>,
+    baseline: Option<&'a str>,
+    /// Baseline entries that no finding matched.
+    stale: Vec<JsonStale<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonStale<'a> {
+    file: &'a str,
+    object: &'a str,
+    rule: &'a str,
+    path: &'a str,
 }
 
 /// The results, serialised one by one as they are converted: a report with hundreds of
@@ -21,6 +49,7 @@ struct Results<'a>(&'a Report);
 
 impl Serialize for Results<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let baseline = self.0.gate.baseline.is_some();
         s.collect_seq(self.0.results.iter().map(|r| {
             JsonResult {
                 file: &r.file,
@@ -30,12 +59,12 @@ impl Serialize for Results<'_> {
                 kind: &r.kind,
                 namespace: r.namespace.as_deref(),
                 name: r.name.as_deref(),
-                violations: r.active().map(violation).collect(),
+                violations: r.active().map(|v| violation(v, baseline)).collect(),
                 exempted: r
                     .violations
                     .iter()
                     .filter(|v| v.exemption.is_some())
-                    .map(violation)
+                    .map(|v| violation(v, baseline))
                     .collect(),
                 error: r.error.as_deref(),
             }
@@ -50,6 +79,8 @@ struct JsonSummary {
     violations: usize,
     warnings: usize,
     exempted: usize,
+    baselined: usize,
+    failing: usize,
     skipped: usize,
     errors: usize,
 }
@@ -79,6 +110,11 @@ struct JsonViolation<'a> {
     path: &'a str,
     line: u32,
     column: u32,
+    /// Whether this finding fails the run.
+    fails: bool,
+    /// `new` or `unchanged`, when the run has a baseline.
+    #[serde(rename = "baselineState", skip_serializing_if = "Option::is_none")]
+    baseline_state: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exemption: Option<JsonExemption<'a>>,
 }
@@ -107,7 +143,16 @@ pub fn action(a: Action) -> &'static str {
     }
 }
 
-fn violation(v: &Violation) -> JsonViolation<'_> {
+/// SARIF's `baselineState` of a finding, when the run has a baseline.
+pub fn baseline_state(v: &Violation, baseline: bool) -> Option<&'static str> {
+    match (baseline, v.baselined) {
+        (false, _) => None,
+        (true, true) => Some("unchanged"),
+        (true, false) => Some("new"),
+    }
+}
+
+fn violation(v: &Violation, baseline: bool) -> JsonViolation<'_> {
     JsonViolation {
         rule: &v.rule,
         action: action(v.action),
@@ -116,6 +161,8 @@ fn violation(v: &Violation) -> JsonViolation<'_> {
         path: &v.path,
         line: v.line,
         column: v.col,
+        fails: v.fails(),
+        baseline_state: baseline_state(v, baseline),
         exemption: v.exemption.as_ref().map(|e| JsonExemption {
             reason: &e.reason,
             owner: e.owner.as_deref(),
@@ -141,6 +188,8 @@ fn summary(s: &Summary) -> JsonSummary {
         violations: s.violations,
         warnings: s.warnings,
         exempted: s.exempted,
+        baselined: s.baselined,
+        failing: s.failing,
         skipped: s.skipped,
         errors: s.errors,
     }
@@ -162,6 +211,31 @@ pub fn write(report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()>
         results: Results(report),
         errors: report.errors.iter().map(error).collect(),
         notices: report.notices.iter().map(error).collect(),
+        skipped_files: report
+            .skipped_files
+            .iter()
+            .map(|f| JsonSkipped {
+                file: &f.file,
+                documents: f.documents,
+                no_object: f.no_object,
+            })
+            .collect(),
+        gate: JsonGate {
+            fail_on_warn: report.gate.fail_on_warn,
+            fail_on_severity: report.gate.min_severity.as_deref(),
+            baseline: report.gate.baseline.as_deref(),
+            stale: report
+                .gate
+                .stale
+                .iter()
+                .map(|s| JsonStale {
+                    file: &s.file,
+                    object: &s.object,
+                    rule: &s.rule,
+                    path: &s.path,
+                })
+                .collect(),
+        },
     };
     serde_json::to_writer_pretty(&mut *w, &doc)?;
     w.write_all(b"\n")

@@ -1,11 +1,14 @@
-//! The JUnit XML format: one testsuite per file, one testcase per object; deny findings
-//! (and evaluation errors) are failures, files that could not be read are errors.
+//! The JUnit XML format: one testsuite per file, one testcase per object; findings that fail
+//! the run (`deny`, or warnings with `--fail-on-warn`, at the `--fail-on-severity` threshold,
+//! not in the baseline) are failures, files that could not be read and evaluation errors
+//! are errors, warnings about the run are the `system-err` of their file's suite.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::eval::Action;
-use crate::runner::{ObjectResult, Report, RunError};
+use crate::report::json::action;
+use crate::runner::{ObjectResult, Report, RunError, Violation};
 
 /// Escapes text for XML attributes and content.
 fn xml(text: &str) -> String {
@@ -29,6 +32,29 @@ fn xml(text: &str) -> String {
 struct Suite<'a> {
     objects: Vec<&'a ObjectResult>,
     errors: Vec<&'a RunError>,
+    /// Warnings about the run (expired or unused exceptions, stale baseline entries).
+    notices: Vec<&'a RunError>,
+}
+
+/// `FILE:LINE:COL`, or what of it is known.
+fn place(e: &RunError) -> String {
+    match (e.line, e.col) {
+        (Some(l), Some(c)) => format!("{}:{l}:{c}", e.file),
+        _ => e.file.clone(),
+    }
+}
+
+/// Why a finding that does not fail the run is listed.
+fn standing(v: &Violation) -> &'static str {
+    if v.exemption.is_some() {
+        "exempted"
+    } else if v.baselined {
+        "baseline"
+    } else if v.action == Action::Warn {
+        "warn"
+    } else {
+        "below-threshold"
+    }
 }
 
 fn testcase(out: &mut String, r: &ObjectResult) {
@@ -39,12 +65,8 @@ fn testcase(out: &mut String, r: &ObjectResult) {
         xml(&name),
         xml(&r.file)
     );
-    let denies: Vec<_> = r.active().filter(|v| v.action == Action::Deny).collect();
-    let others: Vec<_> = r
-        .violations
-        .iter()
-        .filter(|v| v.exemption.is_some() || v.action == Action::Warn)
-        .collect();
+    let (denies, others): (Vec<&Violation>, Vec<&Violation>) =
+        r.violations.iter().partition(|v| v.fails());
     if denies.is_empty() && others.is_empty() && r.error.is_none() {
         out.push_str("/>\n");
         return;
@@ -67,13 +89,25 @@ fn testcase(out: &mut String, r: &ObjectResult) {
         for v in &denies {
             let _ = writeln!(
                 body,
-                "{}:{}:{}: {} [{}, {}] {}",
-                r.file, v.line, v.col, v.rule, v.severity, v.path, v.message
+                "{} {}:{}:{}: {} [{}, {}] {}",
+                action(v.action),
+                r.file,
+                v.line,
+                v.col,
+                v.rule,
+                v.severity,
+                v.path,
+                v.message
             );
         }
+        let kind = if denies.iter().all(|v| v.action == Action::Warn) {
+            "warn"
+        } else {
+            "deny"
+        };
         let _ = writeln!(
             out,
-            "      <failure message=\"{}\" type=\"deny\">{}</failure>",
+            "      <failure message=\"{}\" type=\"{kind}\">{}</failure>",
             xml(&message),
             xml(&body)
         );
@@ -81,11 +115,7 @@ fn testcase(out: &mut String, r: &ObjectResult) {
     if !others.is_empty() {
         let mut body = String::new();
         for v in &others {
-            let kind = match (&v.exemption, v.action) {
-                (Some(_), _) => "exempted",
-                (None, Action::Warn) => "warn",
-                (None, Action::Deny) => "deny",
-            };
+            let kind = standing(v);
             let _ = writeln!(
                 body,
                 "{kind} {}:{}:{}: {} [{}, {}] {}",
@@ -106,10 +136,13 @@ pub fn render(report: &Report) -> String {
     for e in &report.errors {
         suites.entry(&e.file).or_default().errors.push(e);
     }
+    for n in &report.notices {
+        suites.entry(&n.file).or_default().notices.push(n);
+    }
     let count_failures = |objects: &[&ObjectResult]| {
         objects
             .iter()
-            .filter(|r| r.active().any(|v| v.action == Action::Deny))
+            .filter(|r| r.violations.iter().any(Violation::fails))
             .count()
     };
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -136,17 +169,21 @@ pub fn render(report: &Report) -> String {
             testcase(&mut out, r);
         }
         for e in &suite.errors {
-            let place = match (e.line, e.col) {
-                (Some(l), Some(c)) => format!("{}:{l}:{c}", e.file),
-                _ => e.file.clone(),
-            };
             let _ = writeln!(
                 out,
                 "    <testcase name=\"{}\" classname=\"{}\">\n      <error message=\"{}\" type=\"input\"/>\n    </testcase>",
-                xml(&place),
+                xml(&place(e)),
                 xml(&e.file),
                 xml(&e.message)
             );
+        }
+        if !suite.notices.is_empty() {
+            let text: String = suite
+                .notices
+                .iter()
+                .map(|n| format!("warning: {}: {}\n", place(n), n.message))
+                .collect();
+            let _ = writeln!(out, "    <system-err>{}</system-err>", xml(&text));
         }
         out.push_str("  </testsuite>\n");
     }

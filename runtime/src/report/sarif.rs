@@ -1,18 +1,120 @@
 //! The SARIF 2.1.0 format, as GitHub code scanning reads it: one reportingDescriptor per
-//! rule, results with regions, exemptions as suppressions, input errors as notifications.
+//! rule, results with regions, exemptions as suppressions, input errors and warnings about
+//! the run as notifications. Files are named relative to the `%SRCROOT%` base (the git
+//! repository holding the current folder, else the current folder), absolute input paths
+//! included; a file outside it gets an absolute `file://` URI.
 
 use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::{json, Value};
 
 use crate::eval::Action;
-use crate::runner::Report;
+use crate::report::json::baseline_state;
+use crate::runner::{Report, RunError};
 
-/// A path as a relative URI: forward slashes, no leading `./`, spaces and `%` escaped.
-fn uri(file: &str) -> String {
-    let path = file.replace('\\', "/");
-    let path = path.strip_prefix("./").unwrap_or(&path);
-    path.replace('%', "%25").replace(' ', "%20")
+/// The name of the base that relative URIs are resolved against.
+const SRCROOT: &str = "%SRCROOT%";
+
+/// Percent-encodes a path for a URI: everything but unreserved characters and `/`.
+fn escape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `path` with `.` and `..` resolved without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Where files are named from: the current folder and the `%SRCROOT%` base.
+pub struct Root {
+    /// The current folder, which relative input names start from.
+    pub cwd: PathBuf,
+    /// The base of relative URIs.
+    pub base: PathBuf,
+}
+
+impl Root {
+    /// The current folder, with the base at the git repository holding it (or itself).
+    pub fn current() -> Option<Root> {
+        let cwd = std::env::current_dir().ok()?;
+        let base = cwd
+            .ancestors()
+            .find(|dir| dir.join(".git").exists())
+            .unwrap_or(&cwd)
+            .to_path_buf();
+        Some(Root { cwd, base })
+    }
+
+    /// The `file://` URI of the base folder, ending in `/` as SARIF asks.
+    fn base_uri(&self) -> String {
+        let mut path = self.base.to_string_lossy().replace('\\', "/");
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        format!("file://{}", escape(&path))
+    }
+
+    /// An `artifactLocation` for an input name (stdin `-` is kept as it is).
+    fn artifact(&self, file: &str) -> Value {
+        if file == "-" {
+            return json!({"uri": "-"});
+        }
+        let path = normalize(&self.cwd.join(file.replace('\\', "/")));
+        match path.strip_prefix(&self.base) {
+            Ok(relative) => json!({
+                "uri": escape(&relative.to_string_lossy().replace('\\', "/")),
+                "uriBaseId": SRCROOT,
+            }),
+            Err(_) => {
+                let text = path.to_string_lossy().replace('\\', "/");
+                let text = if text.starts_with('/') { text } else { format!("/{text}") };
+                json!({"uri": format!("file://{}", escape(&text))})
+            }
+        }
+    }
+}
+
+/// A `physicalLocation` at `file`, with the region when a line is known.
+fn location(root: &Root, file: &str, line: Option<u32>, col: Option<u32>) -> Value {
+    let mut region = json!({});
+    if let Some(l) = line {
+        region["startLine"] = json!(l);
+    }
+    if let Some(c) = col {
+        region["startColumn"] = json!(c);
+    }
+    json!({"artifactLocation": root.artifact(file), "region": region})
+}
+
+/// A notification for an error or a warning about the run.
+fn notification(root: &Root, level: &str, e: &RunError) -> Value {
+    json!({
+        "level": level,
+        "message": {"text": e.message},
+        "locations": [{"physicalLocation": location(root, &e.file, e.line, e.col)}],
+    })
 }
 
 /// GitHub's `security-severity` score for a rule severity.
@@ -25,8 +127,18 @@ fn score(severity: &str) -> &'static str {
     }
 }
 
-/// Renders the report as a SARIF log.
+/// Renders the report as a SARIF log, with files named from the current folder.
 pub fn render(report: &Report) -> String {
+    let root = Root::current().unwrap_or(Root {
+        cwd: PathBuf::from("/"),
+        base: PathBuf::from("/"),
+    });
+    render_with_root(report, &root)
+}
+
+/// Renders the report as a SARIF log, with files named from `root`.
+pub fn render_with_root(report: &Report, root: &Root) -> String {
+    let baseline = report.gate.baseline.is_some();
     let index: HashMap<&str, usize> = report
         .rules
         .iter()
@@ -71,31 +183,36 @@ pub fn render(report: &Report) -> String {
         for v in &r.violations {
             let mut result = json!({
                 "ruleId": v.rule,
-                "level": match v.action { Action::Deny => "error", Action::Warn => "warning" },
+                // `error` for the findings at the run's failure threshold, whether or not an
+                // exception or the baseline lets them pass (suppressions and baselineState
+                // say that).
+                "level": if v.at_threshold { "error" } else { "warning" },
                 "message": {"text": format!("{} ({})", v.message, r.describe())},
                 "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": uri(&r.file)},
-                        "region": {"startLine": v.line, "startColumn": v.col},
-                    },
+                    "physicalLocation": location(root, &r.file, Some(v.line), Some(v.col)),
                     "logicalLocations": [{"fullyQualifiedName": v.path, "kind": "member"}],
                 }],
             });
             if let Some(&i) = index.get(&*v.rule) {
                 result["ruleIndex"] = json!(i);
             }
+            if let Some(state) = baseline_state(v, baseline) {
+                result["baselineState"] = json!(state);
+            }
             if let Some(e) = &v.exemption {
-                result["suppressions"] = json!([{
+                let mut suppression = json!({
                     "kind": if e.origin == "annotation" { "inSource" } else { "external" },
                     "justification": e.reason,
-                    "location": {"physicalLocation": {"artifactLocation": {"uri": uri(&e.origin)}}},
-                }]);
-                if e.origin == "annotation" {
-                    result["suppressions"][0]
-                        .as_object_mut()
-                        .expect("built above as an object")
-                        .remove("location");
-                }
+                });
+                // An exceptions file entry is `FILE:LINE`; an annotation is in the manifest.
+                let (file, line) = match e.origin.rsplit_once(':') {
+                    Some((file, line)) if line.parse::<u32>().is_ok() => {
+                        (file, line.parse::<u32>().ok())
+                    }
+                    _ => (r.file.as_str(), Some(r.line)),
+                };
+                suppression["location"] = json!({"physicalLocation": location(root, file, line, None)});
+                result["suppressions"] = json!([suppression]);
             }
             results.push(result);
         }
@@ -103,20 +220,8 @@ pub fn render(report: &Report) -> String {
     let notifications: Vec<Value> = report
         .errors
         .iter()
-        .map(|e| {
-            let mut region = json!({});
-            if let (Some(l), Some(c)) = (e.line, e.col) {
-                region = json!({"startLine": l, "startColumn": c});
-            }
-            json!({
-                "level": "error",
-                "message": {"text": e.message},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": uri(&e.file)},
-                    "region": region,
-                }}],
-            })
-        })
+        .map(|e| notification(root, "error", e))
+        .chain(report.notices.iter().map(|n| notification(root, "warning", n)))
         .collect();
     let log = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -131,6 +236,7 @@ pub fn render(report: &Report) -> String {
                 "executionSuccessful": report.errors.is_empty(),
                 "toolExecutionNotifications": notifications,
             }],
+            "originalUriBaseIds": {SRCROOT: {"uri": root.base_uri()}},
             "results": results,
         }],
     });

@@ -3,9 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::eval::Action;
-use crate::report::json::action;
-use crate::runner::Report;
+use crate::report::json::{action, baseline_state};
+use crate::runner::{Report, Violation};
 
 /// Quotes a string for the YAML diagnostic block.
 fn quoted(text: &str) -> String {
@@ -16,10 +15,11 @@ fn quoted(text: &str) -> String {
 pub fn render(report: &Report) -> String {
     let mut out = String::from("TAP version 13\n");
     let _ = writeln!(out, "1..{}", report.results.len() + report.errors.len());
+    let baseline = report.gate.baseline.is_some();
     let mut n = 0;
     for r in &report.results {
         n += 1;
-        let failed = r.error.is_some() || r.active().any(|v| v.action == Action::Deny);
+        let failed = r.error.is_some() || r.violations.iter().any(Violation::fails);
         let _ = writeln!(
             out,
             "{} {n} - {} {} (document {})",
@@ -46,6 +46,10 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "      path: {}", quoted(&v.path));
             let _ = writeln!(out, "      line: {}", v.line);
             let _ = writeln!(out, "      column: {}", v.col);
+            let _ = writeln!(out, "      fails: {}", v.fails());
+            if let Some(state) = baseline_state(v, baseline) {
+                let _ = writeln!(out, "      baselineState: {state}");
+            }
             if let Some(e) = &v.exemption {
                 let _ = writeln!(out, "      exempted: {}", quoted(&e.reason));
             }

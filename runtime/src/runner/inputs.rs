@@ -1,5 +1,6 @@
 //! Finding the manifests to check: files, folders walked recursively, and stdin.
 
+use std::cell::Cell;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -29,23 +30,73 @@ pub struct Input {
 /// File name endings that a folder walk picks up.
 const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 
-/// Builds the `--ignore` matcher; a bad glob is a usage error.
-pub fn ignore_set(globs: &[String]) -> Result<GlobSet, String> {
-    let mut builder = GlobSetBuilder::new();
-    for g in globs {
-        let glob = Glob::new(g).map_err(|e| format!("invalid --ignore glob `{g}`: {e}"))?;
-        builder.add(glob);
+/// The `--ignore` globs, matched against a walked path relative to the folder walked, the
+/// path as reported (the folder as given joined with it), and the file or folder name; it
+/// records which globs matched, so that one that never does can be reported.
+pub struct Ignore {
+    globs: Vec<String>,
+    set: GlobSet,
+    used: Vec<Cell<bool>>,
+}
+
+impl Ignore {
+    /// Builds the matcher; a bad glob is a usage error. A leading `./` and a trailing `/`
+    /// are dropped, since paths are matched without them.
+    pub fn new(globs: &[String]) -> Result<Ignore, String> {
+        let mut builder = GlobSetBuilder::new();
+        for g in globs {
+            let pattern = g.strip_prefix("./").unwrap_or(g);
+            let pattern = pattern.strip_suffix('/').unwrap_or(pattern);
+            let glob =
+                Glob::new(pattern).map_err(|e| format!("invalid --ignore glob `{g}`: {e}"))?;
+            builder.add(glob);
+        }
+        let set = builder
+            .build()
+            .map_err(|e| format!("invalid --ignore globs: {e}"))?;
+        Ok(Ignore {
+            globs: globs.to_vec(),
+            set,
+            used: globs.iter().map(|_| Cell::new(false)).collect(),
+        })
     }
-    builder
-        .build()
-        .map_err(|e| format!("invalid --ignore globs: {e}"))
+
+    /// Whether `path`, found under `root`, is ignored.
+    fn matches(&self, root: &Path, path: &Path) -> bool {
+        let relative = path.strip_prefix(root).unwrap_or(path);
+        let given = path.strip_prefix(".").unwrap_or(path);
+        let mut hit = false;
+        let names = [Some(relative), Some(given), path.file_name().map(Path::new)];
+        for name in names.into_iter().flatten() {
+            for i in self.set.matches(name) {
+                self.used[i].set(true);
+                hit = true;
+            }
+        }
+        hit
+    }
+
+    /// The globs that matched no walked path, as warnings about the run.
+    pub fn unused(&self) -> Vec<RunError> {
+        self.globs
+            .iter()
+            .zip(&self.used)
+            .filter(|(_, used)| !used.get())
+            .map(|(g, _)| {
+                RunError::file(
+                    "--ignore",
+                    format!("pattern `{g}` matched no file or folder under the walked folders"),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Lists the inputs named by `paths` (`-` is stdin), in order, folders walked in sorted order.
 /// Paths that cannot be listed become errors; the others are still returned.
 pub fn collect(
     paths: &[String],
-    ignore: &GlobSet,
+    ignore: &Ignore,
     max_bytes: usize,
 ) -> (Vec<Input>, Vec<RunError>) {
     let mut inputs = Vec::new();
@@ -80,11 +131,8 @@ pub fn collect(
     (inputs, errors)
 }
 
-fn walk(root: &Path, ignore: &GlobSet, inputs: &mut Vec<Input>, errors: &mut Vec<RunError>) {
-    let ignored = |path: &Path| {
-        let relative = path.strip_prefix(root).unwrap_or(path);
-        ignore.is_match(relative) || path.file_name().is_some_and(|n| ignore.is_match(n))
-    };
+fn walk(root: &Path, ignore: &Ignore, inputs: &mut Vec<Input>, errors: &mut Vec<RunError>) {
+    let ignored = |path: &Path| ignore.matches(root, path);
     // Following links finds manifests behind symlinks; walkdir detects loops and reports
     // them as errors instead of recursing forever.
     let walker = walkdir::WalkDir::new(root)

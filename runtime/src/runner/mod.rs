@@ -6,8 +6,10 @@
 //! small, are kept). Set rules (`objects(Kind)`) need the objects of their kinds from every
 //! file, so when the policies have any, a first pass collects those objects.
 
+pub mod baseline;
 pub mod config;
 pub mod exceptions;
+pub mod gate;
 pub mod inputs;
 pub mod params;
 
@@ -97,6 +99,18 @@ pub struct Violation {
     pub source_line: String,
     /// Set when an exception covers the finding.
     pub exemption: Option<Exemption>,
+    /// Whether its action and severity reach the run's failure threshold (`deny`, unless
+    /// [`gate`] says otherwise).
+    pub at_threshold: bool,
+    /// Whether the `--baseline` report already holds it.
+    pub baselined: bool,
+}
+
+impl Violation {
+    /// Whether this finding fails the run: at the threshold, not exempted, not in the baseline.
+    pub fn fails(&self) -> bool {
+        self.at_threshold && self.exemption.is_none() && !self.baselined
+    }
 }
 
 /// Everything found about one Kubernetes object.
@@ -153,6 +167,10 @@ pub struct Summary {
     pub warnings: usize,
     /// Findings covered by an exception.
     pub exempted: usize,
+    /// Findings not exempted that the `--baseline` report holds.
+    pub baselined: usize,
+    /// Findings that fail the run (see [`Violation::fails`]).
+    pub failing: usize,
     /// Documents without `apiVersion` and `kind`.
     pub skipped: usize,
     /// Errors (inputs, evaluation, exceptions).
@@ -175,12 +193,47 @@ pub struct Report {
     /// True when [`Options::stop`] was set: the results are incomplete and must not be
     /// reported as a verdict.
     pub interrupted: bool,
+    /// Inputs read without error that hold documents that are not Kubernetes objects, or
+    /// nothing at all: named so that nothing passes by emptiness.
+    pub skipped_files: Vec<SkippedFile>,
+    /// What decides failure, when more than the default (`deny` findings fail).
+    pub gate: gate::Settings,
+}
+
+/// An input with documents that are not Kubernetes objects (no `apiVersion` and `kind`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedFile {
+    /// The input's name.
+    pub file: String,
+    /// How many of its documents were skipped (0: the input holds no document at all).
+    pub documents: usize,
+    /// Whether it holds no Kubernetes object at all.
+    pub no_object: bool,
 }
 
 impl Report {
-    /// True when some `deny` finding is not exempted (or a `warn` one, with `fail_on_warn`).
-    pub fn failed(&self, fail_on_warn: bool) -> bool {
-        self.summary.violations > 0 || (fail_on_warn && self.summary.warnings > 0)
+    /// True when some finding fails the run (see [`Violation::fails`]).
+    pub fn failed(&self) -> bool {
+        self.summary.failing > 0
+    }
+
+    /// Recounts [`Report::summary`]'s finding counts from the results.
+    pub fn count_findings(&mut self) {
+        let s = &mut self.summary;
+        (s.violations, s.warnings, s.exempted, s.baselined, s.failing) = (0, 0, 0, 0, 0);
+        for v in self.results.iter().flat_map(|r| &r.violations) {
+            match (&v.exemption, v.action) {
+                (Some(_), _) => s.exempted += 1,
+                (None, Action::Deny) => s.violations += 1,
+                (None, Action::Warn) => s.warnings += 1,
+            }
+            if v.exemption.is_none() && v.baselined {
+                s.baselined += 1;
+            }
+            if v.fails() {
+                s.failing += 1;
+            }
+        }
     }
 }
 
@@ -310,7 +363,15 @@ pub fn run(
         ..Report::default()
     };
     report.summary.files = inputs.len();
-    for outcome in outcomes {
+    for (input, outcome) in inputs.iter().zip(outcomes) {
+        let no_object = outcome.results.is_empty();
+        if outcome.errors.is_empty() && (outcome.skipped > 0 || no_object) {
+            report.skipped_files.push(SkippedFile {
+                file: input.name.clone(),
+                documents: outcome.skipped,
+                no_object,
+            });
+        }
         report.results.extend(outcome.results);
         report.errors.extend(outcome.errors);
         report.notices.extend(outcome.notices);
@@ -334,15 +395,7 @@ pub fn run(
         .errors
         .sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     report.summary.resources = report.results.len();
-    for r in &report.results {
-        for v in &r.violations {
-            match (&v.exemption, v.action) {
-                (Some(_), _) => report.summary.exempted += 1,
-                (None, Action::Deny) => report.summary.violations += 1,
-                (None, Action::Warn) => report.summary.warnings += 1,
-            }
-        }
-    }
+    report.count_findings();
     report.summary.errors = report.errors.len();
     report.interrupted = options.stop.load(Ordering::Relaxed);
     report
@@ -575,6 +628,8 @@ fn object_result(
                 String::new()
             },
             exemption,
+            at_threshold: f.action == Action::Deny,
+            baselined: false,
         });
     }
     for ex in &annotated.exceptions {
