@@ -7,6 +7,7 @@ mod cli;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rampart_compiler::diagnostics::{self, Diagnostic};
+use rampart_compiler::export::Target;
 use rampart_compiler::schema::Schema;
 use rampart_compiler::{Compilation, Source};
 use rampart_runtime::report::Format;
@@ -45,6 +46,10 @@ enum Command {
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Human)]
         output: CheckFormat,
+        /// Also report, per rule, what this export target cannot express and the exported
+        /// names that clash (the diagnostics `build --target` gives), without writing files.
+        #[arg(long, value_enum, value_name = "TARGET")]
+        target: Option<ExportTarget>,
     },
     /// Evaluate Kubernetes manifests against the policies (the embedded standard library by
     /// default) and report every violation with its file, line and field.
@@ -165,6 +170,35 @@ enum TestFormat {
     Tap,
 }
 
+/// The export targets `check --target` knows.
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportTarget {
+    /// OPA Gatekeeper ConstraintTemplates and Constraints (Rego).
+    Gatekeeper,
+    /// Gatekeeper ConstraintTemplates with both engines: CEL (K8sNativeValidation) and Rego.
+    GatekeeperCel,
+    /// Kyverno ClusterPolicies (CEL expressions).
+    Kyverno,
+    /// Kyverno ValidatingPolicies (`policies.kyverno.io/v1`).
+    KyvernoVpol,
+    /// Kubernetes ValidatingAdmissionPolicies and their bindings.
+    Vap,
+}
+
+impl ExportTarget {
+    fn target(self, kyverno_pattern: bool) -> Target {
+        match self {
+            ExportTarget::Gatekeeper => Target::Gatekeeper,
+            ExportTarget::GatekeeperCel => Target::GatekeeperCel,
+            ExportTarget::Kyverno => Target::Kyverno {
+                pattern: kyverno_pattern,
+            },
+            ExportTarget::KyvernoVpol => Target::KyvernoVpol,
+            ExportTarget::Vap => Target::Vap,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum BuildTarget {
     /// DIR/policies.wasm, which `test -p` runs.
@@ -190,7 +224,11 @@ enum CheckFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { paths, output } => check(&paths, output),
+        Command::Check {
+            paths,
+            output,
+            target,
+        } => check(&paths, output, target.map(|t| t.target(false))),
         Command::Test {
             paths,
             policy,
@@ -250,26 +288,18 @@ fn main() -> ExitCode {
             output,
             kyverno_style,
             paths,
-        } => match target {
-            BuildTarget::Wasm => cli::build::wasm(&paths, &output),
-            BuildTarget::Gatekeeper => {
-                cli::build::export(cli::build::Export::Gatekeeper, &paths, &output)
-            }
-            BuildTarget::GatekeeperCel => {
-                cli::build::export(cli::build::Export::GatekeeperCel, &paths, &output)
-            }
-            BuildTarget::Kyverno => cli::build::export(
-                cli::build::Export::Kyverno {
-                    pattern: kyverno_style == KyvernoStyle::Pattern,
-                },
-                &paths,
-                &output,
-            ),
-            BuildTarget::KyvernoVpol => {
-                cli::build::export(cli::build::Export::KyvernoValidatingPolicy, &paths, &output)
-            }
-            BuildTarget::Vap => cli::build::export(cli::build::Export::Vap, &paths, &output),
-        },
+        } => {
+            let pattern = kyverno_style == KyvernoStyle::Pattern;
+            let export = match target {
+                BuildTarget::Wasm => return cli::build::wasm(&paths, &output),
+                BuildTarget::Gatekeeper => ExportTarget::Gatekeeper,
+                BuildTarget::GatekeeperCel => ExportTarget::GatekeeperCel,
+                BuildTarget::Kyverno => ExportTarget::Kyverno,
+                BuildTarget::KyvernoVpol => ExportTarget::KyvernoVpol,
+                BuildTarget::Vap => ExportTarget::Vap,
+            };
+            cli::build::export(export.target(pattern), &paths, &output)
+        }
         Command::Verify {
             paths,
             output,
@@ -310,9 +340,13 @@ fn sources(paths: &[PathBuf]) -> Vec<Source> {
 
 /// Prints diagnostics to stderr in the human form.
 fn print_diagnostics(c: &Compilation) {
+    print_export_diagnostics(&c.files, &c.diagnostics);
+}
+
+/// Prints diagnostics located in `files` on stderr in the human form.
+fn print_export_diagnostics(files: &diagnostics::Files, diags: &[Diagnostic]) {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let text = diagnostics::render(&c.files, &c.diagnostics, color);
-    eprint!("{text}");
+    eprint!("{}", diagnostics::render(files, diags, color));
 }
 
 fn summary(diags: &[Diagnostic]) -> (usize, usize) {
@@ -320,15 +354,19 @@ fn summary(diags: &[Diagnostic]) -> (usize, usize) {
     (errors, diags.len() - errors)
 }
 
-fn check(paths: &[PathBuf], output: CheckFormat) -> ExitCode {
+fn check(paths: &[PathBuf], output: CheckFormat, target: Option<Target>) -> ExitCode {
     let sources = sources(paths);
     let files = sources.len();
     // The standard library imports CRD schemas that are embedded, not on disk.
-    let compilation = if paths.is_empty() {
+    let mut compilation = if paths.is_empty() {
         rampart_stdlib::compile()
     } else {
         rampart_compiler::compile(sources, &kubernetes_schema())
     };
+    if let (Some(target), Some(program)) = (target, &compilation.program) {
+        let export = rampart_compiler::export::export(program, target, &compilation.files);
+        compilation.diagnostics.extend(export.diagnostics);
+    }
     let (errors, warnings) = summary(&compilation.diagnostics);
     match output {
         CheckFormat::Json => {
@@ -348,7 +386,7 @@ fn check(paths: &[PathBuf], output: CheckFormat) -> ExitCode {
         }
         CheckFormat::Human => {
             print_diagnostics(&compilation);
-            match &compilation.program {
+            match compilation.program.as_ref().filter(|_| errors == 0) {
                 Some(p) => eprintln!(
                     "checked {files} file(s): {} rule(s), {warnings} warning(s)",
                     p.rules.len()

@@ -821,7 +821,13 @@ fn ctrl_c_stops_promptly_and_leaves_no_report() {
 fn build_writes_every_file_it_can_and_names_the_one_it_cannot() {
     let dir = scratch("build-blocked");
     let out_dir = dir.join("out");
-    std::fs::create_dir_all(out_dir.join("t-privileged.yaml").join("occupied")).unwrap();
+    std::fs::create_dir_all(
+        out_dir
+            .join("templates")
+            .join("t-privileged.yaml")
+            .join("occupied"),
+    )
+    .unwrap();
     let out = run(&[
         "build",
         "--target",
@@ -836,8 +842,8 @@ fn build_writes_every_file_it_can_and_names_the_one_it_cannot() {
         stderr.contains("cannot write `") && stderr.contains("t-privileged.yaml`"),
         "{stderr}"
     );
-    assert!(stderr.contains("(4 of 5 file(s) written)"), "{stderr}");
-    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+    assert!(stderr.contains("(7 of 8 file(s) written)"), "{stderr}");
+    let mut names: Vec<String> = std::fs::read_dir(out_dir.join("templates"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -845,7 +851,6 @@ fn build_writes_every_file_it_can_and_names_the_one_it_cannot() {
     assert_eq!(
         names,
         [
-            "kustomization.yaml",
             "t-non-root.yaml",
             "t-privileged.yaml",
             "t-role-wildcard.yaml",
@@ -853,7 +858,7 @@ fn build_writes_every_file_it_can_and_names_the_one_it_cannot() {
         ],
         "no temporary file is left"
     );
-    let template = std::fs::read_to_string(out_dir.join("t-tag.yaml")).unwrap();
+    let template = std::fs::read_to_string(out_dir.join("templates").join("t-tag.yaml")).unwrap();
     assert!(template.contains("kind: ConstraintTemplate") && template.contains("violation"));
 }
 

@@ -13,6 +13,7 @@ use crate::ir::{
     Action, BinOp, Binder, Builtin, Expr, ExprKind, ImageField, Local, MessagePart, Outcome,
     Quantifier, Rule, Type, UnOp, Value,
 };
+use crate::names;
 
 /// One generated file: a path relative to the output folder, and its contents.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub struct ExportError {
     pub construct: String,
     /// The target (`vap`, `kyverno`, `kyverno-vpol`).
     pub target: String,
+    /// The other rule, when two rules would get the same name.
+    pub other: Option<String>,
 }
 
 impl std::fmt::Display for ExportError {
@@ -48,15 +51,17 @@ impl std::error::Error for ExportError {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     /// Kubernetes ValidatingAdmissionPolicy: pod rules pick the pod template of each pod
-    /// controller themselves (no autogen) and object fields that are CEL keywords are
-    /// escaped as the API server requires (`__namespace__`).
+    /// controller themselves (no autogen) and field names are escaped as the API server
+    /// requires ([`escape`]: `__namespace__`, `__dash__`, …).
     Vap,
     /// Kyverno: pod rules are written against the Pod and left to Kyverno's autogen, which
     /// rewrites the text `object.spec` and `object.metadata`; so those two first steps are
-    /// written as plain selections. Objects are untyped maps: no escaping.
+    /// written as plain selections. Objects are untyped maps: fields whose name is a CEL
+    /// reserved word or not an identifier are read by key (`[?'namespace']`).
     Kyverno,
     /// Gatekeeper's `K8sNativeValidation` engine: no autogen (pod rules pick the pod template
-    /// of each shape, as for VAP), untyped objects (no escaping), and parameters read from
+    /// of each shape, as for VAP), untyped objects (read by key as for Kyverno), and
+    /// parameters read from
     /// the Constraint through `variables.params`, defaulting to the rule's defaults as the
     /// Rego does.
     Gatekeeper,
@@ -95,7 +100,8 @@ pub struct CelRule {
 
 impl CelRule {
     /// The validations of each action the rule has, deny first, with the name of the object
-    /// that holds them: `base`, or `base-warn` for the warn ones of a rule that also denies.
+    /// that holds them: `base`, or `base-warn` for the warn ones of a rule that also denies
+    /// (each shortened by [`names::fit`]).
     pub fn by_action(&self, base: &str) -> Vec<(Action, String, Vec<&Validation>)> {
         let denies = self.validations.iter().any(|v| v.action == Action::Deny);
         [Action::Deny, Action::Warn]
@@ -110,9 +116,9 @@ impl CelRule {
                     return None;
                 }
                 let name = if action == Action::Warn && denies {
-                    format!("{base}-warn")
+                    names::fit(&format!("{base}-warn"))
                 } else {
-                    base.to_string()
+                    names::fit(base)
                 };
                 Some((action, name, validations))
             })
@@ -173,6 +179,7 @@ pub fn compile_rule(rule: &Rule, dialect: Dialect, target: &str) -> Result<CelRu
         rule: rule.id.clone(),
         construct,
         target: target.to_string(),
+        other: None,
     };
     if let Some(c) = unsupported(rule) {
         return Err(fail(c));
@@ -237,16 +244,13 @@ fn subject_switch(rule: &Rule) -> (String, String) {
             continue;
         }
         seen.push(t.gvk.kind.clone());
+        // Template paths are plain identifiers (`spec`, `template`, `jobTemplate`).
         let plain = std::iter::once("object".to_string())
-            .chain(t.subject_path.iter().map(|s| field_name(s, Dialect::Vap)))
+            .chain(t.subject_path.iter().cloned())
             .collect::<Vec<_>>()
             .join(".");
         let optional = std::iter::once("object".to_string())
-            .chain(
-                t.subject_path
-                    .iter()
-                    .map(|s| format!("?{}", field_name(s, Dialect::Vap))),
-            )
+            .chain(t.subject_path.iter().map(|s| format!("?{s}")))
             .collect::<Vec<_>>()
             .join(".");
         let test = if t.subject_path.is_empty() {
@@ -261,10 +265,18 @@ fn subject_switch(rule: &Rule) -> (String, String) {
     (subject, present)
 }
 
-/// Namespace and label matching as CEL conditions on the object's own metadata.
-pub fn matcher_conditions(rule: &Rule, dialect: Dialect) -> Vec<Named> {
+/// The namespace a rule's namespace matching reads: the request's, which the API server
+/// sets for every namespaced object (also when the manifest leaves `metadata.namespace`
+/// out, and for a pod controller, whose pods get the same namespace) and which
+/// ValidatingAdmissionPolicy, Kyverno (ClusterPolicy `celPreconditions`, ValidatingPolicy
+/// `matchConditions`) and Gatekeeper's CEL engine all provide as `request.namespace`.
+pub const REQUEST_NAMESPACE: &str = "request.namespace";
+
+/// Namespace matching (on the request's namespace) and label matching (on the object's own
+/// labels) as CEL conditions, the same in every dialect.
+pub fn matcher_conditions(rule: &Rule, _dialect: Dialect) -> Vec<Named> {
     let m = &rule.matcher;
-    let ns = format!("object.?metadata.?{}", field_name("namespace", dialect));
+    let ns = REQUEST_NAMESPACE;
     let mut out = Vec::new();
     // Cluster-scoped objects have no namespace: `match namespaces` never selects them and
     // `exclude namespaces` never excludes them.
@@ -286,10 +298,7 @@ pub fn matcher_conditions(rule: &Rule, dialect: Dialect) -> Vec<Named> {
         }
     };
     if !m.namespaces.is_empty() {
-        let test = format!(
-            "{ns}.hasValue() && {ns}.value().matches({})",
-            quote(&globs_regex(&m.namespaces))
-        );
+        let test = format!("{ns}.matches({})", quote(&globs_regex(&m.namespaces)));
         out.push(Named {
             name: "match-namespaces".into(),
             expression: scoped(test),
@@ -297,12 +306,12 @@ pub fn matcher_conditions(rule: &Rule, dialect: Dialect) -> Vec<Named> {
     }
     if !m.exclude_namespaces.is_empty() {
         let test = format!(
-            "{ns}.hasValue() && {ns}.value().matches({})",
+            "{ns}.matches({})",
             quote(&globs_regex(&m.exclude_namespaces))
         );
         out.push(Named {
             name: "exclude-namespaces".into(),
-            expression: format!("!({})", scoped(test)),
+            expression: negate(&scoped(test)),
         });
     }
     if !m.labels.is_empty() {
@@ -314,7 +323,7 @@ pub fn matcher_conditions(rule: &Rule, dialect: Dialect) -> Vec<Named> {
     if !m.exclude_labels.is_empty() {
         out.push(Named {
             name: "exclude-labels".into(),
-            expression: format!("!({})", labels_test(&m.exclude_labels)),
+            expression: negate(&labels_test(&m.exclude_labels)),
         });
     }
     out
@@ -377,20 +386,43 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Exports each rule with `export_rule`, keeping the files of the rules that can be
-/// expressed and an error for each that cannot.
+/// expressed and an error for each that cannot, or whose names clash with another's.
 pub fn export_each(
     program: &crate::ir::Program,
-    export_rule: impl Fn(&crate::ir::Rule) -> Result<OutputFile, ExportError>,
+    target: &str,
+    export_rule: impl Fn(&crate::ir::Rule, &mut names::Claims) -> Result<OutputFile, ExportError>,
 ) -> (Vec<OutputFile>, Vec<ExportError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    let mut claims = names::Claims::default();
     for rule in &program.rules {
-        match export_rule(rule) {
-            Ok(f) => files.push(f),
+        match export_rule(rule, &mut claims) {
+            Ok(f) => {
+                claims.claim("file name", &f.path, &rule.id);
+                files.push(f)
+            }
             Err(e) => errors.push(e),
         }
     }
+    errors.extend(clash_errors(claims, target));
     (files, errors)
+}
+
+/// One error per name clash, on the second rule, naming the first.
+pub fn clash_errors(claims: names::Claims, target: &str) -> Vec<ExportError> {
+    claims
+        .into_clashes()
+        .into_iter()
+        .map(|c| ExportError {
+            rule: c.second.clone(),
+            construct: format!(
+                "its {} `{}` is also the {} of rule `{}`",
+                c.what, c.name, c.what, c.first
+            ),
+            target: target.to_string(),
+            other: Some(c.first),
+        })
+        .collect()
 }
 
 /// All the files when every rule could be exported, otherwise the errors.
@@ -435,20 +467,114 @@ fn is_ident(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// A field name as written after `.` (or `.?`) in `dialect`.
-pub fn field_name(name: &str, dialect: Dialect) -> String {
-    if dialect == Dialect::Vap && RESERVED.contains(&name) {
-        return format!("__{name}__");
+/// A property name as the Kubernetes CEL environment exposes it (k8s.io/apiserver/pkg/cel,
+/// `Escape`): a reserved word `w` becomes `__w__`; otherwise `__`, `.`, `-` and `/` become
+/// `__underscores__`, `__dot__`, `__dash__` and `__slash__`. `None` for the names CEL cannot
+/// reach: empty, starting with a digit, or with any other character.
+pub fn escape(name: &str) -> Option<String> {
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
     }
-    if dialect == Dialect::Vap && !is_ident(name) {
-        // The API server's escaping of property names (`__dash__`, `__dot__`, …).
-        return name
-            .replace("__", "__underscores__")
-            .replace('.', "__dot__")
-            .replace('-', "__dash__")
-            .replace('/', "__slash__");
+    if RESERVED.contains(&name) {
+        return Some(format!("__{name}__"));
     }
-    name.to_string()
+    let mut out = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '_' if chars.peek() == Some(&'_') => {
+                chars.next();
+                out.push_str("__underscores__");
+            }
+            '.' => out.push_str("__dot__"),
+            '-' => out.push_str("__dash__"),
+            '/' => out.push_str("__slash__"),
+            c if c.is_ascii_alphanumeric() || c == '_' => out.push(c),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The optional selection of field `name` in `dialect`: `.?name` with the name escaped as
+/// the API server requires (VAP, typed by the OpenAPI schema); on the untyped objects of
+/// Kyverno and Gatekeeper, `.?name` for identifiers that are not reserved words and a key
+/// lookup `[?'name']` otherwise, so no reserved word is ever written as a field.
+fn select(name: &str, dialect: Dialect) -> Result<String, String> {
+    match dialect {
+        Dialect::Vap => escape(name).map(|e| format!(".?{e}")).ok_or_else(|| {
+            format!(
+                "field `{name}`: Kubernetes CEL reaches only property names of the form \
+                 `[a-zA-Z_.-/][a-zA-Z0-9_.-/]*`"
+            )
+        }),
+        _ if is_ident(name) && !RESERVED.contains(&name) => Ok(format!(".?{name}")),
+        _ => Ok(format!("[?{}]", quote(name))),
+    }
+}
+
+/// Calls `visit` with each character of generated CEL `code` outside string literals and the
+/// bracket depth before it; false as soon as `visit` is.
+fn scan_code(code: &str, mut visit: impl FnMut(i32, char) -> bool) -> bool {
+    let mut depth = 0i32;
+    let (mut quoted, mut escaped) = (false, false);
+    for ch in code.chars() {
+        if quoted {
+            match ch {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '\'' => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        if ch == '\'' {
+            quoted = true;
+            continue;
+        }
+        if !visit(depth, ch) {
+            return false;
+        }
+        match ch {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    true
+}
+
+/// Whether `code` can take a `.method()` or a `!` without parentheses: nothing at its top
+/// level but one operand (the generated code puts spaces around every binary operator and
+/// `? :`, and nowhere else outside brackets and strings).
+fn is_atomic(code: &str) -> bool {
+    !code.is_empty()
+        && !code.starts_with(['!', '-'])
+        && scan_code(code, |depth, ch| !(depth == 0 && ch == ' '))
+}
+
+/// `!code` without double negations (`!(!x)` is `x`) and with parentheses only when the
+/// operand needs them.
+pub fn negate(code: &str) -> String {
+    if let Some(rest) = code.strip_prefix('!') {
+        if is_atomic(rest) {
+            return unwrap_parens(rest).to_string();
+        }
+    }
+    match code {
+        "true" => "false".into(),
+        "false" => "true".into(),
+        c if is_atomic(c) => format!("!{c}"),
+        c => format!("!({c})"),
+    }
+}
+
+/// `x` for `(x)` when the parentheses enclose all of it (not for `(a) || (b)`).
+fn unwrap_parens(code: &str) -> &str {
+    match code.strip_prefix('(').and_then(|c| c.strip_suffix(')')) {
+        Some(inner) if scan_code(inner, |depth, ch| !(depth == 0 && ch == ')')) => inner,
+        _ => code,
+    }
 }
 
 /// Compiled CEL code.
@@ -478,7 +604,7 @@ impl C {
     }
     /// The code as a receiver or operand.
     fn paren(&self) -> String {
-        if self.atom {
+        if self.atom || is_atomic(&self.code) {
             self.code.clone()
         } else {
             format!("({})", self.code)
@@ -595,20 +721,9 @@ impl<'a> Cx<'a> {
 
     fn outcome_inner(&mut self, o: &Outcome) -> Result<Validation, String> {
         let exists = self.nest(&o.binders, o.when.as_ref())?;
-        let expression = if exists == "true" {
-            "false".to_string()
-        } else {
-            format!("!({exists})")
-        };
+        let expression = negate(&exists);
         let message_expression = self.message(&o.binders, o.when.as_ref(), &o.message)?;
-        let message = o
-            .message
-            .iter()
-            .map(|p| match p {
-                MessagePart::Text(t) => t.clone(),
-                MessagePart::Expr(_) => "…".into(),
-            })
-            .collect::<String>();
+        let message = static_message(self.rule, &o.message);
         Ok(Validation {
             action: o.action,
             expression,
@@ -741,19 +856,11 @@ impl<'a> Cx<'a> {
                     });
                 }
                 let c = self.expr(inner)?;
-                if is_ident(f) || self.dialect == Dialect::Vap {
-                    Ok(C {
-                        code: format!("{}.?{}", c.paren(), field_name(f, self.dialect)),
-                        opt: true,
-                        atom: true,
-                    })
-                } else {
-                    Ok(C {
-                        code: format!("{}[?{}]", c.paren(), quote(f)),
-                        opt: true,
-                        atom: true,
-                    })
-                }
+                Ok(C {
+                    code: format!("{}{}", c.paren(), select(f, self.dialect)?),
+                    opt: true,
+                    atom: true,
+                })
             }
             ExprKind::Index(inner, idx) => {
                 let c = self.expr(inner)?;
@@ -791,7 +898,7 @@ impl<'a> Cx<'a> {
                 }
                 let c = self.expr(inner)?;
                 if c.opt {
-                    Ok(C::plain(format!("!{}.hasValue()", c.paren())))
+                    Ok(C::plain(negate(&format!("{}.hasValue()", c.paren()))))
                 } else {
                     Ok(C::atom("false".into()))
                 }
@@ -799,7 +906,7 @@ impl<'a> Cx<'a> {
             ExprKind::Unary(op, inner) => {
                 let c = self.expr(inner)?.value_c();
                 Ok(C::plain(match op {
-                    UnOp::Not => format!("!{}", c.paren()),
+                    UnOp::Not => negate(&c.code),
                     UnOp::Neg => format!("-{}", c.paren()),
                 }))
             }
@@ -1027,7 +1134,8 @@ fn iterable(c: &C, empty: &str) -> String {
 
 /// A value printed into a message (spec §4.9): absent prints `<none>`.
 fn show(c: &C, ty: &Type) -> String {
-    let plain = |code: String| match ty {
+    let plain = |code: String| {
+        match ty {
         Type::String => code,
         Type::Int | Type::Number | Type::Bool | Type::Quantity | Type::IntOrString => {
             format!("string({code})")
@@ -1035,9 +1143,18 @@ fn show(c: &C, ty: &Type) -> String {
         Type::List(t) if **t == Type::String => {
             format!("(size({code}) == 0 ? '[]' : '[\"' + {code}.join('\",\"') + '\"]')")
         }
-        // CEL cannot print lists and maps as JSON: say that there is a value.
-        Type::List(_) | Type::Map(_) | Type::Object(_) | Type::Image => "'[…]'".to_string(),
+        Type::List(t) if matches!(**t, Type::Int | Type::Bool) => {
+            format!("'[' + {code}.map(x, string(x)).join(',') + ']'")
+        }
+        Type::Image => format!(
+            "{code}.registry + '/' + {code}.repository + ({code}.tag == '' ? '' : ':' + {code}.tag) + ({code}.digest == '' ? '' : '@' + {code}.digest)"
+        ),
+        // CEL cannot print other lists and maps as JSON: name what the value is instead.
+        Type::List(_) => "'<list>'".to_string(),
+        Type::Map(_) => "'<map>'".to_string(),
+        Type::Object(_) => "'<object>'".to_string(),
         _ => format!("string({code})"),
+    }
     };
     if c.opt {
         format!(
@@ -1048,6 +1165,20 @@ fn show(c: &C, ty: &Type) -> String {
     } else {
         plain(c.paren())
     }
+}
+
+/// The static `message` beside a `messageExpression`, shown when the expression cannot be
+/// evaluated: the message itself when it has no interpolated values, else the rule's title
+/// and id (the literal parts alone would read as a broken sentence).
+fn static_message(rule: &Rule, parts: &[MessagePart]) -> String {
+    let mut text = String::new();
+    for p in parts {
+        match p {
+            MessagePart::Text(t) => text.push_str(t),
+            MessagePart::Expr(_) => return format!("{} (rule {})", rule.meta.title, rule.id),
+        }
+    }
+    text
 }
 
 /// A constant as a CEL literal.
@@ -1122,20 +1253,6 @@ pub fn resource_name(kind: &str) -> String {
         return format!("{lower}es");
     }
     format!("{lower}s")
-}
-
-/// A Kubernetes object name from a rule id or module (`pss.baseline.host_ports` →
-/// `pss-baseline-host-ports`).
-pub fn object_name(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect()
 }
 
 /// Builds a YAML mapping that keeps the order of its entries.

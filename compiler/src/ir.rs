@@ -177,6 +177,17 @@ pub struct Rule {
     pub reads_kinds: Vec<Gvk>,
     /// Names of the locals, for readable generated code.
     pub local_names: Vec<String>,
+    /// Where the rule is defined, for diagnostics about its exports.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// Where a rule is defined: a file of the compilation and the byte range of the rule's name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The file, as numbered in [`crate::diagnostics::Files`].
+    pub file: crate::diagnostics::FileId,
+    pub span: crate::syntax::ast::Span,
 }
 
 /// A `deny` or `warn` clause.

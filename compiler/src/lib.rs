@@ -7,9 +7,11 @@
 pub mod cel;
 pub mod check;
 pub mod diagnostics;
+pub mod export;
 pub mod gatekeeper;
 pub mod ir;
 pub mod kyverno;
+pub mod names;
 pub mod rego;
 pub mod schema;
 pub mod syntax;

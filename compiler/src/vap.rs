@@ -11,12 +11,13 @@
 
 use crate::cel::{self, yaml_docs, yaml_map, ylist, ys, Dialect, ExportError, OutputFile};
 use crate::ir::{Action, Program, Rule};
+use crate::names;
 
 const TARGET: &str = "vap";
 
 /// Every exportable rule as policy + binding files, and an error for each rule that is not.
 pub fn export_all(program: &Program) -> (Vec<OutputFile>, Vec<ExportError>) {
-    cel::export_each(program, export_rule)
+    cel::export_each(program, TARGET, export_rule)
 }
 
 /// Exports every rule, or the errors of the rules that cannot be exported.
@@ -24,13 +25,15 @@ pub fn export(program: &Program) -> Result<Vec<OutputFile>, Vec<ExportError>> {
     cel::all_or_errors(export_all(program))
 }
 
-/// The file of one rule: its policies and bindings.
-pub fn export_rule(rule: &Rule) -> Result<OutputFile, ExportError> {
+/// The file of one rule: its policies and bindings, their names recorded in `claims`.
+pub fn export_rule(rule: &Rule, claims: &mut names::Claims) -> Result<OutputFile, ExportError> {
     let compiled = cel::compile_rule(rule, Dialect::Vap, TARGET)?;
-    let base = format!("rampart-{}", cel::object_name(&rule.id));
+    let base = format!("rampart-{}", names::label(&rule.id));
     let targets: Vec<_> = rule.matcher.targets.iter().collect();
     let mut docs = Vec::new();
     for (action, name, validations) in compiled.by_action(&base) {
+        // A binding has the name of its policy.
+        claims.claim("ValidatingAdmissionPolicy name", &name, &rule.id);
         let actions = match action {
             Action::Deny => vec!["Deny"],
             Action::Warn => vec!["Warn", "Audit"],
@@ -63,7 +66,7 @@ pub fn export_rule(rule: &Rule) -> Result<OutputFile, ExportError> {
         ]));
     }
     Ok(OutputFile {
-        path: format!("{base}.yaml"),
+        path: format!("{}.yaml", names::fit(&base)),
         contents: yaml_docs(&docs),
     })
 }

@@ -10,7 +10,9 @@ use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
 use rampart_runtime::manifest::Node;
 // The CEL environment, the quantity functions and the binding of `object` are the ones
 // `rampart verify --backend cel` uses.
-use rampart_runtime::verify::engines::cel::{add_quantity_functions, kubernetes_env, to_cel};
+use rampart_runtime::verify::engines::cel::{
+    add_quantity_functions, kubernetes_env, request, to_cel,
+};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -250,13 +252,15 @@ fn autogen_rewrite(expr: &str, template: &[String]) -> String {
         .replace("\u{0}META", &format!("{prefix}.metadata"))
 }
 
-/// Evaluates one compiled rule as the API server (VAP) or Kyverno (after autogen) would.
+/// Evaluates one compiled rule as the API server (VAP) or Kyverno (after autogen) would,
+/// with the request's namespace `namespace` (default: the object's).
 fn cel_verdict(
     env: &Arc<Env>,
     rule: &Rule,
     dialect: Dialect,
     object: &serde_json::Value,
     params: &serde_json::Value,
+    namespace: Option<&str>,
 ) -> Verdict {
     let api = object["apiVersion"].as_str().unwrap_or("");
     let kind = object["kind"].as_str().unwrap_or("");
@@ -269,8 +273,10 @@ fn cel_verdict(
         return Verdict::Fired(false, false);
     };
     let compiled = rcel::compile_rule(rule, dialect, "test").expect("compiles");
+    let request = request(object, namespace);
     let mut ctx = context(env);
     ctx.add_variable_from_value("object", to_cel(object, dialect == Dialect::Vap));
+    ctx.add_variable_from_value("request", request.clone());
     let rewrite = |e: &str| -> String {
         if dialect == Dialect::Kyverno && !target.subject_path.is_empty() {
             autogen_rewrite(e, &target.subject_path)
@@ -313,6 +319,7 @@ fn cel_verdict(
         };
         let mut inner = context(env);
         inner.add_variable_from_value("object", to_cel(object, dialect == Dialect::Vap));
+        inner.add_variable_from_value("request", request.clone());
         inner.add_variable_from_value("variables", CV::from(vars.clone()));
         match program.execute(&inner) {
             Ok(val) => {
@@ -377,7 +384,7 @@ fn differential(program: &Program, objects: &[(String, Node)], dialect: Dialect)
             if !rule.reads_kinds.is_empty() {
                 continue;
             }
-            let got = cel_verdict(&env, rule, dialect, &json, &constraint_params(rule));
+            let got = cel_verdict(&env, rule, dialect, &json, &constraint_params(rule), None);
             let want = match &wasm {
                 Ok(v) => v.get(&rule.id).copied().unwrap_or_default(),
                 Err(_) => {
@@ -514,7 +521,14 @@ fn gatekeeper_cel_follows_constraint_parameters() {
             .evaluate(node, &ObjectSet::default(), &overrides, &Limits::default())
             .expect("evaluates");
         let want = findings.iter().any(|f| f.rule_id == rule.id);
-        let got = cel_verdict(&env, rule, Dialect::Gatekeeper, &node.to_json(), &params);
+        let got = cel_verdict(
+            &env,
+            rule,
+            Dialect::Gatekeeper,
+            &node.to_json(),
+            &params,
+            None,
+        );
         assert_eq!(got, Verdict::Fired(want, false), "{name}");
         fired += want as usize;
         // With the defaults (max 10) nothing in the fixtures has that many replicas.
@@ -524,6 +538,7 @@ fn gatekeeper_cel_follows_constraint_parameters() {
             Dialect::Gatekeeper,
             &node.to_json(),
             &constraint_params(rule),
+            None,
         );
         assert_eq!(default, Verdict::Fired(false, false), "{name}");
     }
@@ -570,4 +585,234 @@ fn stdlib_exports() {
             }
         }
     }
+}
+
+/// Namespace matching reads the request's namespace, which the API server sets even when
+/// the manifest leaves `metadata.namespace` out: CEL given the object without its namespace
+/// (and the request with it) agrees with the Wasm evaluator given the object as admitted.
+#[test]
+fn namespace_matching_follows_the_request() {
+    let program = compile_source(CONSTRUCTS);
+    let objects = load_objects(
+        "namespaced",
+        br#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p1, namespace: kube-system}
+spec:
+  containers:
+  - {name: a, image: "nginx:latest", ports: [{containerPort: 80, hostPort: 80}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p2, namespace: prod-eu}
+spec:
+  containers:
+  - {name: a, image: "nginx:latest", ports: [{containerPort: 80, hostPort: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, namespace: staga}
+spec:
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers:
+      - {name: a, image: "nginx:latest", ports: [{containerPort: 80, hostPort: 80}]}
+"#,
+    );
+    let env = env();
+    let reference = Reference::new(&program);
+    let mut compared = 0;
+    let mut fired = 0;
+    for (name, node) in &objects {
+        let admitted = node.to_json();
+        let namespace = admitted["metadata"]["namespace"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut manifest = admitted.clone();
+        manifest["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("namespace");
+        let want = reference.verdicts(node).expect("wasm evaluates");
+        for rule in &program.rules {
+            let want = want.get(&rule.id).copied().unwrap_or_default();
+            for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
+                let got = cel_verdict(
+                    &env,
+                    rule,
+                    dialect,
+                    &manifest,
+                    &constraint_params(rule),
+                    Some(&namespace),
+                );
+                assert_eq!(
+                    got,
+                    Verdict::Fired(want.0, want.1),
+                    "{dialect:?} {} on {name}",
+                    rule.id
+                );
+                compared += 1;
+                fired += (want.0 || want.1) as usize;
+            }
+        }
+    }
+    // `images` fires in prod-eu and staga but not in kube-system; `ports` in prod-eu and staga.
+    assert!(
+        compared > 0 && fired >= 12,
+        "{compared} compared, {fired} fired"
+    );
+}
+
+/// The field selections of every exported expression of the standard library, in every CEL
+/// output: no CEL reserved word is ever written as a field (`.namespace`), and once the
+/// dialect's way of naming a field is undone (`.?__namespace__` in VAP, `[?'namespace']` on
+/// Kyverno's and Gatekeeper's untyped objects), the outputs are the same expressions.
+#[test]
+fn stdlib_expressions_escape_reserved_words_and_agree_across_targets() {
+    let program = stdlib();
+    let mut checked = 0;
+    let mut compared = 0;
+    for rule in program.rules.iter().filter(|r| r.reads_kinds.is_empty()) {
+        let mut by_dialect = Vec::new();
+        for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
+            let compiled = rcel::compile_rule(rule, dialect, "test").expect("compiles");
+            let mut exprs: Vec<String> = Vec::new();
+            exprs.extend(
+                compiled
+                    .match_conditions
+                    .iter()
+                    .map(|c| c.expression.clone()),
+            );
+            exprs.extend(compiled.variables.iter().map(|c| c.expression.clone()));
+            for v in &compiled.validations {
+                exprs.push(v.expression.clone());
+                exprs.push(v.message_expression.clone());
+            }
+            for e in &exprs {
+                let bad = reserved_selections(e);
+                assert!(bad.is_empty(), "{dialect:?} {}: {bad:?} in `{e}`", rule.id);
+                checked += 1;
+            }
+            for c in &compiled.match_conditions {
+                assert!(
+                    !c.expression.contains("metadata.?__namespace__")
+                        && !c.expression.contains("metadata[?'namespace']"),
+                    "{dialect:?} {}: namespace matching reads the object, not the request: `{}`",
+                    rule.id,
+                    c.expression
+                );
+            }
+            if !rule.matcher.namespaces.is_empty() || !rule.matcher.exclude_namespaces.is_empty() {
+                let conditions = rcel::matcher_conditions(rule, dialect);
+                assert!(
+                    conditions
+                        .iter()
+                        .any(|c| c.expression.contains(rcel::REQUEST_NAMESPACE)),
+                    "{dialect:?} {}",
+                    rule.id
+                );
+            }
+            by_dialect.push((dialect, compiled, exprs));
+        }
+        // Kyverno's pod rules are left to its autogen and Gatekeeper reads parameters from
+        // the Constraint: compare what is written the same way.
+        let vap = by_dialect[0]
+            .2
+            .iter()
+            .map(|e| canonical(e))
+            .collect::<Vec<_>>();
+        if rule
+            .matcher
+            .targets
+            .iter()
+            .all(|t| t.subject_path.is_empty())
+        {
+            let kyverno: Vec<String> = by_dialect[1].2.iter().map(|e| canonical(e)).collect();
+            assert_eq!(vap, kyverno, "VAP and Kyverno differ on {}", rule.id);
+            compared += 1;
+        }
+        if rule.params.is_empty() {
+            let gk: Vec<String> = by_dialect[2].2.iter().map(|e| canonical(e)).collect();
+            assert_eq!(vap, gk, "VAP and Gatekeeper differ on {}", rule.id);
+            compared += 1;
+        }
+    }
+    assert!(
+        checked > 100 && compared > 20,
+        "{checked} checked, {compared} compared"
+    );
+}
+
+/// The reserved words written as a field selection (`.w` or `.?w`) outside string literals,
+/// except the fields of `request`, an AdmissionRequest whose `namespace` field is declared
+/// under that name.
+fn reserved_selections(expr: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    let mut quoted = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if quoted {
+            match c {
+                '\\' => i += 1,
+                '\'' => quoted = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if c == '\'' {
+            quoted = true;
+        } else if c == '.' {
+            let mut j = i + 1;
+            if chars.get(j) == Some(&'?') {
+                j += 1;
+            }
+            let start = j;
+            while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
+                j += 1;
+            }
+            let word: String = chars[start..j].iter().collect();
+            let before: String = chars[..i].iter().collect();
+            let on_request = before.strip_suffix("request").is_some_and(|b| {
+                !b.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            });
+            if rcel::RESERVED.contains(&word.as_str()) && !on_request {
+                found.push(word);
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// An expression with each field named the same way: Kubernetes' escapes undone and key
+/// lookups `[?'f']` written as `.?f`.
+fn canonical(expr: &str) -> String {
+    let mut out = expr.to_string();
+    for w in rcel::RESERVED {
+        out = out.replace(&format!(".?__{w}__"), &format!(".?{w}"));
+    }
+    for (from, to) in [
+        ("__underscores__", "__"),
+        ("__dot__", "."),
+        ("__dash__", "-"),
+        ("__slash__", "/"),
+    ] {
+        out = out.replace(from, to);
+    }
+    // `[?'name']` → `.?name` (names without quotes or backslashes, as in the library).
+    while let Some(start) = out.find("[?'") {
+        let Some(len) = out[start + 3..].find("']") else {
+            break;
+        };
+        let name = out[start + 3..start + 3 + len].to_string();
+        out.replace_range(start..start + 3 + len + 2, &format!(".?{name}"));
+    }
+    out
 }

@@ -593,12 +593,21 @@ fn check_output(files: &[OutputFile]) {
     let mut templates = BTreeMap::new();
     let mut errors = Vec::new();
     for f in files {
-        assert!(
-            !f.path.contains('/') && f.path.ends_with(".yaml"),
-            "{}",
-            f.path
-        );
+        // Templates (and the SyncSet) in templates/, applied before constraints/.
+        let (dir, file) = f.path.split_once('/').expect("a folder");
+        assert!(!file.contains('/') && file.ends_with(".yaml"), "{}", f.path);
         for d in docs(f) {
+            let is_constraint = d["apiVersion"] == "constraints.gatekeeper.sh/v1beta1";
+            assert_eq!(
+                dir,
+                if is_constraint {
+                    "constraints"
+                } else {
+                    "templates"
+                },
+                "{}",
+                f.path
+            );
             if d["kind"] == "ConstraintTemplate" {
                 let name = d["metadata"]["name"].as_str().unwrap().to_string();
                 validate(&ct, &d, &name, &mut errors);
@@ -644,8 +653,7 @@ fn templates_validate_against_the_crd() {
         let files = gatekeeper::export(&program).unwrap();
         assert_eq!(
             files.len(),
-            program.rules.len()
-                + 1
+            2 * program.rules.len()
                 + program.rules.iter().any(|r| !r.reads_kinds.is_empty()) as usize
         );
         check_output(&files);
@@ -668,7 +676,7 @@ fn set_rules_come_with_a_syncset() {
     let files = gatekeeper::export(&constructs()).unwrap();
     let sync = files
         .iter()
-        .find(|f| f.path == "sync.yaml")
+        .find(|f| f.path == "templates/sync.yaml")
         .expect("a SyncSet");
     let d = &docs(sync)[0];
     assert_eq!(d["kind"], "SyncSet");
@@ -678,7 +686,7 @@ fn set_rules_come_with_a_syncset() {
     );
     let svc = files
         .iter()
-        .find(|f| f.path == "t-service-backed.yaml")
+        .find(|f| f.path == "templates/t-service-backed.yaml")
         .unwrap();
     assert!(svc
         .contents
@@ -688,8 +696,11 @@ fn set_rules_come_with_a_syncset() {
 #[test]
 fn pod_rules_match_pods_and_controllers() {
     let files = gatekeeper::export(&constructs()).unwrap();
-    let f = files.iter().find(|f| f.path == "t-images.yaml").unwrap();
-    let constraint = &docs(f)[1];
+    let f = files
+        .iter()
+        .find(|f| f.path == "constraints/t-images.yaml")
+        .unwrap();
+    let constraint = &docs(f)[0];
     let kinds = &constraint["spec"]["match"]["kinds"];
     let all: Vec<&str> = kinds
         .as_array()
@@ -715,13 +726,14 @@ fn pod_rules_match_pods_and_controllers() {
 fn snapshots() {
     let files = gatekeeper::export(&constructs()).unwrap();
     for name in [
-        "t-images.yaml",
-        "t-scoped.yaml",
-        "t-service-backed.yaml",
-        "kustomization.yaml",
+        "templates/t-images.yaml",
+        "constraints/t-images.yaml",
+        "templates/t-scoped.yaml",
+        "constraints/t-scoped.yaml",
+        "templates/t-service-backed.yaml",
     ] {
         let f = files.iter().find(|f| f.path == name).unwrap();
-        insta::assert_snapshot!(name, f.contents);
+        insta::assert_snapshot!(name.replace('/', "-"), f.contents);
     }
 }
 
@@ -774,7 +786,8 @@ fn cel_snapshots() {
     let (files, _) =
         gatekeeper::export_engines(&constructs(), gatekeeper::Engines::RegoAndCel).unwrap();
     for name in ["t-images.yaml", "t-scoped.yaml"] {
-        let f = files.iter().find(|f| f.path == name).unwrap();
+        let path = format!("templates/{name}");
+        let f = files.iter().find(|f| f.path == path).unwrap();
         insta::assert_snapshot!(format!("cel-{name}"), f.contents);
     }
 }
@@ -789,6 +802,8 @@ fn write_stdlib_export() {
     };
     std::fs::create_dir_all(&dir).unwrap();
     for f in gatekeeper::export(&stdlib_program()).unwrap() {
-        std::fs::write(Path::new(&dir).join(&f.path), f.contents).unwrap();
+        let path = Path::new(&dir).join(&f.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, f.contents).unwrap();
     }
 }

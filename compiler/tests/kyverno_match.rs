@@ -154,6 +154,11 @@ fn kyverno_selects(rule: &Json, object: &Json) -> bool {
     let env = Arc::new(Env::stdlib());
     let mut ctx = Context::with_env(env.clone());
     ctx.add_variable_from_value("object", to_cel(object));
+    // The namespace of the request, as the API server sends it: the object's.
+    ctx.add_variable_from_value(
+        "request",
+        rampart_runtime::verify::engines::cel::request(object, None),
+    );
     rule["celPreconditions"]
         .as_array()
         .map(|a| a.as_slice())

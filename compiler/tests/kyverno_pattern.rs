@@ -467,7 +467,7 @@ fn kyverno_verdicts(
             let name = rule["name"].as_str().unwrap();
             let base = |id: &&str| {
                 let r = program.rules.iter().find(|r| r.id == *id).unwrap();
-                rampart_compiler::cel::object_name(&r.name)
+                rampart_compiler::names::fit(&rampart_compiler::names::label(&r.name))
             };
             let id = ids
                 .iter()

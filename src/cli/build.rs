@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use rampart_compiler::export::Target;
 use rampart_runtime::output_file;
 
 use super::fail;
@@ -31,83 +32,42 @@ pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The exporters `rampart build` knows besides `wasm`.
-#[derive(Clone, Copy, Debug)]
-pub enum Export {
-    Gatekeeper,
-    /// Gatekeeper templates with both the CEL and the Rego engine.
-    GatekeeperCel,
-    /// Kyverno ClusterPolicies; with `pattern`, also the pattern-style ones.
-    Kyverno {
-        pattern: bool,
-    },
-    KyvernoValidatingPolicy,
-    Vap,
-}
-
-/// Runs `rampart build --target gatekeeper|gatekeeper-cel|kyverno|kyverno-vpol|vap`: writes every file
-/// with [`output_file::write`], and reports each rule the target cannot express (naming the rule, the
-/// construct and the target) as a warning; the rules that can be expressed are still written.
-pub fn export(target: Export, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
-    let (program, _) = match policies::compile_program(paths) {
-        Ok(p) => p,
+/// Runs `rampart build --target gatekeeper|gatekeeper-cel|kyverno|kyverno-vpol|vap`: reports
+/// each rule the target cannot express (a warning at the rule; the others are still
+/// written) and each pair of rules whose exported names clash (an error: nothing is
+/// written), then writes every file atomically.
+pub fn export(target: Target, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
+    let (compilation, _) = match policies::compile(paths) {
+        Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let (files, skipped): (Vec<(String, String)>, Vec<String>) = match target {
-        Export::Gatekeeper | Export::GatekeeperCel => {
-            match rampart_compiler::gatekeeper::export_engines(
-                &program,
-                if matches!(target, Export::GatekeeperCel) {
-                    rampart_compiler::gatekeeper::Engines::RegoAndCel
-                } else {
-                    rampart_compiler::gatekeeper::Engines::Rego
-                },
-            ) {
-                Ok((files, skipped)) => (
-                    files.into_iter().map(|f| (f.path, f.contents)).collect(),
-                    skipped
-                        .iter()
-                        .map(|e| format!("{e}; its template has the Rego engine only"))
-                        .collect(),
-                ),
-                Err(errors) => {
-                    let text: Vec<String> = errors.iter().map(|e| format!("error: {e}")).collect();
-                    return fail(&text.join("\n"));
-                }
-            }
-        }
-        Export::Kyverno { .. } | Export::KyvernoValidatingPolicy | Export::Vap => {
-            let (mut files, mut errors) = match target {
-                Export::Kyverno { .. } => {
-                    rampart_compiler::kyverno::export_cluster_policies_all(&program)
-                }
-                Export::KyvernoValidatingPolicy => {
-                    rampart_compiler::kyverno::export_validating_policies_all(&program)
-                }
-                _ => rampart_compiler::vap::export_all(&program),
-            };
-            if let Export::Kyverno { pattern: true } = target {
-                let (more, skipped) =
-                    rampart_compiler::kyverno::export_pattern_policies_all(&program);
-                files.extend(more);
-                errors.extend(skipped);
-            }
-            (
-                files.into_iter().map(|f| (f.path, f.contents)).collect(),
-                errors.iter().map(ToString::to_string).collect(),
-            )
-        }
+    let Some(program) = &compilation.program else {
+        return fail("the policies do not compile");
     };
-    for s in &skipped {
-        eprintln!("warning: {s}");
+    let export = rampart_compiler::export::export(program, target, &compilation.files);
+    crate::print_export_diagnostics(&compilation.files, &export.diagnostics);
+    let gaps = export.diagnostics.len();
+    if export.has_errors() {
+        let errors = export.diagnostics.iter().filter(|d| d.is_error()).count();
+        return fail(&format!(
+            "nothing written to `{}`: {errors} error(s) above",
+            out_dir.display()
+        ));
+    }
+    if export.files.is_empty() {
+        return fail(&format!(
+            "no rule can be exported to {}: nothing written",
+            target.name()
+        ));
     }
     if let Err(e) = std::fs::create_dir_all(out_dir) {
         return fail(&format!("cannot create `{}`: {e}", out_dir.display()));
     }
+    let files = &export.files;
     // Every file is written whole or not at all; one that cannot be written does not stop
     // the others, and the run fails naming each.
     let mut errors = Vec::new();
-    for (path, contents) in &files {
+    for (path, contents) in files {
         let target = out_dir.join(path);
         if let Some(parent) = target.parent() {
             if let Err(e) = std::fs::create_dir_all(parent) {
@@ -119,13 +79,12 @@ pub fn export(target: Export, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
             errors.push(format!("cannot write `{}`: {e}", target.display()));
         }
     }
-    if !errors.is_empty() {
-        for e in &errors[..errors.len() - 1] {
+    if let Some((last, others)) = errors.split_last() {
+        for e in others {
             eprintln!("error: {e}");
         }
         return fail(&format!(
-            "{} ({} of {} file(s) written)",
-            errors[errors.len() - 1],
+            "{last} ({} of {} file(s) written)",
             files.len() - errors.len(),
             files.len()
         ));
@@ -134,14 +93,18 @@ pub fn export(target: Export, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
         "wrote {} file(s) to {}{}",
         files.len(),
         out_dir.display(),
-        if skipped.is_empty() {
+        if gaps == 0 {
             String::new()
         } else {
-            format!(
-                "; {} rule(s) cannot be expressed for this target",
-                skipped.len()
-            )
+            format!("; {gaps} rule(s) cannot be expressed for this target")
         }
     );
+    if matches!(target, Target::Gatekeeper | Target::GatekeeperCel) {
+        eprintln!(
+            "apply {0}/templates/ first, then {0}/constraints/ once Gatekeeper has created the \
+             constraint CRDs (README: Gatekeeper output)",
+            out_dir.display()
+        );
+    }
     ExitCode::SUCCESS
 }

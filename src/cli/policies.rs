@@ -89,6 +89,25 @@ pub fn compile_program_with(
     paths: &[PathBuf],
     stdlib: bool,
 ) -> Result<(ir::Program, Vec<(String, String)>), String> {
+    let (compilation, texts) = compile_with(paths, stdlib)?;
+    match compilation.program {
+        Some(program) => Ok((program, texts)),
+        None => Err("the policies do not compile".into()),
+    }
+}
+
+/// Compiles `.rp` sources (the standard library when `paths` is empty), printing the
+/// diagnostics on stderr: the compilation (its program is set) and the source texts, or
+/// the message for a failed compilation.
+pub fn compile(paths: &[PathBuf]) -> Result<(Compilation, Vec<(String, String)>), String> {
+    compile_with(paths, false)
+}
+
+/// Like [`compile`]; with `stdlib`, the standard library is compiled together with `paths`.
+pub fn compile_with(
+    paths: &[PathBuf],
+    stdlib: bool,
+) -> Result<(Compilation, Vec<(String, String)>), String> {
     let (compilation, texts): (Compilation, Vec<(String, String)>) = if paths.is_empty() {
         let texts = rampart_stdlib::POLICIES
             .iter()
@@ -121,10 +140,10 @@ pub fn compile_program_with(
     if compilation.has_errors() || !paths.is_empty() {
         crate::print_diagnostics(&compilation);
     }
-    match compilation.program {
-        Some(program) => Ok((program, texts)),
-        None => Err("the policies do not compile".into()),
+    if compilation.program.is_none() {
+        return Err("the policies do not compile".into());
     }
+    Ok((compilation, texts))
 }
 
 /// Loads the policies named by `-p` (the standard library when none) and applies the rule

@@ -523,6 +523,10 @@ impl<'s> Checker<'s> {
             locals: scope.local_names.len() as u32,
             reads_kinds: scope.reads_kinds,
             local_names: scope.local_names,
+            origin: ir::Origin {
+                file,
+                span: r.name.span,
+            },
         })
     }
 

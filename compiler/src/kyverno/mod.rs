@@ -17,6 +17,7 @@ use crate::cel::{
     ExportError, OutputFile,
 };
 use crate::ir::{Action, Program, Rule, Severity};
+use crate::names;
 use serde_yaml_ng::Value as Y;
 
 mod pattern;
@@ -70,11 +71,22 @@ fn failure_action(action: Action) -> &'static str {
     }
 }
 
-/// The ClusterPolicy rules of one IR rule (two when it has both deny and warn outcomes).
-fn cluster_policy_rules(rule: &Rule, compiled: &CelRule) -> Vec<Y> {
+/// The ClusterPolicy rules of one IR rule (two when it has both deny and warn outcomes),
+/// their names recorded in `claims` under the policy's name.
+fn cluster_policy_rules(
+    rule: &Rule,
+    compiled: &CelRule,
+    policy: &str,
+    claims: &mut names::Claims,
+) -> Vec<Y> {
     let mut out = Vec::new();
-    let base = cel::object_name(&rule.name);
+    let base = names::label(&rule.name);
     for (action, name, validations) in compiled.by_action(&base) {
+        claims.claim(
+            &format!("rule name in ClusterPolicy `{policy}`"),
+            &name,
+            &rule.id,
+        );
         // Kyverno matches `namespaces` of a Namespace against its own name, and `*` against
         // the empty namespace of other cluster-scoped objects; spec §3 selects neither. Rules
         // with cluster-scoped kinds test the namespace in CEL preconditions instead.
@@ -252,6 +264,7 @@ pub fn export_cluster_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
         }
     }
     let mut files = Vec::new();
+    let mut claims = names::Claims::default();
     for (i, group) in groups.iter().enumerate() {
         let PolicyGroup {
             module,
@@ -259,7 +272,7 @@ pub fn export_cluster_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
             rules,
         } = group;
         let in_module = groups.iter().filter(|g| g.module == *module).count();
-        let mut name = cel::object_name(module);
+        let mut name = names::label(module);
         if in_module > 1 && autogen != "none" {
             name.push_str("-pods");
             let pod_groups_before = groups[..i]
@@ -270,10 +283,13 @@ pub fn export_cluster_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
                 name.push_str(&format!("-{}", pod_groups_before + 1));
             }
         }
+        let name = names::fit(&name);
         let refs: Vec<&Rule> = rules.iter().map(|(r, _)| *r).collect();
+        // Two modules whose names map to one policy name: the clash names a rule of each.
+        claims.claim("ClusterPolicy name", &name, &refs[0].id);
         let policy_rules: Vec<Y> = rules
             .iter()
-            .flat_map(|(r, c)| cluster_policy_rules(r, c))
+            .flat_map(|(r, c)| cluster_policy_rules(r, c, &name, &mut claims))
             .collect();
         let doc = cluster_policy(
             &name,
@@ -291,6 +307,7 @@ pub fn export_cluster_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
             contents: yaml_docs(&[doc]),
         });
     }
+    errors.extend(cel::clash_errors(claims, "kyverno"));
     (files, errors)
 }
 
@@ -301,7 +318,7 @@ pub fn export_cluster_policies(program: &Program) -> Result<Vec<OutputFile>, Vec
 
 /// One ValidatingPolicy file per rule, and an error for each rule that cannot be expressed.
 pub fn export_validating_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<ExportError>) {
-    cel::export_each(program, validating_policy)
+    cel::export_each(program, "kyverno-vpol", validating_policy)
 }
 
 /// ValidatingPolicies for every rule, or the errors of the rules that cannot be exported.
@@ -309,10 +326,14 @@ pub fn export_validating_policies(program: &Program) -> Result<Vec<OutputFile>, 
     cel::all_or_errors(export_validating_policies_all(program))
 }
 
-/// The ValidatingPolicy file of one rule (two policies when it both denies and warns).
-pub fn validating_policy(rule: &Rule) -> Result<OutputFile, ExportError> {
+/// The ValidatingPolicy file of one rule (two policies when it both denies and warns), their
+/// names recorded in `claims`.
+pub fn validating_policy(
+    rule: &Rule,
+    claims: &mut names::Claims,
+) -> Result<OutputFile, ExportError> {
     let compiled = cel::compile_rule(rule, Dialect::Kyverno, "kyverno-vpol")?;
-    let base = cel::object_name(&rule.id);
+    let base = names::label(&rule.id);
     let targets: Vec<_> = rule
         .matcher
         .targets
@@ -324,6 +345,7 @@ pub fn validating_policy(rule: &Rule) -> Result<OutputFile, ExportError> {
         .all(|t| t.gvk.kind == "Pod" && t.gvk.group.is_empty());
     let mut docs = Vec::new();
     for (action, name, validations) in compiled.by_action(&base) {
+        claims.claim("ValidatingPolicy name", &name, &rule.id);
         let actions = match action {
             Action::Deny => vec!["Deny"],
             Action::Warn => vec!["Audit", "Warn"],
@@ -373,7 +395,7 @@ pub fn validating_policy(rule: &Rule) -> Result<OutputFile, ExportError> {
         ]));
     }
     Ok(OutputFile {
-        path: format!("{base}.yaml"),
+        path: format!("{}.yaml", names::fit(&base)),
         contents: yaml_docs(&docs),
     })
 }

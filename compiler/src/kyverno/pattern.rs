@@ -10,6 +10,7 @@ use crate::ir::{
     Action, BinOp, Builtin, Expr, ExprKind, Local, MessagePart, Outcome, Program, Rule, Type, UnOp,
     Value,
 };
+use crate::names;
 
 /// The target named in diagnostics of the pattern style.
 pub const PATTERN_TARGET: &str = "kyverno --kyverno-style pattern";
@@ -537,19 +538,20 @@ fn pattern_rules(rule: &Rule) -> Result<Vec<(Action, Y)>, ExportError> {
         rule: rule.id.clone(),
         construct,
         target: PATTERN_TARGET.to_string(),
+        other: None,
     };
     if let Some(c) = cel::unsupported(rule) {
         return Err(fail(c));
     }
     let matching = pattern_match(rule).map_err(&fail)?;
-    let base = cel::object_name(&rule.name);
+    let base = names::label(&rule.name);
     let mut out = Vec::new();
     for (i, o) in rule.outcomes.iter().enumerate() {
         let shape = outcome_shape(rule, o).map_err(&fail)?;
         let name = if i == 0 {
-            base.clone()
+            names::fit(&base)
         } else {
-            format!("{base}-{}", i + 1)
+            names::fit(&format!("{base}-{}", i + 1))
         };
         let mut validate = vec![("message", ys(&static_message(o)))];
         match shape {
@@ -610,6 +612,7 @@ pub fn export_pattern_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
                 rule: rule.id.clone(),
                 construct: format!("its Kyverno rule name `{name}` is taken by another rule"),
                 target: PATTERN_TARGET.to_string(),
+                other: None,
             });
             continue;
         }
@@ -632,6 +635,7 @@ pub fn export_pattern_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
         }
     }
     let mut files = Vec::new();
+    let mut claims = names::Claims::default();
     for group in &groups {
         let PatternGroup {
             module,
@@ -640,7 +644,7 @@ pub fn export_pattern_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
             rules,
             policy_rules,
         } = group;
-        let mut name = format!("{}-pattern", cel::object_name(module));
+        let mut name = format!("{}-pattern", names::label(module));
         if autogen != "none"
             && groups
                 .iter()
@@ -651,6 +655,8 @@ pub fn export_pattern_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
         if *action == Action::Warn {
             name.push_str("-audit");
         }
+        let name = names::fit(&name);
+        claims.claim("ClusterPolicy name", &name, &rules[0].id);
         let doc = cluster_policy(
             &name,
             module,
@@ -667,5 +673,6 @@ pub fn export_pattern_policies_all(program: &Program) -> (Vec<OutputFile>, Vec<E
             contents: yaml_docs(&[doc]),
         });
     }
+    errors.extend(cel::clash_errors(claims, PATTERN_TARGET));
     (files, errors)
 }

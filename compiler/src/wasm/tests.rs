@@ -152,6 +152,7 @@ fn rule(id: &str, lets: Vec<(Local, Expr)>, outcomes: Vec<Outcome>, locals: u32)
         locals,
         reads_kinds: vec![],
         local_names: (0..locals).map(|i| format!("l{i}")).collect(),
+        origin: Default::default(),
     }
 }
 

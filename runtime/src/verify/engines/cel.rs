@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use cel::extractors::This;
 use cel::{Context, Env, FunctionContext, Value as CV};
-use rampart_compiler::cel::{self as rcel, Dialect, RESERVED};
+use rampart_compiler::cel::{self as rcel, Dialect};
 use rampart_compiler::ir::{Action as IrAction, Program, Rule};
 
 use super::super::backend::{Backend, Details, Got};
@@ -41,10 +41,11 @@ impl CelBackend {
     }
 
     /// A context with the Kubernetes quantity functions and `object` bound.
-    fn context(&self, object: &CV) -> Result<Context<'static, 'static>, String> {
+    fn context(&self, object: &CV, request: &CV) -> Result<Context<'static, 'static>, String> {
         let mut ctx = Context::with_env(self.env.clone());
         add_quantity_functions(&mut ctx)?;
         ctx.add_variable_from_value("object", object.clone());
+        ctx.add_variable_from_value("request", request.clone());
         Ok(ctx)
     }
 
@@ -107,8 +108,10 @@ impl Backend for CelBackend {
             Ok(c) => c,
             Err(e) => return Ok(Got::NotApplicable(e.to_string())),
         };
-        let object = to_cel(&case.object.to_json(), true);
-        let mut ctx = self.context(&object)?;
+        let json = case.object.to_json();
+        let object = to_cel(&json, true);
+        let request = request(&json, None);
+        let mut ctx = self.context(&object, &request)?;
         for c in &compiled.match_conditions {
             if !self
                 .eval_bool(&ctx, &c.expression)
@@ -120,7 +123,7 @@ impl Backend for CelBackend {
         }
         let mut variables: HashMap<String, CV> = HashMap::new();
         for v in &compiled.variables {
-            let mut inner = self.context(&object)?;
+            let mut inner = self.context(&object, &request)?;
             inner.add_variable_from_value("variables", CV::from(variables.clone()));
             let value = self
                 .eval(&inner, &v.expression)
@@ -169,8 +172,8 @@ pub fn add_quantity_functions(ctx: &mut Context) -> Result<(), String> {
 }
 
 /// JSON → CEL as the API server binds `object`: null fields are absent (typed decoding drops
-/// them) and, with `escape` (ValidatingAdmissionPolicy), properties named like CEL keywords
-/// are escaped as `__word__`.
+/// them) and, with `escape` (ValidatingAdmissionPolicy), property names are escaped as the
+/// Kubernetes CEL environment does (`__namespace__`, `__dash__`, …).
 pub fn to_cel(v: &serde_json::Value, escape: bool) -> CV {
     use serde_json::Value as J;
     match v {
@@ -188,16 +191,39 @@ pub fn to_cel(v: &serde_json::Value, escape: bool) -> CV {
                 if x.is_null() {
                     continue;
                 }
-                let key = if escape && RESERVED.contains(&k.as_str()) {
-                    format!("__{k}__")
-                } else {
-                    k.clone()
+                let key = match escape.then(|| rcel::escape(k)).flatten() {
+                    Some(escaped) => escaped,
+                    None => k.clone(),
                 };
                 m.insert(key, to_cel(x, escape));
             }
             CV::from(m)
         }
     }
+}
+
+/// The admission request that creates `object`, as CEL's `request`: its operation, kind,
+/// name and namespace (`namespace`, when given, else the object's own; `''` for none).
+pub fn request(object: &serde_json::Value, namespace: Option<&str>) -> CV {
+    let api = object["apiVersion"].as_str().unwrap_or("");
+    let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+    let text = |s: &str| CV::String(Arc::new(s.to_string()));
+    let meta = |f: &str| object["metadata"][f].as_str().unwrap_or("").to_string();
+    let namespace = namespace.map_or_else(|| meta("namespace"), str::to_string);
+    let kind = HashMap::from([
+        ("group".to_string(), text(group)),
+        ("version".to_string(), text(version)),
+        (
+            "kind".to_string(),
+            text(object["kind"].as_str().unwrap_or("")),
+        ),
+    ]);
+    CV::from(HashMap::from([
+        ("operation".to_string(), text("CREATE")),
+        ("kind".to_string(), CV::from(kind)),
+        ("name".to_string(), text(&meta("name"))),
+        ("namespace".to_string(), text(&namespace)),
+    ]))
 }
 
 /// The key under which a quantity value keeps its amount.

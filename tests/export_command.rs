@@ -1,0 +1,272 @@
+//! End-to-end tests of the exports on the real binary: `rampart check --target T` reports
+//! what `rampart build --target T` would (rules a target cannot express, exported names that
+//! clash), long rule ids are shortened the same way in every export, and the Gatekeeper
+//! output is split so that it applies in two steps.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const TARGETS: [&str; 5] = [
+    "gatekeeper",
+    "gatekeeper-cel",
+    "kyverno",
+    "kyverno-vpol",
+    "vap",
+];
+const CLASH: &str = "tests/exports/clash";
+const LONG: &str = "tests/exports/long";
+const LONG_ID: &str =
+    "platform.security.baseline.containers_must_not_run_as_the_root_user_in_any_production_namespace";
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs `rampart build --target TARGET -o DIR POLICIES…`.
+fn build(target: &str, dir: &Path, policies: &[&str]) -> Output {
+    let dir = dir.display().to_string();
+    let mut args = vec!["build", "--target", target, "-o", &dir];
+    args.extend_from_slice(policies);
+    run(&args)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the scratch folder can be made");
+    dir
+}
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Every document of every file written below `dir`, with its file.
+fn documents(dir: &Path) -> Vec<(PathBuf, Value)> {
+    use serde::Deserialize;
+    let mut files = Vec::new();
+    yaml_files(dir, &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for d in serde_yaml_ng::Deserializer::from_str(&text) {
+            let v = Value::deserialize(d).unwrap();
+            if !v.is_null() {
+                out.push((f.clone(), v));
+            }
+        }
+    }
+    out
+}
+
+/// The report of `rampart check -o json ARGS`, and its diagnostics with `code`.
+fn check_json(args: &[&str], code: &str) -> (Value, Vec<Value>) {
+    let mut all = vec!["check", "-o", "json"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    let v: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let found = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == code)
+        .cloned()
+        .collect();
+    (v, found)
+}
+
+/// `team.web.no_root_user` / `team.web_no.root_user` and `Mixed_Case_Rule` /
+/// `mixed_case_rule` map to the same names: each target refuses them at check time, naming
+/// both rules with their file and line.
+#[test]
+fn check_target_reports_clashing_names_with_both_rules() {
+    for target in TARGETS {
+        let out = run(&["check", "--target", target, CLASH]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{target}: {err}");
+        assert!(!err.contains("error: error:"), "{err}");
+        // The second rule of each pair is located, the first named with its file:line.
+        assert!(err.contains("error[export-name]"), "{target}: {err}");
+        // Kyverno ClusterPolicies are per module (`team-web`, `team-web-no`), so only the
+        // rules of one module can clash there.
+        if target != "kyverno" {
+            assert!(
+                err.contains("`team.web.no_root_user`") && err.contains("`team.web_no.root_user`"),
+                "{target}: {err}"
+            );
+            assert!(
+                err.contains("tests/exports/clash/b.rp:3:6")
+                    && err.contains(
+                        "rule `team.web.no_root_user` is defined at tests/exports/clash/a.rp:3:6"
+                    ),
+                "{target}: {err}"
+            );
+        }
+        assert!(
+            err.contains("`team.web_no.Mixed_Case_Rule`")
+                && err.contains("`team.web_no.mixed_case_rule`"),
+            "{target}: {err}"
+        );
+        let (v, clashes) = check_json(&["--target", target, CLASH], "export-name");
+        assert!(
+            clashes.len() >= 1 + (target != "kyverno") as usize,
+            "{target}: {v:#}"
+        );
+        assert_eq!(v["errors"].as_u64().unwrap(), clashes.len() as u64);
+    }
+}
+
+/// A build whose names clash writes nothing and prints each error once.
+#[test]
+fn build_with_clashing_names_writes_nothing() {
+    for target in TARGETS {
+        let dir = scratch(&format!("clash-{target}"));
+        let out_dir = dir.join("out");
+        let out = build(target, &out_dir, &[CLASH]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{target}: {err}");
+        assert!(!out_dir.exists(), "{target}: nothing is written");
+        assert!(!err.contains("error: error:"), "{err}");
+        assert!(err.contains("error: nothing written to"), "{target}: {err}");
+    }
+}
+
+/// A rule id longer than 63 characters exports to every target with every name within 63
+/// characters, the same name in every run, and the full id in an annotation.
+#[test]
+fn long_rule_ids_are_shortened_in_every_export() {
+    for target in TARGETS {
+        let check = run(&["check", "--target", target, LONG]);
+        assert_eq!(check.status.code(), Some(0), "{target}: {}", stderr(&check));
+        let mut runs = Vec::new();
+        for attempt in 0..2 {
+            let dir = scratch(&format!("long-{target}-{attempt}"));
+            let out = build(target, &dir, &[LONG]);
+            assert_eq!(out.status.code(), Some(0), "{target}: {}", stderr(&out));
+            runs.push(documents(&dir));
+        }
+        let strip = |docs: &[(PathBuf, Value)]| -> Vec<(String, Value)> {
+            docs.iter()
+                .map(|(p, v)| {
+                    (
+                        p.file_name().unwrap().to_string_lossy().into_owned(),
+                        v.clone(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(strip(&runs[0]), strip(&runs[1]), "{target}: deterministic");
+        let docs = &runs[0];
+        assert!(!docs.is_empty());
+        let mut names = 0;
+        for (path, d) in docs {
+            let file = path.file_stem().unwrap().to_string_lossy();
+            assert!(file.len() <= 63, "{target}: file {file}");
+            let name = d["metadata"]["name"].as_str().unwrap();
+            assert!(name.len() <= 63, "{target}: {name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{target}: {name}"
+            );
+            names += 1;
+            let kind = d["kind"].as_str().unwrap();
+            assert!(kind.len() <= 63, "{target}: {kind}");
+            for r in d["spec"]["rules"].as_array().into_iter().flatten() {
+                let rule = r["name"].as_str().unwrap();
+                assert!(rule.len() <= 63, "{target}: Kyverno rule {rule}");
+            }
+            let annotations = &d["metadata"]["annotations"];
+            let id = annotations["rampart.dev/rule"]
+                .as_str()
+                .or(annotations["rampart.dev/rules"].as_str());
+            assert_eq!(id, Some(LONG_ID), "{target}: {d:#}");
+        }
+        assert!(names >= 2, "{target}");
+    }
+}
+
+/// Gatekeeper output: templates (and the SyncSet) in `templates/`, Constraints in
+/// `constraints/`, nothing at the top that `kubectl apply -f` would trip on.
+#[test]
+fn gatekeeper_output_applies_in_two_steps() {
+    for target in ["gatekeeper", "gatekeeper-cel"] {
+        let dir = scratch(&format!("two-steps-{target}"));
+        let out = build(target, &dir, &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(err.contains("templates/ first, then"), "{err}");
+        let top: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut top = top;
+        top.sort();
+        assert_eq!(top, ["constraints", "templates"]);
+        let docs = documents(&dir);
+        let mut constraints = 0;
+        for (path, d) in &docs {
+            let folder = path.parent().unwrap().file_name().unwrap();
+            if d["apiVersion"] == "constraints.gatekeeper.sh/v1beta1" {
+                assert_eq!(folder, "constraints", "{path:?}");
+                constraints += 1;
+            } else {
+                assert_eq!(folder, "templates", "{path:?}");
+                assert!(["ConstraintTemplate", "SyncSet"].contains(&d["kind"].as_str().unwrap()));
+            }
+        }
+        assert!(constraints > 40, "{constraints}");
+    }
+}
+
+/// `check --target` reports, per rule and located, what the target cannot express: the same
+/// warnings as `build`, with the exit code of a clean check.
+#[test]
+fn check_target_reports_what_a_target_cannot_express() {
+    let (v, gaps) = check_json(&["--target", "vap"], "export-gap");
+    assert_eq!(v["errors"], 0, "{v:#}");
+    assert!(
+        !gaps.is_empty(),
+        "the standard library has set rules: {v:#}"
+    );
+    for g in &gaps {
+        assert_eq!(g["level"], "warning");
+        assert!(g["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be exported to vap"));
+        assert!(g["file"].as_str().unwrap().ends_with(".rp"), "{g:#}");
+    }
+    let dir = scratch("gaps-vap");
+    let build = build("vap", &dir, &[]);
+    let err = stderr(&build);
+    assert_eq!(build.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("warning[export-gap]").count(),
+        gaps.len(),
+        "{err}"
+    );
+    let plain = run(&["check"]);
+    assert!(!stderr(&plain).contains("export-gap"));
+}
