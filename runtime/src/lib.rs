@@ -1,6 +1,7 @@
 //! Runs compiled Rampart policies against Kubernetes objects.
 pub mod eval;
 pub mod manifest;
+pub mod rbac;
 pub mod report;
 pub mod runner;
 pub mod verify;
