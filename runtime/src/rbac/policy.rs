@@ -14,8 +14,8 @@ pub struct Policy {
     pub roles: Vec<Role>,
     /// RoleBindings and ClusterRoleBindings, in input order.
     pub bindings: Vec<Binding>,
-    /// For each binding, the roles it references (empty when the role is missing).
-    pub resolved: Vec<Vec<usize>>,
+    /// For each binding, the role it references (`None` when the role is missing).
+    pub resolved: Vec<Option<usize>>,
     /// Malformed RBAC objects (they are left out).
     pub errors: Vec<Problem>,
     /// Missing roles, duplicates, replaced rules of aggregated roles.
@@ -54,16 +54,15 @@ impl Builder {
     /// Aggregates ClusterRoles and resolves each binding's `roleRef`.
     pub fn finish(mut self) -> Policy {
         let policy = &mut self.policy;
-        let repeated = duplicates(policy);
-        policy.warnings.extend(repeated);
+        let replaced = keep_last(policy);
+        policy.warnings.extend(replaced);
         policy.warnings.extend(aggregate(&mut policy.roles));
-        let mut index: HashMap<(RoleKind, Option<&str>, &str), Vec<usize>> = HashMap::new();
-        for (i, role) in policy.roles.iter().enumerate() {
-            index
-                .entry((role.kind, role.namespace.as_deref(), role.name.as_str()))
-                .or_default()
-                .push(i);
-        }
+        let index: HashMap<(RoleKind, Option<&str>, &str), usize> = policy
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(i, role)| ((role.kind, role.namespace.as_deref(), role.name.as_str()), i))
+            .collect();
         let mut resolved = Vec::with_capacity(policy.bindings.len());
         let mut warnings = Vec::new();
         for binding in &policy.bindings {
@@ -77,9 +76,8 @@ impl Builder {
             };
             let found = key
                 .and_then(|(kind, ns)| index.get(&(kind, ns, binding.role_name.as_str())))
-                .cloned()
-                .unwrap_or_default();
-            if found.is_empty() {
+                .copied();
+            if found.is_none() {
                 let message = match key {
                     Some((kind, ns)) => format!(
                         "{} `{}` references {} `{}`{}, which is not in the input: it grants nothing",
@@ -109,31 +107,51 @@ impl Builder {
     }
 }
 
-/// A warning for each role or binding defined again under the same kind, namespace and
-/// name: both definitions are kept (the union of what they grant).
-fn duplicates(policy: &Policy) -> Vec<Problem> {
-    let mut seen: HashMap<(String, Option<&str>, &str), &Origin> = HashMap::new();
-    let mut out = Vec::new();
-    let roles = policy
-        .roles
-        .iter()
-        .map(|r| (r.kind.as_str(), r.namespace.as_deref(), r.name.as_str(), &r.origin));
-    let bindings = policy
-        .bindings
-        .iter()
-        .map(|b| (b.kind.as_str(), b.namespace.as_deref(), b.name.as_str(), &b.origin));
-    for (kind, ns, name, origin) in roles.chain(bindings) {
-        match seen.get(&(kind.to_string(), ns, name)) {
-            Some(first) => out.push(Problem {
-                origin: origin.clone(),
-                message: format!(
-                    "{kind} `{name}` is defined again (first at {first}): both definitions count"
-                ),
-            }),
-            None => {
-                seen.insert((kind.to_string(), ns, name), origin);
+/// Keeps the last definition of each role and binding (same kind, namespace and name), as
+/// `kubectl apply` of the files in order leaves it, with a warning for each replaced one.
+fn keep_last(policy: &mut Policy) -> Vec<Problem> {
+    fn last<T>(items: Vec<T>, key: impl Fn(&T) -> String, origin: impl Fn(&T) -> &Origin, what: impl Fn(&T) -> String, warnings: &mut Vec<Problem>) -> Vec<T> {
+        let mut latest: HashMap<String, usize> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            latest.insert(key(item), i);
+        }
+        let mut kept = Vec::with_capacity(latest.len());
+        for (i, item) in items.iter().enumerate() {
+            let winner = latest[&key(item)];
+            if winner != i {
+                warnings.push(Problem {
+                    origin: origin(item).clone(),
+                    message: format!(
+                        "{} is defined again at {}: the later definition replaces this one",
+                        what(item),
+                        origin(&items[winner])
+                    ),
+                });
             }
         }
+        for (i, item) in items.into_iter().enumerate() {
+            if latest[&key(&item)] == i {
+                kept.push(item);
+            }
+        }
+        kept
     }
-    out
+    let mut warnings = Vec::new();
+    let roles = std::mem::take(&mut policy.roles);
+    policy.roles = last(
+        roles,
+        |r| format!("{}/{}/{}", r.kind.as_str(), r.namespace.as_deref().unwrap_or(""), r.name),
+        |r| &r.origin,
+        |r| format!("{} `{}`", r.kind.as_str(), r.name),
+        &mut warnings,
+    );
+    let bindings = std::mem::take(&mut policy.bindings);
+    policy.bindings = last(
+        bindings,
+        |b| format!("{}/{}/{}", b.kind.as_str(), b.namespace.as_deref().unwrap_or(""), b.name),
+        |b| &b.origin,
+        |b| format!("{} `{}`", b.kind.as_str(), b.name),
+        &mut warnings,
+    );
+    warnings
 }

@@ -317,7 +317,7 @@ pub fn grants(
         if subjects.is_empty() {
             continue;
         }
-        for &r in &policy.resolved[b] {
+        if let Some(r) = policy.resolved[b] {
             for (i, rule) in policy.roles[r].rules.iter().enumerate() {
                 if rule_allows(rule, &request) {
                     for subject in &subjects {
@@ -377,7 +377,7 @@ pub fn effective(policy: &Policy, who: &Identity, scope: &Scope) -> Vec<Effectiv
         if !binding.subjects.iter().any(|s| who.matches(s)) {
             continue;
         }
-        for &r in &policy.resolved[b] {
+        if let Some(r) = policy.resolved[b] {
             for i in 0..policy.roles[r].rules.len() {
                 out.push(Effective {
                     namespace: binding.namespace.clone(),
