@@ -150,6 +150,11 @@ enum Command {
         /// Policy `.rp` files or folders.
         paths: Vec<PathBuf>,
     },
+    /// Effective RBAC permissions of manifests: can, who-can, list, risks, diff (spec/rbac.md).
+    Rbac {
+        #[command(subcommand)]
+        command: cli::rbac::Command,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -314,6 +319,7 @@ fn main() -> ExitCode {
             };
             ExitCode::from(rampart_runtime::verify::main_entry(args) as u8)
         }
+        Command::Rbac { command } => cli::rbac::run(command),
     }
 }
 

@@ -2,6 +2,7 @@
 pub mod eval;
 pub mod manifest;
 pub mod output_file;
+pub mod rbac;
 pub mod report;
 pub mod runner;
 pub mod verify;

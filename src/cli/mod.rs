@@ -1,9 +1,10 @@
-//! The subcommands beyond `check`: `test`, `rules`, `explain` and `build`.
+//! The subcommands beyond `check`: `test`, `rules`, `explain`, `build` and `rbac`.
 
 pub mod build;
 pub mod ci;
 pub mod config;
 pub mod policies;
+pub mod rbac;
 pub mod rules;
 pub mod test;
 

@@ -1,0 +1,75 @@
+//! ClusterRole aggregation, as the clusterrole-aggregation controller of
+//! kube-controller-manager does it (spec/rbac.md §4).
+
+use super::matching::selector_matches;
+use super::model::{Problem, Role, RoleKind, Rule};
+
+/// Replaces the rules of every ClusterRole with an `aggregationRule` by the union of the
+/// rules of the other ClusterRoles its selectors match, until nothing changes.
+///
+/// The controller lists the matching roles sorted by name, skips the role itself, and adds
+/// each rule not already present (compared by content). It runs again whenever a role
+/// changes, so aggregated roles feeding other aggregated roles (`view` → `edit` → `admin`)
+/// converge; the result here is that fixed point, starting from empty aggregated roles.
+/// Returns a warning for each aggregated role whose own `rules` are thereby replaced.
+pub fn aggregate(roles: &mut [Role]) -> Vec<Problem> {
+    let mut warnings = Vec::new();
+    let aggregated: Vec<usize> = (0..roles.len())
+        .filter(|&i| roles[i].kind == RoleKind::ClusterRole && roles[i].aggregation.is_some())
+        .collect();
+    if aggregated.is_empty() {
+        return warnings;
+    }
+    for &i in &aggregated {
+        if !roles[i].rules.is_empty() {
+            warnings.push(Problem {
+                origin: roles[i].origin.clone(),
+                message: format!(
+                    "ClusterRole `{}` has an `aggregationRule`: its own {} rule(s) are replaced by the aggregated ones",
+                    roles[i].name,
+                    roles[i].rules.len()
+                ),
+            });
+        }
+        roles[i].rules.clear();
+        roles[i].aggregated_from.clear();
+    }
+    let mut by_name: Vec<usize> = (0..roles.len())
+        .filter(|&i| roles[i].kind == RoleKind::ClusterRole)
+        .collect();
+    by_name.sort_by(|&a, &b| roles[a].name.cmp(&roles[b].name));
+    // Each pass can only add rules, and there are finitely many, so this ends; the bound
+    // is the longest possible chain of aggregations.
+    for _ in 0..=aggregated.len() {
+        let mut changed = false;
+        for &i in &aggregated {
+            let selectors = roles[i].aggregation.clone().unwrap_or_default();
+            let mut rules = Vec::new();
+            let mut from = Vec::new();
+            for selector in &selectors {
+                for &j in &by_name {
+                    if roles[j].name == roles[i].name || !selector_matches(selector, &roles[j].labels) {
+                        continue;
+                    }
+                    for (k, rule) in roles[j].rules.iter().enumerate() {
+                        if !rules.iter().any(|r: &Rule| r.same_content(rule)) {
+                            rules.push(rule.clone());
+                            // Name the role the rule is written in, through any chain.
+                            let source = roles[j].aggregated_from.get(k).cloned().flatten();
+                            from.push(Some(source.unwrap_or_else(|| roles[j].name.clone())));
+                        }
+                    }
+                }
+            }
+            if rules.len() != roles[i].rules.len() {
+                changed = true;
+            }
+            roles[i].rules = rules;
+            roles[i].aggregated_from = from;
+        }
+        if !changed {
+            break;
+        }
+    }
+    warnings
+}
