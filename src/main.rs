@@ -87,6 +87,8 @@ enum Command {
         threads: Option<usize>,
         #[command(flatten)]
         limits: cli::test::LimitArgs,
+        #[command(flatten)]
+        schema: cli::schema::SchemaArgs,
     },
     /// List the rules of the policies (the embedded standard library by default).
     Rules {
@@ -199,6 +201,7 @@ fn main() -> ExitCode {
             ignore,
             threads,
             limits,
+            schema,
         } => cli::test::run(cli::test::Args {
             paths,
             policies: policy,
@@ -222,6 +225,7 @@ fn main() -> ExitCode {
             ignore,
             threads,
             limits,
+            schema,
         }),
         Command::Rules {
             policy,

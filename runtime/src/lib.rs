@@ -3,4 +3,5 @@ pub mod eval;
 pub mod manifest;
 pub mod report;
 pub mod runner;
+pub mod schema_check;
 pub mod verify;

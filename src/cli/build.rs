@@ -8,6 +8,7 @@ use rampart_runtime::report::write_atomically;
 
 use super::fail;
 use super::policies::{self, Selection, BUNDLE};
+use rampart_runtime::schema_check::rules as schema_rules;
 
 /// Runs `rampart build --target wasm`.
 pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
@@ -25,7 +26,7 @@ pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
     eprintln!(
         "wrote {} ({} rules, {} bytes)",
         target.display(),
-        module.selected.len(),
+        module.selected.iter().filter(|id| !schema_rules::is_schema_rule(id)).count(),
         module.wasm.len()
     );
     ExitCode::SUCCESS
@@ -49,7 +50,7 @@ pub enum Export {
 /// atomically, and reports each rule the target cannot express (naming the rule, the
 /// construct and the target) as a warning; the rules that can be expressed are still written.
 pub fn export(target: Export, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
-    let (program, _) = match policies::compile_program(paths) {
+    let (program, _, _) = match policies::compile_program(paths) {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod policies;
 pub mod rules;
+pub mod schema;
 pub mod test;
 
 use std::process::ExitCode;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use rampart_compiler::{ir, Compilation};
 use rampart_runtime::eval::{self, select::glob};
+use rampart_runtime::schema_check::rules as schema_rules;
 
 /// The name of the bundle that `rampart build --target wasm` writes.
 pub const BUNDLE: &str = "policies.wasm";
@@ -46,6 +47,8 @@ pub struct Module {
     pub selected: Vec<String>,
     /// The policy sources (name, text), when compiled from source: for `explain`.
     pub sources: Vec<(String, String)>,
+    /// The CRD files the policies import (their text), when compiled from source.
+    pub crds: Vec<String>,
 }
 
 /// The user's cache folder for compiled policies: `$RAMPART_CACHE_DIR`, else
@@ -74,9 +77,12 @@ fn bundle_path(paths: &[PathBuf]) -> Option<PathBuf> {
     (path.is_dir() && inside.is_file()).then_some(inside)
 }
 
+/// A compiled policy set: the IR, the sources (name, text) and the imported CRD files.
+pub type Compiled = (ir::Program, Vec<(String, String)>, Vec<String>);
+
 /// Compiles `.rp` sources (the standard library when `paths` is empty) to the IR, printing
 /// diagnostics on stderr; `Err` carries the message for a failed compilation.
-pub fn compile_program(paths: &[PathBuf]) -> Result<(ir::Program, Vec<(String, String)>), String> {
+pub fn compile_program(paths: &[PathBuf]) -> Result<Compiled, String> {
     let (compilation, texts): (Compilation, Vec<(String, String)>) = if paths.is_empty() {
         let texts = rampart_stdlib::POLICIES
             .iter()
@@ -103,7 +109,7 @@ pub fn compile_program(paths: &[PathBuf]) -> Result<(ir::Program, Vec<(String, S
         crate::print_diagnostics(&compilation);
     }
     match compilation.program {
-        Some(program) => Ok((program, texts)),
+        Some(program) => Ok((program, texts, compilation.imported_crds)),
         None => Err("the policies do not compile".into()),
     }
 }
@@ -116,20 +122,21 @@ pub fn module(paths: &[PathBuf], selection: &Selection) -> Result<Module, String
             .map_err(|e| format!("cannot read `{}`: {e}", bundle.display()))?;
         let meta =
             eval::read_metadata(&wasm).map_err(|e| format!("`{}`: {e}", bundle.display()))?;
-        let all_rules: Vec<String> = meta.rules.iter().map(|r| r.id.clone()).collect();
+        let all_rules = with_schema_rules(meta.rules.iter().map(|r| r.id.clone()));
         let selected = selection.apply(&all_rules)?;
         return Ok(Module {
             wasm,
             all_rules,
             selected,
             sources: Vec::new(),
+            crds: Vec::new(),
         });
     }
     if let Some(p) = paths.iter().find(|p| !p.exists()) {
         return Err(format!("policy path `{}` does not exist", p.display()));
     }
-    let (mut program, sources) = compile_program(paths)?;
-    let all_rules: Vec<String> = program.rules.iter().map(|r| r.id.clone()).collect();
+    let (mut program, sources, crds) = compile_program(paths)?;
+    let all_rules = with_schema_rules(program.rules.iter().map(|r| r.id.clone()));
     let selected = selection.apply(&all_rules)?;
     // Unselected rules are left out of the module, so they cost nothing and cannot fail.
     program.rules.retain(|r| selected.contains(&r.id));
@@ -145,7 +152,18 @@ pub fn module(paths: &[PathBuf], selection: &Selection) -> Result<Module, String
         all_rules,
         selected,
         sources,
+        crds,
     })
+}
+
+/// The policies' rule ids and the `schema.*` rules of schema validation, which `rampart
+/// test` runs besides the policies, sorted.
+fn with_schema_rules(ids: impl Iterator<Item = String>) -> Vec<String> {
+    let mut all: Vec<String> = ids
+        .chain(schema_rules::IDS.iter().map(|id| id.to_string()))
+        .collect();
+    all.sort();
+    all
 }
 
 /// Loads a module into the evaluator, using the on-disk cache of compiled code.

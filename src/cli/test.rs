@@ -41,6 +41,8 @@ pub struct Args {
     pub threads: Option<usize>,
     /// `--max-file-size`, `--max-depth`, `--max-documents`, `--max-alias-nodes`.
     pub limits: LimitArgs,
+    /// `--crd`, `--strict-kinds`.
+    pub schema: super::schema::SchemaArgs,
 }
 
 /// The manifest loader's limits, as command-line flags (defaults: [`manifest::Limits`]).
@@ -221,7 +223,12 @@ pub fn run(args: Args) -> ExitCode {
         load_limits: args.limits.limits(),
         // Only the human format prints the source line of a finding.
         source_lines: args.format == Format::Human,
+        strict_kinds: args.schema.strict_kinds,
         ..runner::Options::default()
+    };
+    options.schema = match super::schema::validator(&args.schema, &module.selected, &module.crds) {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
     };
     stop_on_ctrl_c(&options.stop);
     let mut early_errors = Vec::new();

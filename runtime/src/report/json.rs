@@ -13,6 +13,16 @@ struct Document<'a> {
     results: Results<'a>,
     errors: Vec<JsonError<'a>>,
     notices: Vec<JsonError<'a>>,
+    /// Kinds whose objects were not checked against a schema: they have none.
+    unvalidated_kinds: Vec<JsonKind<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonKind<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
+    objects: usize,
 }
 
 /// The results, serialised one by one as they are converted: a report with hundreds of
@@ -52,6 +62,7 @@ struct JsonSummary {
     exempted: usize,
     skipped: usize,
     errors: usize,
+    unvalidated: usize,
 }
 
 #[derive(Serialize)]
@@ -143,6 +154,7 @@ fn summary(s: &Summary) -> JsonSummary {
         exempted: s.exempted,
         skipped: s.skipped,
         errors: s.errors,
+        unvalidated: s.unvalidated,
     }
 }
 
@@ -162,6 +174,15 @@ pub fn write(report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()>
         results: Results(report),
         errors: report.errors.iter().map(error).collect(),
         notices: report.notices.iter().map(error).collect(),
+        unvalidated_kinds: report
+            .unvalidated
+            .iter()
+            .map(|((api_version, kind), objects)| JsonKind {
+                api_version,
+                kind,
+                objects: *objects,
+            })
+            .collect(),
     };
     serde_json::to_writer_pretty(&mut *w, &doc)?;
     w.write_all(b"\n")
