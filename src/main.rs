@@ -98,6 +98,7 @@ enum Command {
         limits: cli::test::LimitArgs,
         #[command(flatten)]
         ci: cli::ci::CiArgs,
+        schema: cli::schema::SchemaArgs,
     },
     /// List the rules of the policies (the embedded standard library by default).
     Rules {
@@ -250,6 +251,7 @@ fn main() -> ExitCode {
             threads,
             limits,
             ci,
+            schema,
         } => cli::test::run(cli::test::Args {
             paths,
             policies: policy,
@@ -275,6 +277,7 @@ fn main() -> ExitCode {
             threads,
             limits,
             ci,
+            schema,
         }),
         Command::Rules {
             policy,

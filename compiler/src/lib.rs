@@ -38,6 +38,9 @@ pub struct Compilation {
     /// `None` when there are errors.
     pub program: Option<ir::Program>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The text of each CRD file loaded by `import "file.yaml"`, so that the runner can
+    /// validate objects of those kinds too.
+    pub imported_crds: Vec<String>,
 }
 
 impl Compilation {
@@ -137,6 +140,7 @@ pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) ->
     }
     // CRD schemas named by `import "file.yaml"`, relative to the importing file.
     let mut schema = schema.clone();
+    let mut imported_crds = Vec::new();
     for (id, ast, name) in &parsed {
         for item in &ast.items {
             let Item::SchemaImport { path, span } = item else {
@@ -146,7 +150,11 @@ pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) ->
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join(path);
-            let result = read(&normalize(&full)).and_then(|text| schema.add_crd_yaml(&text));
+            let result = read(&normalize(&full)).and_then(|text| {
+                schema.add_crd_yaml(&text)?;
+                imported_crds.push(text);
+                Ok(())
+            });
             if let Err(e) = result {
                 diagnostics.push(Diagnostic::error(
                     "bad-crd",
@@ -168,6 +176,7 @@ pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) ->
         files,
         program,
         diagnostics,
+        imported_crds,
     }
 }
 

@@ -63,6 +63,9 @@ pub struct Field {
     /// Whether the schema lists the field as required.
     #[serde(default, skip_serializing_if = "is_false")]
     pub required: bool,
+    /// The values the schema allows (`enum`), when it restricts them.
+    #[serde(default, rename = "enum", skip_serializing_if = "Vec::is_empty")]
+    pub enum_values: Vec<Value>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -74,6 +77,10 @@ fn is_false(b: &bool) -> bool {
 pub struct ObjectType {
     /// The fields, sorted by name.
     pub fields: BTreeMap<String, Field>,
+    /// Whether fields besides [`ObjectType::fields`] are kept
+    /// (`x-kubernetes-preserve-unknown-fields` next to `properties`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub open: bool,
 }
 
 /// A resource kind the API serves, and the object type of its instances.
@@ -329,6 +336,7 @@ impl Schema {
             object.fields.entry(field.to_string()).or_insert(Field {
                 ty: SchemaType::String,
                 required: false,
+                enum_values: Vec::new(),
             });
         }
         let metadata = object
@@ -337,6 +345,7 @@ impl Schema {
             .or_insert(Field {
                 ty: SchemaType::Any,
                 required: false,
+                enum_values: Vec::new(),
             });
         metadata.ty = SchemaType::Object(OBJECT_META.to_string());
     }
@@ -368,6 +377,7 @@ fn minimal_object_meta() -> ObjectType {
     let optional = |ty| Field {
         ty,
         required: false,
+        enum_values: Vec::new(),
     };
     let string_map = || SchemaType::Map(Box::new(SchemaType::String));
     let fields = [
@@ -388,6 +398,7 @@ fn minimal_object_meta() -> ObjectType {
             .into_iter()
             .map(|(name, ty)| (name.to_string(), optional(ty)))
             .collect(),
+        open: false,
     }
 }
 
@@ -505,9 +516,23 @@ impl<'a> Converter<'a> {
             for (field, subschema) in properties {
                 let ty = self.convert(subschema, &format!("{name}.{field}"))?;
                 let required = required.contains(field.as_str());
-                fields.insert(field.clone(), Field { ty, required });
+                let enum_values = subschema
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                fields.insert(
+                    field.clone(),
+                    Field {
+                        ty,
+                        required,
+                        enum_values,
+                    },
+                );
             }
-            self.types.insert(name.to_string(), ObjectType { fields });
+            let open = flag(schema, "x-kubernetes-preserve-unknown-fields");
+            self.types
+                .insert(name.to_string(), ObjectType { fields, open });
             return Ok(SchemaType::Object(name.to_string()));
         }
         match schema.get("additionalProperties") {
@@ -735,6 +760,9 @@ mod tests {
         assert_eq!(field(&schema, "T", "legacy").ty, SchemaType::IntOrString);
         assert_eq!(field(&schema, "T", "config").ty, SchemaType::Any);
         assert_eq!(field(&schema, "T", "open").ty, object("T.open"));
+        // Declared fields are typed, and the others are kept rather than refused.
+        assert!(schema.types["T.open"].open);
+        assert!(!schema.types["T"].open);
         assert_eq!(field(&schema, "T", "raw").ty, SchemaType::Any);
         assert_eq!(field(&schema, "T", "anything").ty, SchemaType::Any);
         assert_eq!(field(&schema, "T", "extra").ty, map(SchemaType::Any));
@@ -869,6 +897,11 @@ spec:
         assert_eq!(
             field(&schema, &spec, "portLevelMtls").ty,
             map(object(&format!("{spec}.portLevelMtls")))
+        );
+        let mtls = format!("{spec}.mtls");
+        assert_eq!(
+            field(&schema, &mtls, "mode").enum_values,
+            [json!("UNSET"), json!("DISABLE"), json!("PERMISSIVE"), json!("STRICT")]
         );
         let selector = format!("{spec}.selector");
         assert_eq!(

@@ -5,4 +5,5 @@ pub mod output_file;
 pub mod rbac;
 pub mod report;
 pub mod runner;
+pub mod schema_check;
 pub mod verify;

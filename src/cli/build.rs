@@ -9,6 +9,7 @@ use rampart_runtime::output_file;
 
 use super::fail;
 use super::policies::{self, Selection, BUNDLE};
+use rampart_runtime::schema_check::rules as schema_rules;
 
 /// Runs `rampart build --target wasm`.
 pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
@@ -26,7 +27,7 @@ pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
     eprintln!(
         "wrote {} ({} rules, {} bytes)",
         target.display(),
-        module.selected.len(),
+        module.selected.iter().filter(|id| !schema_rules::is_schema_rule(id)).count(),
         module.wasm.len()
     );
     ExitCode::SUCCESS

@@ -6,6 +6,7 @@ pub mod config;
 pub mod policies;
 pub mod rbac;
 pub mod rules;
+pub mod schema;
 pub mod test;
 
 use std::process::ExitCode;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use rampart_compiler::{ir, Compilation};
 use rampart_runtime::eval::{self, select::glob, ParamInfo};
 use rampart_runtime::runner::params::Declared;
+use rampart_runtime::schema_check::rules as schema_rules;
 
 /// The name of the bundle that `rampart build --target wasm` writes.
 pub const BUNDLE: &str = "policies.wasm";
@@ -49,6 +50,8 @@ pub struct Module {
     pub selected: Vec<String>,
     /// The policy sources (name, text), when compiled from source: for `explain`.
     pub sources: Vec<(String, String)>,
+    /// The CRD files the policies import (their text), when compiled from source.
+    pub crds: Vec<String>,
 }
 
 /// The user's cache folder for compiled policies: `$RAMPART_CACHE_DIR`, else
@@ -77,21 +80,21 @@ fn bundle_path(paths: &[PathBuf]) -> Option<PathBuf> {
     (path.is_dir() && inside.is_file()).then_some(inside)
 }
 
+/// A compiled policy set: the IR, the sources (name, text) and the imported CRD files.
+pub type Compiled = (ir::Program, Vec<(String, String)>, Vec<String>);
+
 /// Compiles `.rp` sources (the standard library when `paths` is empty) to the IR, printing
 /// diagnostics on stderr; `Err` carries the message for a failed compilation.
-pub fn compile_program(paths: &[PathBuf]) -> Result<(ir::Program, Vec<(String, String)>), String> {
+pub fn compile_program(paths: &[PathBuf]) -> Result<Compiled, String> {
     compile_program_with(paths, false)
 }
 
 /// Like [`compile_program`]; with `stdlib`, the standard library is compiled together with
 /// the sources of `paths` (its names then start with [`rampart_stdlib::PREFIX`]).
-pub fn compile_program_with(
-    paths: &[PathBuf],
-    stdlib: bool,
-) -> Result<(ir::Program, Vec<(String, String)>), String> {
+pub fn compile_program_with(paths: &[PathBuf], stdlib: bool) -> Result<Compiled, String> {
     let (compilation, texts) = compile_with(paths, stdlib)?;
     match compilation.program {
-        Some(program) => Ok((program, texts)),
+        Some(program) => Ok((program, texts, compilation.imported_crds)),
         None => Err("the policies do not compile".into()),
     }
 }
@@ -169,7 +172,7 @@ pub fn module_with(
             .map_err(|e| format!("cannot read `{}`: {e}", bundle.display()))?;
         let meta =
             eval::read_metadata(&wasm).map_err(|e| format!("`{}`: {e}", bundle.display()))?;
-        let all_rules: Vec<String> = meta.rules.iter().map(|r| r.id.clone()).collect();
+        let all_rules = with_schema_rules(meta.rules.iter().map(|r| r.id.clone()));
         let selected = selection.apply(&all_rules)?;
         let declared = meta.rules.into_iter().map(|r| (r.id, r.params)).collect();
         return Ok(Module {
@@ -178,13 +181,14 @@ pub fn module_with(
             declared,
             selected,
             sources: Vec::new(),
+            crds: Vec::new(),
         });
     }
     if let Some(p) = paths.iter().find(|p| !p.exists()) {
         return Err(format!("policy path `{}` does not exist", p.display()));
     }
-    let (mut program, sources) = compile_program_with(paths, stdlib)?;
-    let all_rules: Vec<String> = program.rules.iter().map(|r| r.id.clone()).collect();
+    let (mut program, sources, crds) = compile_program_with(paths, stdlib)?;
+    let all_rules = with_schema_rules(program.rules.iter().map(|r| r.id.clone()));
     let selected = selection.apply(&all_rules)?;
     let declared = program
         .rules
@@ -213,7 +217,18 @@ pub fn module_with(
         declared,
         selected,
         sources,
+        crds,
     })
+}
+
+/// The policies' rule ids and the `schema.*` rules of schema validation, which `rampart
+/// test` runs besides the policies, sorted.
+fn with_schema_rules(ids: impl Iterator<Item = String>) -> Vec<String> {
+    let mut all: Vec<String> = ids
+        .chain(schema_rules::IDS.iter().map(|id| id.to_string()))
+        .collect();
+    all.sort();
+    all
 }
 
 /// Loads a module into the evaluator, using the on-disk cache of compiled code.

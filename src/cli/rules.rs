@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rampart_runtime::eval::{self, Action, Gvk, RuleInfo};
+use rampart_runtime::schema_check;
 use serde_json::json;
 
 use super::fail;
@@ -50,11 +51,13 @@ fn rules_of(
 ) -> Result<(Vec<RuleInfo>, policies::Module), String> {
     let module = policies::module(paths, selection)?;
     let meta = eval::read_metadata(&module.wasm).map_err(|e| e.to_string())?;
-    let rules = meta
+    let mut rules: Vec<RuleInfo> = meta
         .rules
         .into_iter()
+        .chain(schema_check::rules::infos())
         .filter(|r| module.selected.contains(&r.id))
         .collect();
+    rules.sort_by(|a, b| a.id.cmp(&b.id));
     Ok((rules, module))
 }
 
@@ -150,7 +153,12 @@ pub fn explain(paths: &[PathBuf], id: &str) -> ExitCode {
             &r.category
         }
     );
-    let _ = writeln!(text, "applies to: {}", kinds(r).join(", "));
+    let applies = if schema_check::rules::is_schema_rule(&r.id) {
+        "every object whose kind has a schema (built-in kinds, imported and --crd CRDs)".into()
+    } else {
+        kinds(r).join(", ")
+    };
+    let _ = writeln!(text, "applies to: {applies}");
     if !r.controls.is_empty() {
         let _ = writeln!(text, "controls: {}", r.controls.join(", "));
     }

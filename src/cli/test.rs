@@ -45,6 +45,8 @@ pub struct Args {
     pub limits: LimitArgs,
     /// `--stdlib`, `--fail-on-severity`, `--baseline`, `--fail-on-empty`, `--stdin-name`.
     pub ci: ci::CiArgs,
+    /// `--crd`, `--strict-kinds`.
+    pub schema: super::schema::SchemaArgs,
 }
 
 /// The manifest loader's limits, as command-line flags (defaults: [`manifest::Limits`]).
@@ -153,7 +155,12 @@ pub fn run(args: Args) -> ExitCode {
         load_limits: args.limits.limits(),
         // Only the human format prints the source line of a finding.
         source_lines: args.format == Format::Human,
+        strict_kinds: args.schema.strict_kinds,
         ..runner::Options::default()
+    };
+    options.schema = match super::schema::validator(&args.schema, &module.selected, &module.crds) {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
     };
     stop_on_ctrl_c(&options.stop);
     let mut early_errors = Vec::new();

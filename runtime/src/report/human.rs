@@ -209,6 +209,24 @@ pub fn skipped_line(report: &Report) -> Option<String> {
     ))
 }
 
+/// The kinds whose objects had no schema to be checked against, as a line (empty if none).
+fn unvalidated_line(report: &Report) -> String {
+    if report.unvalidated.is_empty() {
+        return String::new();
+    }
+    let kinds: Vec<String> = report
+        .unvalidated
+        .iter()
+        .map(|((api_version, kind), n)| format!("`{api_version}` `{kind}` ({n})"))
+        .collect();
+    format!(
+        "not validated against a schema: {} of {}: {}\n",
+        plural(report.summary.unvalidated, "object", "objects"),
+        plural(kinds.len(), "kind", "kinds"),
+        kinds.join(", ")
+    )
+}
+
 /// Renders the report for a terminal.
 pub fn render(report: &Report, color: bool) -> String {
     let mut buffer = if color {
@@ -232,6 +250,7 @@ pub fn render(report: &Report, color: bool) -> String {
         text.push_str(&line);
         text.push('\n');
     }
+    text.push_str(&unvalidated_line(report));
     text.push_str(&summary_line(report));
     text.push('\n');
     text

@@ -17,6 +17,8 @@ struct Document<'a> {
     skipped_files: Vec<JsonSkipped<'a>>,
     /// What fails the run beyond `deny` findings.
     gate: JsonGate<'a>,
+    /// Kinds whose objects were not checked against a schema: they have none.
+    unvalidated_kinds: Vec<JsonKind<'a>>,
 }
 
 #[derive(Serialize)]
@@ -41,6 +43,14 @@ struct JsonStale<'a> {
     object: &'a str,
     rule: &'a str,
     path: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonKind<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
+    objects: usize,
 }
 
 /// The results, serialised one by one as they are converted: a report with hundreds of
@@ -83,6 +93,7 @@ struct JsonSummary {
     failing: usize,
     skipped: usize,
     errors: usize,
+    unvalidated: usize,
 }
 
 #[derive(Serialize)]
@@ -192,6 +203,7 @@ fn summary(s: &Summary) -> JsonSummary {
         failing: s.failing,
         skipped: s.skipped,
         errors: s.errors,
+        unvalidated: s.unvalidated,
     }
 }
 
@@ -236,6 +248,15 @@ pub fn write(report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()>
                 })
                 .collect(),
         },
+        unvalidated_kinds: report
+            .unvalidated
+            .iter()
+            .map(|((api_version, kind), objects)| JsonKind {
+                api_version,
+                kind,
+                objects: *objects,
+            })
+            .collect(),
     };
     serde_json::to_writer_pretty(&mut *w, &doc)?;
     w.write_all(b"\n")

@@ -13,7 +13,7 @@ pub mod gate;
 pub mod inputs;
 pub mod params;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -23,6 +23,7 @@ use crate::eval::{
     self, Action, EvalError, Finding, Gvk, ObjectSet, Params, Policies, Prepared, RuleInfo,
 };
 use crate::manifest::{self, format_path, Node, Object};
+use crate::schema_check::{self, Validator};
 use exceptions::{Date, Exception};
 pub use inputs::{Input, Source};
 
@@ -175,6 +176,8 @@ pub struct Summary {
     pub skipped: usize,
     /// Errors (inputs, evaluation, exceptions).
     pub errors: usize,
+    /// Objects not checked against a schema: their kind has none.
+    pub unvalidated: usize,
 }
 
 /// The outcome of a run.
@@ -188,6 +191,8 @@ pub struct Report {
     pub notices: Vec<RunError>,
     /// The selected rules, in id order.
     pub rules: Vec<RuleInfo>,
+    /// Kinds without a schema, as (`apiVersion`, `kind`) → number of objects; sorted.
+    pub unvalidated: BTreeMap<(String, String), usize>,
     /// Counts.
     pub summary: Summary,
     /// True when [`Options::stop`] was set: the results are incomplete and must not be
@@ -261,6 +266,11 @@ pub struct Options {
     /// Keep the source line of each finding and error (`source_line`), for the formats that
     /// print it; without it those fields are empty, which saves time and memory.
     pub source_lines: bool,
+    /// Checks objects against the schema of their kind (the `schema.*` rules); `None`: no
+    /// schema validation.
+    pub schema: Option<Validator>,
+    /// Objects of kinds without a schema are errors rather than only counted.
+    pub strict_kinds: bool,
 }
 
 impl Default for Options {
@@ -276,6 +286,8 @@ impl Default for Options {
             progress: None,
             stop: Arc::new(AtomicBool::new(false)),
             source_lines: true,
+            schema: None,
+            strict_kinds: false,
         }
     }
 }
@@ -287,6 +299,8 @@ struct FileOutcome {
     errors: Vec<RunError>,
     notices: Vec<RunError>,
     skipped: usize,
+    /// (`apiVersion`, `kind`) of each object whose kind has no schema.
+    unvalidated: Vec<(String, String)>,
 }
 
 /// Shared, read-only state of a run (plus the counters of exception use).
@@ -312,9 +326,15 @@ pub fn run(
     errors: Vec<RunError>,
     options: &Options,
 ) -> Report {
+    let schema_rules = if options.schema.is_some() {
+        schema_check::rules::infos()
+    } else {
+        Vec::new()
+    };
     let selected: HashMap<&str, (Arc<str>, Arc<str>)> = policies
         .rules()
         .iter()
+        .chain(&schema_rules)
         .filter(|r| options.rules.as_ref().is_none_or(|ids| ids.contains(&r.id)))
         .map(|r| {
             (
@@ -327,7 +347,12 @@ pub fn run(
         policies,
         options,
         selected,
-        known: policies.rules().iter().map(|r| r.id.clone()).collect(),
+        known: policies
+            .rules()
+            .iter()
+            .chain(&schema_rules)
+            .map(|r| r.id.clone())
+            .collect(),
         used: options
             .exceptions
             .iter()
@@ -352,14 +377,17 @@ pub fn run(
         .map(|input| check_input(&ctx, input, &prepared))
         .collect();
 
+    let mut rules: Vec<RuleInfo> = policies
+        .rules()
+        .iter()
+        .chain(&schema_rules)
+        .filter(|r| ctx.selected.contains_key(r.id.as_str()))
+        .cloned()
+        .collect();
+    rules.sort_by(|a, b| a.id.cmp(&b.id));
     let mut report = Report {
         errors,
-        rules: policies
-            .rules()
-            .iter()
-            .filter(|r| ctx.selected.contains_key(r.id.as_str()))
-            .cloned()
-            .collect(),
+        rules,
         ..Report::default()
     };
     report.summary.files = inputs.len();
@@ -376,6 +404,10 @@ pub fn run(
         report.errors.extend(outcome.errors);
         report.notices.extend(outcome.notices);
         report.summary.skipped += outcome.skipped;
+        for kind in outcome.unvalidated {
+            *report.unvalidated.entry(kind).or_default() += 1;
+            report.summary.unvalidated += 1;
+        }
     }
     for (ex, used) in options.exceptions.iter().zip(&ctx.used) {
         if !used.load(Ordering::Relaxed) && !ex.expired(options.today) {
@@ -546,11 +578,55 @@ fn check_file(ctx: &Context, input: &Input, prepared: &Result<Prepared, EvalErro
             ctx.policies
                 .evaluate_all_prepared(&nodes, prepared, &ctx.options.eval_limits);
         for (object, result) in batch.iter().zip(evaluated) {
-            let r = object_result(ctx, &input.name, &lines, object, result, &mut out);
+            let schema = match &ctx.options.schema {
+                Some(validator) => validate(ctx, validator, &input.name, &lines, object, &mut out),
+                None => Vec::new(),
+            };
+            let r = object_result(ctx, &input.name, &lines, object, result, schema, &mut out);
             out.results.push(r);
         }
     }
     out
+}
+
+/// The schema findings of one object; an object whose kind has no schema is counted (and
+/// is an error with `strict_kinds`).
+fn validate(
+    ctx: &Context,
+    validator: &Validator,
+    file: &str,
+    lines: &Lines,
+    object: &Object,
+    out: &mut FileOutcome,
+) -> Vec<Finding> {
+    let line_text = |line: u32| lines.get(line);
+    let Some(issues) = validator.check(&object.node, &object.api_version, &object.kind, &line_text)
+    else {
+        out.unvalidated
+            .push((object.api_version.clone(), object.kind.clone()));
+        if ctx.options.strict_kinds {
+            let message = format!(
+                "no schema for kind `{}` of `{}`: give its CustomResourceDefinition with --crd, \
+                 or leave out --strict-kinds",
+                object.kind, object.api_version
+            );
+            let mut error = RunError::at(file, object.node.line, object.node.col, message);
+            error.source_line = Some(lines.get(object.node.line));
+            out.errors.push(error);
+        }
+        return Vec::new();
+    };
+    issues
+        .into_iter()
+        .map(|issue| Finding {
+            rule_id: issue.rule.to_string(),
+            action: Action::Deny,
+            message: issue.message,
+            path: issue.path,
+            line: issue.line,
+            col: issue.col,
+        })
+        .collect()
 }
 
 fn object_result(
@@ -559,6 +635,7 @@ fn object_result(
     lines: &Lines,
     object: &Object,
     result: Result<Vec<Finding>, EvalError>,
+    schema: Vec<Finding>,
     out: &mut FileOutcome,
 ) -> ObjectResult {
     let mut r = ObjectResult {
@@ -573,7 +650,7 @@ fn object_result(
         violations: Vec::new(),
         error: None,
     };
-    let findings = match result {
+    let mut findings = match result {
         Ok(f) => f,
         Err(e) => {
             let message = format!("{}: {e}", r.describe());
@@ -581,9 +658,18 @@ fn object_result(
             error.source_line = Some(lines.get(object.node.line));
             out.errors.push(error);
             r.error = Some(e.to_string());
-            return r;
+            // The schema findings do not depend on the evaluation: they are still reported.
+            if schema.is_empty() {
+                return r;
+            }
+            Vec::new()
         }
     };
+    if !schema.is_empty() {
+        findings.extend(schema);
+        // Findings are reported in rule id order (spec §4.7).
+        findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+    }
     let checks = exceptions::Checks {
         known: &ctx.known,
         today: ctx.options.today,
