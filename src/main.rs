@@ -98,6 +98,7 @@ enum Command {
         limits: cli::test::LimitArgs,
         #[command(flatten)]
         ci: cli::ci::CiArgs,
+        #[command(flatten)]
         schema: cli::schema::SchemaArgs,
     },
     /// List the rules of the policies (the embedded standard library by default).

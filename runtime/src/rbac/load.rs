@@ -23,7 +23,7 @@ pub fn load(paths: &[String], with_defaults: bool, limits: &Limits) -> Policy {
             Err(e) => builder.error(origin(DEFAULTS_NAME, e.line), e.message),
         }
     }
-    let none = globset::GlobSet::empty();
+    let none = inputs::Ignore::new(&[]).expect("no globs build");
     let (found, listing) = inputs::collect(paths, &none, limits.max_bytes);
     for e in listing {
         builder.error(origin(&e.file, e.line.unwrap_or(0)), e.message);
