@@ -144,29 +144,24 @@ fn a_match_on_every_object_is_written_all_true() {
         "all.yaml",
         "  - rules: [t.privileged]\n    match: {all: true}\n    reason: \"every object\"\n",
     );
-    let without = rampart(&[
-        "test",
-        "-p",
-        POLICIES,
-        "-o",
-        "json",
-        "tests/manifests/controllers",
-    ]);
-    let privileged = active(&json(&without))
+    let controllers = |extra: &[&str]| {
+        let mut args = vec![
+            "test",
+            "-p",
+            POLICIES,
+            "-o",
+            "json",
+            "tests/manifests/controllers",
+        ];
+        args.extend_from_slice(extra);
+        rampart(&args)
+    };
+    let privileged = active(&json(&controllers(&[])))
         .iter()
         .filter(|r| *r == "t.privileged")
         .count();
     assert!(privileged > 1, "{privileged}");
-    let out = rampart(&[
-        "test",
-        "-p",
-        POLICIES,
-        "-o",
-        "json",
-        "tests/manifests/controllers",
-        "--exceptions",
-        &all.display().to_string(),
-    ]);
+    let out = controllers(&["--exceptions", &all.display().to_string()]);
     let report = json(&out);
     assert_eq!(report["summary"]["exempted"], privileged);
     assert!(!active(&report).contains(&"t.privileged".to_string()));
