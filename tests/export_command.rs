@@ -196,6 +196,7 @@ fn long_rule_ids_are_shortened_in_every_export() {
             for r in d["spec"]["rules"].as_array().into_iter().flatten() {
                 let rule = r["name"].as_str().unwrap();
                 assert!(rule.len() <= 63, "{target}: Kyverno rule {rule}");
+                names += 1;
             }
             let annotations = &d["metadata"]["annotations"];
             let id = annotations["rampart.dev/rule"]

@@ -172,8 +172,8 @@ pub fn add_quantity_functions(ctx: &mut Context) -> Result<(), String> {
 }
 
 /// JSON → CEL as the API server binds `object`: null fields are absent (typed decoding drops
-/// them) and, with `escape` (ValidatingAdmissionPolicy), property names are escaped as the
-/// Kubernetes CEL environment does (`__namespace__`, `__dash__`, …).
+/// them) and, with `escape` (ValidatingAdmissionPolicy), properties named like CEL keywords
+/// are escaped as `__word__`.
 pub fn to_cel(v: &serde_json::Value, escape: bool) -> CV {
     use serde_json::Value as J;
     match v {
@@ -191,9 +191,12 @@ pub fn to_cel(v: &serde_json::Value, escape: bool) -> CV {
                 if x.is_null() {
                     continue;
                 }
-                let key = match escape.then(|| rcel::escape(k)).flatten() {
-                    Some(escaped) => escaped,
-                    None => k.clone(),
+                // Only reserved words: the other escapes (`__dash__`, …) apply to schema
+                // properties, and the keys of maps (labels, annotations) are not escaped.
+                let key = if escape && rcel::RESERVED.contains(&k.as_str()) {
+                    format!("__{k}__")
+                } else {
+                    k.clone()
                 };
                 m.insert(key, to_cel(x, escape));
             }
