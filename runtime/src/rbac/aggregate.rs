@@ -1,6 +1,8 @@
 //! ClusterRole aggregation, as the clusterrole-aggregation controller of
 //! kube-controller-manager does it (spec/rbac.md §4).
 
+use std::collections::HashSet;
+
 use super::matching::selector_matches;
 use super::model::{Problem, Role, RoleKind, Rule};
 
@@ -46,13 +48,14 @@ pub fn aggregate(roles: &mut [Role]) -> Vec<Problem> {
             let selectors = roles[i].aggregation.clone().unwrap_or_default();
             let mut rules = Vec::new();
             let mut from = Vec::new();
+            let mut seen = HashSet::new();
             for selector in &selectors {
                 for &j in &by_name {
                     if roles[j].name == roles[i].name || !selector_matches(selector, &roles[j].labels) {
                         continue;
                     }
                     for (k, rule) in roles[j].rules.iter().enumerate() {
-                        if !rules.iter().any(|r: &Rule| r.same_content(rule)) {
+                        if seen.insert(content(rule)) {
                             rules.push(rule.clone());
                             // Name the role the rule is written in, through any chain.
                             let source = roles[j].aggregated_from.get(k).cloned().flatten();
@@ -72,4 +75,15 @@ pub fn aggregate(roles: &mut [Role]) -> Vec<Problem> {
         }
     }
     warnings
+}
+
+/// What makes two rules equal for the controller's `ruleExists` (everything but the origin).
+fn content(rule: &Rule) -> [Vec<String>; 5] {
+    [
+        rule.verbs.clone(),
+        rule.api_groups.clone(),
+        rule.resources.clone(),
+        rule.resource_names.clone(),
+        rule.non_resource_urls.clone(),
+    ]
 }
