@@ -40,27 +40,38 @@ pub fn aggregate(roles: &mut [Role]) -> Vec<Problem> {
         .filter(|&i| roles[i].kind == RoleKind::ClusterRole)
         .collect();
     by_name.sort_by(|&a, &b| roles[a].name.cmp(&roles[b].name));
+    // Labels do not change while aggregating: which roles each selector picks is computed
+    // once, in the controller's order (selector by selector, then by name).
+    let view: &[Role] = roles;
+    let picked: Vec<Vec<usize>> = aggregated
+        .iter()
+        .map(|&i| {
+            let selectors = view[i].aggregation.as_deref().unwrap_or_default();
+            selectors
+                .iter()
+                .flat_map(|selector| {
+                    by_name.iter().copied().filter(move |&j| {
+                        view[j].name != view[i].name && selector_matches(selector, &view[j].labels)
+                    })
+                })
+                .collect()
+        })
+        .collect();
     // Each pass can only add rules, and there are finitely many, so this ends; the bound
     // is the longest possible chain of aggregations.
     for _ in 0..=aggregated.len() {
         let mut changed = false;
-        for &i in &aggregated {
-            let selectors = roles[i].aggregation.clone().unwrap_or_default();
+        for (&i, sources) in aggregated.iter().zip(&picked) {
             let mut rules = Vec::new();
             let mut from = Vec::new();
             let mut seen = HashSet::new();
-            for selector in &selectors {
-                for &j in &by_name {
-                    if roles[j].name == roles[i].name || !selector_matches(selector, &roles[j].labels) {
-                        continue;
-                    }
-                    for (k, rule) in roles[j].rules.iter().enumerate() {
-                        if seen.insert(content(rule)) {
-                            rules.push(rule.clone());
-                            // Name the role the rule is written in, through any chain.
-                            let source = roles[j].aggregated_from.get(k).cloned().flatten();
-                            from.push(Some(source.unwrap_or_else(|| roles[j].name.clone())));
-                        }
+            for &j in sources {
+                for (k, rule) in roles[j].rules.iter().enumerate() {
+                    if seen.insert(content(rule)) {
+                        rules.push(rule.clone());
+                        // Name the role the rule is written in, through any chain.
+                        let source = roles[j].aggregated_from.get(k).cloned().flatten();
+                        from.push(Some(source.unwrap_or_else(|| roles[j].name.clone())));
                     }
                 }
             }
