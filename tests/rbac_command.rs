@@ -179,3 +179,161 @@ fn with_defaults_answers_without_manifests() {
     let out = run(&["can", "user:x", "get", "/metrics", "--with-defaults"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Runs a command over the real corpus and returns (subject, where, binding) per grant.
+fn corpus_json(args: &[&str], key: &str) -> Option<Vec<Value>> {
+    let dir = corpus()?;
+    let dir = dir.display().to_string();
+    let mut all = args.to_vec();
+    all.push(&dir);
+    let (_, v) = json(&all);
+    Some(v[key].as_array().unwrap().clone())
+}
+
+fn place(v: &Value) -> String {
+    v.as_str().unwrap_or("cluster").to_string()
+}
+
+#[test]
+fn corpus_who_can_get_secrets() {
+    let Some(grants) = corpus_json(&["who-can", "get", "secrets"], "grants") else {
+        eprintln!("../shared/corpus/real is absent: skipped");
+        return;
+    };
+    let mut found: Vec<String> = grants
+        .iter()
+        .map(|g| {
+            format!(
+                "{} {} {}",
+                g["subject"].as_str().unwrap(),
+                place(&g["namespace"]),
+                g["chain"]["binding"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    let expected = [
+        // argo-cd's cluster install: the application controller's ClusterRole is `*` on `*`
+        // (it deploys anything), argocd-server's has get/patch/delete on `*`, and the
+        // applicationset controller's lists secrets and configmaps (cluster secrets).
+        "sa:argocd/argocd-application-controller cluster argocd-application-controller",
+        "sa:argocd/argocd-applicationset-controller cluster argocd-applicationset-controller",
+        "sa:argocd/argocd-server cluster argocd-server",
+        // argo-cd's namespaced Roles and RoleBindings carry no namespace (installed with
+        // `-n argocd`), so they are in `default`, and their ServiceAccount subjects too.
+        "sa:default/argocd-application-controller default argocd-application-controller",
+        "sa:default/argocd-applicationset-controller default argocd-applicationset-controller",
+        "sa:default/argocd-dex-server default argocd-dex-server",
+        "sa:default/argocd-server default argocd-server",
+        // flux: one ClusterRole `crd-controller` (get/list/watch secrets) bound to all seven
+        // controllers by one ClusterRoleBinding.
+        "sa:flux-system/helm-controller cluster crd-controller",
+        "sa:flux-system/image-automation-controller cluster crd-controller",
+        "sa:flux-system/image-reflector-controller cluster crd-controller",
+        "sa:flux-system/kustomize-controller cluster crd-controller",
+        "sa:flux-system/notification-controller cluster crd-controller",
+        "sa:flux-system/source-controller cluster crd-controller",
+        "sa:flux-system/source-watcher cluster crd-controller",
+        // gatekeeper: its ClusterRole reads `*` in `*` (to sync any kind), and its Role
+        // manages the webhook certificate secret in gatekeeper-system.
+        "sa:gatekeeper-system/gatekeeper-admin cluster gatekeeper-manager-rolebinding",
+        "sa:gatekeeper-system/gatekeeper-admin gatekeeper-system gatekeeper-manager-rolebinding",
+        // ingress-nginx: the controller's Role reads TLS secrets; the admission job's Role
+        // gets and creates its certificate secret. Its ClusterRole only lists and watches
+        // secrets, which is not `get`.
+        "sa:ingress-nginx/ingress-nginx ingress-nginx ingress-nginx",
+        "sa:ingress-nginx/ingress-nginx-admission ingress-nginx ingress-nginx-admission",
+        // metallb: the controller's Role manages the memberlist secret, the `pod-lister`
+        // Role (controller and speaker) reads secrets, frr-k8s reads its BGP passwords.
+        "sa:metallb-system/controller metallb-system controller",
+        "sa:metallb-system/controller metallb-system pod-lister",
+        "sa:metallb-system/frr-k8s-daemon metallb-system frr-k8s-daemon-rolebinding",
+        "sa:metallb-system/speaker metallb-system pod-lister",
+    ];
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn corpus_risks() {
+    let Some(findings) = corpus_json(&["risks"], "risks") else {
+        eprintln!("../shared/corpus/real is absent: skipped");
+        return;
+    };
+    let found: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {}",
+                f["risk"].as_str().unwrap(),
+                f["subject"].as_str().unwrap(),
+                place(&f["namespace"])
+            )
+        })
+        .collect();
+    // `AC` is argocd-application-controller, whose ClusterRole is `*` verbs on `*` in `*`:
+    // it holds every risk. `AS` is argocd-server, whose ClusterRole grants delete, get and
+    // patch on `*` in `*`. Gatekeeper's ClusterRole reads `*` in `*`.
+    let expected = [
+        "create-pods sa:argocd/argocd-application-controller cluster", // AC
+        "create-pods sa:argocd/argocd-server cluster", // AS: create jobs (batch), to run resource actions
+        "read-secrets sa:argocd/argocd-application-controller cluster", // AC
+        "read-secrets sa:argocd/argocd-applicationset-controller cluster", // get/list/watch secrets
+        "read-secrets sa:argocd/argocd-server cluster", // AS: get on `*`
+        "read-secrets sa:default/argocd-application-controller default", // Role: secrets get/list/watch
+        "read-secrets sa:default/argocd-applicationset-controller default", // Role: secrets get/list/watch
+        "read-secrets sa:default/argocd-dex-server default", // Role: secrets get/list/watch
+        "read-secrets sa:default/argocd-notifications-controller default", // Role: list/watch secrets
+        "read-secrets sa:default/argocd-server default", // Role: full access to secrets
+        "read-secrets sa:flux-system/helm-controller cluster", // crd-controller: get/list/watch secrets
+        "read-secrets sa:flux-system/image-automation-controller cluster", // same
+        "read-secrets sa:flux-system/image-reflector-controller cluster", // same
+        "read-secrets sa:flux-system/kustomize-controller cluster", // same
+        "read-secrets sa:flux-system/notification-controller cluster", // same
+        "read-secrets sa:flux-system/source-controller cluster", // same
+        "read-secrets sa:flux-system/source-watcher cluster", // same
+        "read-secrets sa:gatekeeper-system/gatekeeper-admin cluster", // get/list/watch `*`
+        "read-secrets sa:gatekeeper-system/gatekeeper-admin gatekeeper-system", // Role: secrets
+        "read-secrets sa:ingress-nginx/ingress-nginx cluster", // ClusterRole: list/watch secrets
+        "read-secrets sa:ingress-nginx/ingress-nginx ingress-nginx", // Role: get/list/watch secrets
+        "read-secrets sa:ingress-nginx/ingress-nginx-admission ingress-nginx", // Role: get/create secrets
+        "read-secrets sa:metallb-system/controller metallb-system", // Role: secrets
+        "read-secrets sa:metallb-system/frr-k8s-daemon metallb-system", // Role: get/list/watch/update secrets
+        "read-secrets sa:metallb-system/speaker metallb-system", // pod-lister Role: get/list/watch secrets
+        "bind sa:argocd/argocd-application-controller cluster", // AC
+        "escalate sa:argocd/argocd-application-controller cluster", // AC
+        "impersonate sa:argocd/argocd-application-controller cluster", // AC
+        "pods-exec sa:argocd/argocd-application-controller cluster", // AC
+        "pods-exec sa:argocd/argocd-server cluster", // AS: get pods/exec (the WebSocket form)
+        "pods-exec sa:gatekeeper-system/gatekeeper-admin cluster", // get on `*` includes pods/exec
+        "pods-attach sa:argocd/argocd-application-controller cluster", // AC
+        "pods-attach sa:argocd/argocd-server cluster", // AS: get pods/attach
+        "pods-attach sa:gatekeeper-system/gatekeeper-admin cluster", // get on `*`
+        "serviceaccount-token sa:argocd/argocd-application-controller cluster", // AC
+        "serviceaccount-token sa:flux-system/helm-controller cluster", // crd-controller: create serviceaccounts/token
+        "serviceaccount-token sa:flux-system/image-automation-controller cluster", // same
+        "serviceaccount-token sa:flux-system/image-reflector-controller cluster", // same
+        "serviceaccount-token sa:flux-system/kustomize-controller cluster", // same
+        "serviceaccount-token sa:flux-system/notification-controller cluster", // same
+        "serviceaccount-token sa:flux-system/source-controller cluster", // same
+        "serviceaccount-token sa:flux-system/source-watcher cluster", // same
+        "approve-csr sa:argocd/argocd-application-controller cluster", // AC
+        "approve-csr sa:argocd/argocd-server cluster", // AS: patch on `*` includes the approval subresource
+        "nodes-proxy sa:argocd/argocd-application-controller cluster", // AC
+        "nodes-proxy sa:argocd/argocd-server cluster", // AS: get on `*`
+        "nodes-proxy sa:gatekeeper-system/gatekeeper-admin cluster", // get on `*`
+        "nodes-proxy sa:linkerd-viz/prometheus cluster", // scrapes kubelets: get nodes/proxy
+        "nodes-proxy sa:spire/spire-agent cluster", // attests workloads through the kubelet: get nodes/proxy
+        "nodes-write sa:argocd/argocd-application-controller cluster", // AC
+        "nodes-write sa:argocd/argocd-server cluster", // AS: patch and delete on `*`
+        "webhooks-write sa:argocd/argocd-application-controller cluster", // AC
+        "webhooks-write sa:argocd/argocd-server cluster", // AS: patch on `*`
+        "webhooks-write sa:ingress-nginx/ingress-nginx-admission cluster", // patches its caBundle: update validatingwebhookconfigurations
+        "webhooks-write sa:spire/spire-server cluster", // manages its webhook: patch validatingwebhookconfigurations
+        "rbac-write sa:argocd/argocd-application-controller cluster", // AC
+        "rbac-write sa:argocd/argocd-server cluster", // AS: patch on `*`
+    ];
+    assert_eq!(found, expected);
+    let code = run(&["risks", &corpus().unwrap().display().to_string()]).status.code();
+    assert_eq!(code, Some(1), "risks found: exit 1");
+}

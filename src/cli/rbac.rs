@@ -23,39 +23,16 @@ pub enum Command {
     Can {
         /// `user:NAME`, `group:NAME` or `sa:NAMESPACE/NAME`.
         subject: String,
-        /// The verb: get, list, watch, create, update, patch, delete, use, bind, …
-        verb: String,
-        /// `RESOURCE[.GROUP][/SUBRESOURCE]` (e.g. `pods/exec`, `deployments.apps`) or a
-        /// non-resource URL (`/metrics`).
-        resource: String,
-        /// The object's name (for rules with `resourceNames`).
-        #[arg(long)]
-        name: Option<String>,
-        /// The subresource (same as `RESOURCE/SUB`).
-        #[arg(long)]
-        subresource: Option<String>,
-        /// The namespace; without it the request is cluster-wide (only
-        /// ClusterRoleBindings count).
-        #[arg(short, long)]
-        namespace: Option<String>,
+        #[command(flatten)]
+        question: Question,
         #[command(flatten)]
         inputs: Inputs,
     },
-    /// Every subject that may do VERB on RESOURCE, with the chains.
+    /// Every subject that may do VERB on RESOURCE, with the chains (without `-n`, in every
+    /// namespace, each grant saying where it holds).
     WhoCan {
-        /// The verb.
-        verb: String,
-        /// `RESOURCE[.GROUP][/SUBRESOURCE]` or a non-resource URL.
-        resource: String,
-        /// The object's name.
-        #[arg(long)]
-        name: Option<String>,
-        /// The subresource.
-        #[arg(long)]
-        subresource: Option<String>,
-        /// Only this namespace; without it every namespace, each grant saying where it holds.
-        #[arg(short, long)]
-        namespace: Option<String>,
+        #[command(flatten)]
+        question: Question,
         #[command(flatten)]
         inputs: Inputs,
     },
@@ -104,6 +81,37 @@ pub enum Format {
     Json,
 }
 
+/// The request asked by `can` and `who-can`.
+#[derive(clap::Args)]
+pub struct Question {
+    /// The verb: get, list, watch, create, update, patch, delete, use, bind, …
+    verb: String,
+    /// `RESOURCE[.GROUP][/SUBRESOURCE]` (e.g. `pods/exec`, `deployments.apps`) or a
+    /// non-resource URL (`/metrics`).
+    resource: String,
+    /// The object's name (for rules with `resourceNames`).
+    #[arg(long)]
+    name: Option<String>,
+    /// The subresource (same as `RESOURCE/SUB`).
+    #[arg(long)]
+    subresource: Option<String>,
+    /// The namespace. `can` without it asks cluster-wide (only ClusterRoleBindings count);
+    /// `who-can` without it asks in every namespace.
+    #[arg(short, long)]
+    namespace: Option<String>,
+}
+
+impl Question {
+    fn ask(&self) -> Ask {
+        Ask {
+            verb: self.verb.clone(),
+            resource: self.resource.clone(),
+            subresource: self.subresource.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
 /// Where the RBAC objects come from.
 #[derive(clap::Args)]
 pub struct Inputs {
@@ -123,18 +131,15 @@ pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Can {
             subject,
-            verb,
-            resource,
-            name,
-            subresource,
-            namespace,
+            question,
             inputs,
         } => {
+            let namespace = question.namespace.clone();
             let who = match Identity::parse(&subject) {
                 Ok(w) => w,
                 Err(e) => return fail(&e),
             };
-            let ask = Ask { verb, resource, subresource, name };
+            let ask = question.ask();
             with_policy(&inputs.paths, inputs.with_defaults, |policy| {
                 let scope = Scope::Namespace(namespace.clone().unwrap_or_default());
                 let grants = query::can(policy, &who, &ask, &scope)?;
@@ -168,15 +173,9 @@ pub fn run(command: Command) -> ExitCode {
                 Ok(if grants.is_empty() { 1 } else { 0 })
             })
         }
-        Command::WhoCan {
-            verb,
-            resource,
-            name,
-            subresource,
-            namespace,
-            inputs,
-        } => {
-            let ask = Ask { verb, resource, subresource, name };
+        Command::WhoCan { question, inputs } => {
+            let namespace = question.namespace.clone();
+            let ask = question.ask();
             with_policy(&inputs.paths, inputs.with_defaults, |policy| {
                 let scope = namespace.clone().map_or(Scope::Any, Scope::Namespace);
                 let grants = query::who_can(policy, &ask, &scope)?;

@@ -1,6 +1,8 @@
 //! ClusterRole aggregation, as the clusterrole-aggregation controller of
 //! kube-controller-manager does it (spec/rbac.md §4).
 
+use std::collections::HashSet;
+
 use super::matching::selector_matches;
 use super::model::{Problem, Role, RoleKind, Rule};
 
@@ -38,26 +40,38 @@ pub fn aggregate(roles: &mut [Role]) -> Vec<Problem> {
         .filter(|&i| roles[i].kind == RoleKind::ClusterRole)
         .collect();
     by_name.sort_by(|&a, &b| roles[a].name.cmp(&roles[b].name));
+    // Labels do not change while aggregating: which roles each selector picks is computed
+    // once, in the controller's order (selector by selector, then by name).
+    let view: &[Role] = roles;
+    let picked: Vec<Vec<usize>> = aggregated
+        .iter()
+        .map(|&i| {
+            let selectors = view[i].aggregation.as_deref().unwrap_or_default();
+            selectors
+                .iter()
+                .flat_map(|selector| {
+                    by_name.iter().copied().filter(move |&j| {
+                        view[j].name != view[i].name && selector_matches(selector, &view[j].labels)
+                    })
+                })
+                .collect()
+        })
+        .collect();
     // Each pass can only add rules, and there are finitely many, so this ends; the bound
     // is the longest possible chain of aggregations.
     for _ in 0..=aggregated.len() {
         let mut changed = false;
-        for &i in &aggregated {
-            let selectors = roles[i].aggregation.clone().unwrap_or_default();
+        for (&i, sources) in aggregated.iter().zip(&picked) {
             let mut rules = Vec::new();
             let mut from = Vec::new();
-            for selector in &selectors {
-                for &j in &by_name {
-                    if roles[j].name == roles[i].name || !selector_matches(selector, &roles[j].labels) {
-                        continue;
-                    }
-                    for (k, rule) in roles[j].rules.iter().enumerate() {
-                        if !rules.iter().any(|r: &Rule| r.same_content(rule)) {
-                            rules.push(rule.clone());
-                            // Name the role the rule is written in, through any chain.
-                            let source = roles[j].aggregated_from.get(k).cloned().flatten();
-                            from.push(Some(source.unwrap_or_else(|| roles[j].name.clone())));
-                        }
+            let mut seen = HashSet::new();
+            for &j in sources {
+                for (k, rule) in roles[j].rules.iter().enumerate() {
+                    if seen.insert(content(rule)) {
+                        rules.push(rule.clone());
+                        // Name the role the rule is written in, through any chain.
+                        let source = roles[j].aggregated_from.get(k).cloned().flatten();
+                        from.push(Some(source.unwrap_or_else(|| roles[j].name.clone())));
                     }
                 }
             }
@@ -72,4 +86,15 @@ pub fn aggregate(roles: &mut [Role]) -> Vec<Problem> {
         }
     }
     warnings
+}
+
+/// What makes two rules equal for the controller's `ruleExists` (everything but the origin).
+fn content(rule: &Rule) -> [Vec<String>; 5] {
+    [
+        rule.verbs.clone(),
+        rule.api_groups.clone(),
+        rule.resources.clone(),
+        rule.resource_names.clone(),
+        rule.non_resource_urls.clone(),
+    ]
 }

@@ -46,15 +46,6 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// The rule's content, without its origin (rules are compared this way by aggregation).
-    pub fn same_content(&self, other: &Rule) -> bool {
-        self.verbs == other.verbs
-            && self.api_groups == other.api_groups
-            && self.resources == other.resources
-            && self.resource_names == other.resource_names
-            && self.non_resource_urls == other.non_resource_urls
-    }
-
     /// A short human form: `get,list secrets` or `get /metrics`.
     pub fn summary(&self) -> String {
         let mut out = self.verbs.join(",");

@@ -1,6 +1,8 @@
 //! Known privilege escalation paths, each a set of requests any one of which is enough
 //! (spec/rbac.md §7).
 
+use std::collections::HashMap;
+
 use super::matching::{rule_allows, Request};
 use super::model::{Rule, Subject};
 use super::policy::Policy;
@@ -183,6 +185,7 @@ pub fn risks(policy: &Policy, only: &[&'static Risk]) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     for risk in selected {
         let mut found: Vec<Finding> = Vec::new();
+        let mut index: HashMap<(Subject, Option<String>), usize> = HashMap::new();
         for &(verb, resource) in risk.probes {
             let ask = Ask {
                 verb: verb.to_string(),
@@ -194,22 +197,23 @@ pub fn risks(policy: &Policy, only: &[&'static Risk]) -> Vec<Finding> {
             };
             let action = format!("{verb} {resource}");
             for grant in grants {
-                let existing = found
-                    .iter_mut()
-                    .find(|f| f.subject == grant.subject && f.namespace == grant.namespace);
-                match existing {
-                    Some(f) if f.actions.contains(&action) => {}
-                    Some(f) => {
-                        f.actions.push(action.clone());
-                        f.grants.push(grant);
+                let key = (grant.subject.clone(), grant.namespace.clone());
+                match index.get(&key) {
+                    Some(&i) if found[i].actions.contains(&action) => {}
+                    Some(&i) => {
+                        found[i].actions.push(action.clone());
+                        found[i].grants.push(grant);
                     }
-                    None => found.push(Finding {
-                        risk,
-                        subject: grant.subject.clone(),
-                        namespace: grant.namespace.clone(),
-                        actions: vec![action.clone()],
-                        grants: vec![grant],
-                    }),
+                    None => {
+                        index.insert(key, found.len());
+                        found.push(Finding {
+                            risk,
+                            subject: grant.subject.clone(),
+                            namespace: grant.namespace.clone(),
+                            actions: vec![action.clone()],
+                            grants: vec![grant],
+                        });
+                    }
                 }
             }
         }
