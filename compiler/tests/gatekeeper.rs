@@ -189,7 +189,9 @@ fn differential(program: &Program, objects: &[(String, Node)], set: bool) -> Sta
                 objects: if set { all.clone() } else { vec![node] },
             };
             let findings =
-                match policies.evaluate(node, &set_objects, &Params::default(), &Limits::default())
+                match policies
+                    .evaluate(node, &set_objects, &Params::default(), &Limits::default())
+                    .into_result()
                 {
                     Ok(f) => f,
                     Err(_) => return (0, 0, 1, Vec::new()),
@@ -791,4 +793,92 @@ fn write_stdlib_export() {
     for f in gatekeeper::export(&stdlib_program()).unwrap() {
         std::fs::write(Path::new(&dir).join(&f.path), f.contents).unwrap();
     }
+}
+
+/// A rule with deny and warn outcomes (`ns.pss_labels`) gets two Constraints of its
+/// template: the deny one reports only the deny outcomes, the `-warn` one
+/// (enforcementAction: warn) reports every outcome; run with regorus as Rego v0 and v1.
+#[test]
+fn mixed_rule_warnings_have_their_own_constraint() {
+    let files = gatekeeper::export(&stdlib_program()).unwrap();
+    let file = files
+        .iter()
+        .find(|f| f.path == "ns-pss-labels.yaml")
+        .expect("ns.pss_labels is exported");
+    let docs = docs(file);
+    let rego = template_rego(&docs[0]).to_string();
+    let constraints: Vec<(&str, &str, Json)> = docs[1..]
+        .iter()
+        .map(|c| {
+            (
+                c["metadata"]["name"].as_str().unwrap(),
+                c["spec"]["enforcementAction"].as_str().unwrap(),
+                c["spec"]["parameters"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        constraints,
+        [
+            ("ns-pss-labels", "deny", json!({"rampartOutcomes": "deny"})),
+            ("ns-pss-labels-warn", "warn", Json::Null),
+        ]
+    );
+    // Every other exported rule keeps one Constraint.
+    let twins = files
+        .iter()
+        .filter(|f| docs_of_kind(f, "constraints.gatekeeper.sh/v1beta1") > 1)
+        .count();
+    assert_eq!(twins, 1);
+    let namespace = |labels: Json| {
+        review(&json!({"apiVersion": "v1", "kind": "Namespace",
+                       "metadata": {"name": "shop", "labels": labels}}))
+    };
+    // (labels, actions the deny Constraint reports, actions the warn Constraint reports)
+    let cases = [
+        (
+            json!({"pod-security.kubernetes.io/enforce": "restricted"}),
+            vec![],
+            vec!["warn"],
+        ),
+        (json!({}), vec!["deny"], vec!["deny"]),
+        (
+            json!({"pod-security.kubernetes.io/enforce": "restricted",
+                   "pod-security.kubernetes.io/warn": "restricted",
+                   "pod-security.kubernetes.io/audit": "restricted"}),
+            vec![],
+            vec![],
+        ),
+    ];
+    for v0 in [true, false] {
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(v0);
+        engine.add_policy("ns.rego".into(), rego.clone()).unwrap();
+        for (labels, deny_wanted, warn_wanted) in &cases {
+            for ((name, _, params), wanted) in constraints.iter().zip([deny_wanted, warn_wanted]) {
+                let mut e = engine.clone();
+                let mut input = json!({"review": namespace(labels.clone())});
+                if !params.is_null() {
+                    input["parameters"] = params.clone();
+                }
+                e.set_input(regorus::Value::from(input));
+                let got = e.eval_rule("data.nspsslabels.violation".into()).unwrap();
+                let got: Json = serde_json::from_str(&got.to_json_str().unwrap()).unwrap();
+                let actions: Vec<&str> = got
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v["details"]["action"].as_str().unwrap())
+                    .collect();
+                assert_eq!(&actions, *wanted, "{name} (v0: {v0}) on labels {labels}");
+            }
+        }
+    }
+}
+
+fn docs_of_kind(file: &OutputFile, api_version: &str) -> usize {
+    docs(file)
+        .iter()
+        .filter(|d| d["apiVersion"] == api_version)
+        .count()
 }

@@ -4,7 +4,7 @@
 use wasm_encoder::{BlockType, Ieee64, ValType};
 
 use super::abi::*;
-use super::gen::{m, Gen, F, G_ERROR, G_HEAD, G_HEAP, G_TAIL};
+use super::gen::{m, Gen, F, G_ERROR, G_ERROR_EXPECTED, G_ERROR_NODE, G_HEAD, G_HEAP, G_TAIL};
 
 const I32: ValType = ValType::I32;
 const I64: ValType = ValType::I64;
@@ -38,6 +38,9 @@ pub enum Helper {
     NewList,
     NewMap,
     BoolNode,
+    /// `(node, expected tags)`: records the node and the expected tags, then fails with
+    /// [`ERR_TYPE`].
+    FailType,
     BytesCmp,
     StrEq,
     StrCmp,
@@ -95,7 +98,7 @@ impl Helper {
             | StartsWith | EndsWith | Contains | Glob | DfaMatch | StrCmp | QCmp | NewStr => {
                 (&[I32, I32], &[I32])
             }
-            Expect | WBytes => (&[I32, I32], &[]),
+            Expect | WBytes | FailType => (&[I32, I32], &[]),
             AsInt => (&[I32], &[I64]),
             AsNum => (&[I32], &[F64]),
             NewInt => (&[I64], &[I32]),
@@ -123,6 +126,18 @@ impl Helper {
             Fail => {
                 let mut f = F::new(1);
                 f.i().local_get(0).global_set(G_ERROR).unreachable();
+                f
+            }
+            FailType => {
+                let fail = g.h(Fail);
+                let mut f = F::new(2);
+                f.i()
+                    .local_get(0)
+                    .global_set(G_ERROR_NODE)
+                    .local_get(1)
+                    .global_set(G_ERROR_EXPECTED)
+                    .i32_const(ERR_TYPE)
+                    .call(fail);
                 f
             }
             Ensure => ensure(g),
@@ -154,7 +169,7 @@ impl Helper {
             }
             Check => check(g),
             Expect => {
-                let (tag, fail) = (g.h(Tag), g.h(Fail));
+                let (tag, fail) = (g.h(Tag), g.h(FailType));
                 let mut f = F::new(2);
                 f.i()
                     .local_get(0)
@@ -162,7 +177,10 @@ impl Helper {
                     .local_get(1)
                     .i32_ne()
                     .if_(EMPTY)
-                    .i32_const(ERR_TYPE)
+                    .local_get(0)
+                    .i32_const(1)
+                    .local_get(1)
+                    .i32_shl()
                     .call(fail)
                     .end();
                 f
@@ -451,6 +469,7 @@ fn alloc(g: &mut Gen) -> F {
 
 fn check(g: &mut Gen) -> F {
     let (norm, fail) = (g.h(Helper::Norm), g.h(Helper::Fail));
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(2);
     f.i()
         .local_get(0)
@@ -469,8 +488,9 @@ fn check(g: &mut Gen) -> F {
         .i32_and()
         .i32_eqz()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .local_get(1)
+        .call(fail_type)
         .end()
         .local_get(0);
     f
@@ -478,6 +498,7 @@ fn check(g: &mut Gen) -> F {
 
 fn as_num(g: &mut Gen) -> F {
     let (tag, fail) = (g.h(Helper::Tag), g.h(Helper::Fail));
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(1);
     let t = f.l32();
     f.i()
@@ -496,8 +517,9 @@ fn as_num(g: &mut Gen) -> F {
         .i32_const(TAG_FLOAT)
         .i32_ne()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const((1 << TAG_INT) | (1 << TAG_FLOAT))
+        .call(fail_type)
         .end()
         .local_get(0)
         .f64_load(m(8, 3));
@@ -567,6 +589,7 @@ fn bytes_cmp() -> F {
 /// skipped at once, an equal-length key is compared eight bytes at a time.
 fn get_field(g: &mut Gen) -> F {
     let (tag, fail, norm) = (g.h(Helper::Tag), g.h(Helper::Fail), g.h(Helper::Norm));
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(3);
     let t = f.l32();
     let i = f.l32();
@@ -587,8 +610,9 @@ fn get_field(g: &mut Gen) -> F {
         .i32_const(TAG_MAP)
         .i32_ne()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const(1 << TAG_MAP)
+        .call(fail_type)
         .end()
         .block(EMPTY)
         .loop_(EMPTY)
@@ -693,6 +717,7 @@ fn index(g: &mut Gen) -> F {
         g.h(Helper::Expect),
         g.h(Helper::GetField),
     );
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(2);
     let t = f.l32();
     let i = f.local(I64);
@@ -738,8 +763,9 @@ fn index(g: &mut Gen) -> F {
         .i32_const(TAG_MAP)
         .i32_ne()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const((1 << TAG_LIST) | (1 << TAG_MAP))
+        .call(fail_type)
         .end()
         .local_get(1)
         .i32_const(TAG_STRING)
@@ -755,6 +781,7 @@ fn index(g: &mut Gen) -> F {
 
 fn coll_len(g: &mut Gen) -> F {
     let (tag, fail) = (g.h(Helper::Tag), g.h(Helper::Fail));
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(1);
     let t = f.l32();
     f.i()
@@ -774,8 +801,9 @@ fn coll_len(g: &mut Gen) -> F {
         .i32_ne()
         .i32_and()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const((1 << TAG_LIST) | (1 << TAG_MAP))
+        .call(fail_type)
         .end()
         .local_get(0)
         .i32_load(m(4, 2));
@@ -1022,6 +1050,7 @@ fn cmp(g: &mut Gen) -> F {
         g.h(Helper::AsNum),
         g.h(Helper::StrCmp),
     );
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(2);
     let ta = f.l32();
     let tb = f.l32();
@@ -1072,8 +1101,9 @@ fn cmp(g: &mut Gen) -> F {
         .i32_eq()
         .i32_or()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(1)
+        .i32_const((1 << TAG_INT) | (1 << TAG_FLOAT))
+        .call(fail_type)
         .end()
         .local_get(0)
         .call(as_num)
@@ -1240,6 +1270,7 @@ fn in_coll(g: &mut Gen) -> F {
         g.h(Helper::Expect),
         g.h(Helper::GetField),
     );
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(2);
     let t = f.l32();
     let i = f.l32();
@@ -1273,8 +1304,9 @@ fn in_coll(g: &mut Gen) -> F {
         .i32_const(TAG_LIST)
         .i32_ne()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(1)
+        .i32_const((1 << TAG_LIST) | (1 << TAG_MAP))
+        .call(fail_type)
         .end()
         .block(EMPTY)
         .loop_(EMPTY)
@@ -1309,6 +1341,7 @@ fn in_coll(g: &mut Gen) -> F {
 
 fn len(g: &mut Gen) -> F {
     let (tag, fail, ni) = (g.h(Helper::Tag), g.h(Helper::Fail), g.h(Helper::NewInt));
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(1);
     let t = f.l32();
     f.i()
@@ -1329,8 +1362,9 @@ fn len(g: &mut Gen) -> F {
         .i32_gt_u()
         .i32_or()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const((1 << TAG_STRING) | (1 << TAG_LIST) | (1 << TAG_MAP))
+        .call(fail_type)
         .end()
         .local_get(0)
         .i64_load32_u(m(4, 2))
@@ -1709,10 +1743,13 @@ fn to_qty(g: &mut Gen) -> F {
         g.h(Helper::QParse),
         g.h(Helper::QNorm),
     );
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(1);
     let t = f.l32();
     let x = f.local(F64);
     let e = f.l32();
+    // An invalid quantity string is reported at this node.
+    f.i().local_get(0).global_set(G_ERROR_NODE);
     f.i()
         .local_get(0)
         .call(tag)
@@ -1748,8 +1785,9 @@ fn to_qty(g: &mut Gen) -> F {
         .i32_const(TAG_FLOAT)
         .i32_ne()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const((1 << TAG_STRING) | (1 << TAG_INT) | (1 << TAG_FLOAT))
+        .call(fail_type)
         .end()
         // A number: scale by ten until integral (at most 9 digits after the point).
         .local_get(0)

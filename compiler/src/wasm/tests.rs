@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use rampart_runtime::eval::{
-    Action as RAction, EvalError, Finding, Limits, ObjectSet, Params, Policies,
+    Action as RAction, Evaluation, Finding, RuleError, Limits, ObjectSet, Params, Policies,
 };
 use rampart_runtime::manifest::{format_path, Node, Value as NV};
 use serde_json::json;
@@ -190,13 +190,13 @@ fn load(p: &Program) -> Policies {
     Policies::load(engine(), &wasm, None).expect("the module loads")
 }
 
-fn run(p: &Program, object: &serde_json::Value) -> Result<Vec<Finding>, EvalError> {
+fn run(p: &Program, object: &serde_json::Value) -> Result<Vec<Finding>, RuleError> {
     load(p).evaluate(
         &node(object),
         &ObjectSet::default(),
         &Params::default(),
         &Limits::default(),
-    )
+    ).into_result()
 }
 
 fn pod(spec: serde_json::Value) -> serde_json::Value {
@@ -204,7 +204,7 @@ fn pod(spec: serde_json::Value) -> serde_json::Value {
 }
 
 /// Evaluates `e` on a Pod with `spec` and returns its interpolation.
-fn show_on(e: Expr, spec: serde_json::Value) -> Result<String, EvalError> {
+fn show_on(e: Expr, spec: serde_json::Value) -> Result<String, RuleError> {
     let r = rule(
         "t.show",
         vec![],
@@ -765,7 +765,7 @@ fn wasm_all_containers_order_and_paths() {
             &ObjectSet::default(),
             &Params::default(),
             &Limits::default(),
-        )
+        ).into_result()
         .unwrap();
     let got: Vec<(String, String)> = findings
         .iter()
@@ -850,7 +850,7 @@ fn wasm_absent_at_path_points_at_nearest_ancestor() {
             &ObjectSet::default(),
             &Params::default(),
             &Limits::default(),
-        )
+        ).into_result()
         .unwrap();
     assert_eq!(findings.len(), 1);
     assert_eq!(
@@ -926,14 +926,14 @@ fn wasm_params_default_and_override() {
     let object = node(&pod(json!({"replicas": 5})));
     let none = ObjectSet::default();
     let f = p
-        .evaluate(&object, &none, &Params::default(), &Limits::default())
+        .evaluate(&object, &none, &Params::default(), &Limits::default()).into_result()
         .unwrap();
     assert_eq!(f[0].message, "max 3");
     assert_eq!(format_path(&f[0].path), "spec.replicas");
     let mut params = Params::default();
     params.set("t.replicas", "max", json!(10));
     assert_eq!(
-        p.evaluate(&object, &none, &params, &Limits::default())
+        p.evaluate(&object, &none, &params, &Limits::default()).into_result()
             .unwrap(),
         vec![]
     );
@@ -1012,8 +1012,8 @@ fn wasm_objects_set_rule() {
         &Params::default(),
         &Limits::default(),
     );
-    assert_eq!(results[0], Ok(vec![]));
-    let f = results[1].as_ref().unwrap();
+    assert_eq!(results[0], Evaluation::default());
+    let f = &results[1].findings;
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].message, "services: 1");
     assert_eq!(f[0].path, vec![]);
@@ -1082,10 +1082,10 @@ fn wasm_evaluate_all_is_deterministic() {
     let one = with(1);
     let two = with(2);
     assert_eq!(one, two);
-    assert_eq!(one[0].as_ref().unwrap().len(), 4);
-    assert_eq!(one[1].as_ref().unwrap().len(), 3);
+    assert_eq!(one[0].findings.len(), 4);
+    assert_eq!(one[1].findings.len(), 3);
     assert_eq!(
-        one[0].as_ref().unwrap()[1].message,
+        one[0].findings[1].message,
         "container `app0` is privileged"
     );
 }
@@ -1157,7 +1157,7 @@ fn wasm_measure() {
                 &ObjectSet::default(),
                 &Params::default(),
                 &Limits::default(),
-            )
+            ).into_result()
             .unwrap();
         assert_eq!(f.len(), 4);
     }

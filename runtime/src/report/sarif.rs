@@ -108,14 +108,18 @@ pub fn render(report: &Report) -> String {
             if let (Some(l), Some(c)) = (e.line, e.col) {
                 region = json!({"startLine": l, "startColumn": c});
             }
-            json!({
+            let mut notification = json!({
                 "level": "error",
                 "message": {"text": e.message},
                 "locations": [{"physicalLocation": {
                     "artifactLocation": {"uri": uri(&e.file)},
                     "region": region,
                 }}],
-            })
+            });
+            if let Some(rule) = &e.rule {
+                notification["associatedRule"] = json!({"id": rule});
+            }
+            notification
         })
         .collect();
     let log = json!({
