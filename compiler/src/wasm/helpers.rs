@@ -468,8 +468,7 @@ fn alloc(g: &mut Gen) -> F {
 }
 
 fn check(g: &mut Gen) -> F {
-    let (norm, fail) = (g.h(Helper::Norm), g.h(Helper::Fail));
-    let fail_type = g.h(Helper::FailType);
+    let (norm, fail_type) = (g.h(Helper::Norm), g.h(Helper::FailType));
     let mut f = F::new(2);
     f.i()
         .local_get(0)
@@ -497,8 +496,7 @@ fn check(g: &mut Gen) -> F {
 }
 
 fn as_num(g: &mut Gen) -> F {
-    let (tag, fail) = (g.h(Helper::Tag), g.h(Helper::Fail));
-    let fail_type = g.h(Helper::FailType);
+    let (tag, fail_type) = (g.h(Helper::Tag), g.h(Helper::FailType));
     let mut f = F::new(1);
     let t = f.l32();
     f.i()
@@ -588,8 +586,7 @@ fn bytes_cmp() -> F {
 /// a thousand times per object, so the key comparison is inline: a key of another length is
 /// skipped at once, an equal-length key is compared eight bytes at a time.
 fn get_field(g: &mut Gen) -> F {
-    let (tag, fail, norm) = (g.h(Helper::Tag), g.h(Helper::Fail), g.h(Helper::Norm));
-    let fail_type = g.h(Helper::FailType);
+    let (tag, fail_type, norm) = (g.h(Helper::Tag), g.h(Helper::FailType), g.h(Helper::Norm));
     let mut f = F::new(3);
     let t = f.l32();
     let i = f.l32();
@@ -709,15 +706,14 @@ fn get_field(g: &mut Gen) -> F {
 }
 
 fn index(g: &mut Gen) -> F {
-    let (tag, fail, as_int, norm, ex, gf) = (
+    let (tag, fail_type, as_int, norm, ex, gf) = (
         g.h(Helper::Tag),
-        g.h(Helper::Fail),
+        g.h(Helper::FailType),
         g.h(Helper::AsInt),
         g.h(Helper::Norm),
         g.h(Helper::Expect),
         g.h(Helper::GetField),
     );
-    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(2);
     let t = f.l32();
     let i = f.local(I64);
@@ -780,8 +776,7 @@ fn index(g: &mut Gen) -> F {
 }
 
 fn coll_len(g: &mut Gen) -> F {
-    let (tag, fail) = (g.h(Helper::Tag), g.h(Helper::Fail));
-    let fail_type = g.h(Helper::FailType);
+    let (tag, fail_type) = (g.h(Helper::Tag), g.h(Helper::FailType));
     let mut f = F::new(1);
     let t = f.l32();
     f.i()
@@ -1044,13 +1039,12 @@ fn eq(g: &mut Gen) -> F {
 
 /// Ordering of two ints, numbers or strings: -1, 0 or 1; other types are a type error.
 fn cmp(g: &mut Gen) -> F {
-    let (tag, fail, as_num, sc) = (
+    let (tag, fail_type, as_num, sc) = (
         g.h(Helper::Tag),
-        g.h(Helper::Fail),
+        g.h(Helper::FailType),
         g.h(Helper::AsNum),
         g.h(Helper::StrCmp),
     );
-    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(2);
     let ta = f.l32();
     let tb = f.l32();
@@ -1263,14 +1257,13 @@ fn copy_items_at(f: &mut F, dst: u32, at: u32, src: u32, n: u32) {
 }
 
 fn in_coll(g: &mut Gen) -> F {
-    let (tag, fail, eq, ex, gf) = (
+    let (tag, fail_type, eq, ex, gf) = (
         g.h(Helper::Tag),
-        g.h(Helper::Fail),
+        g.h(Helper::FailType),
         g.h(Helper::Eq),
         g.h(Helper::Expect),
         g.h(Helper::GetField),
     );
-    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(2);
     let t = f.l32();
     let i = f.l32();
@@ -1340,8 +1333,7 @@ fn in_coll(g: &mut Gen) -> F {
 }
 
 fn len(g: &mut Gen) -> F {
-    let (tag, fail, ni) = (g.h(Helper::Tag), g.h(Helper::Fail), g.h(Helper::NewInt));
-    let fail_type = g.h(Helper::FailType);
+    let (tag, fail_type, ni) = (g.h(Helper::Tag), g.h(Helper::FailType), g.h(Helper::NewInt));
     let mut f = F::new(1);
     let t = f.l32();
     f.i()

@@ -323,7 +323,7 @@ fn wasm_comparisons_and_logic() {
     );
     assert_eq!(
         err(bin(BinOp::And, b(true), bad, Type::Bool), spec),
-        "rule `t.show`: a value has the wrong JSON type"
+        "rule `t.show`: `spec.s`: expected a boolean, found the string \"not a bool\""
     );
     assert_eq!(
         show(x(
@@ -334,7 +334,7 @@ fn wasm_comparisons_and_logic() {
     );
     assert_eq!(
         err(bin(BinOp::Lt, int(1), s("a"), Type::Bool), json!({})),
-        "rule `t.show`: a value has the wrong JSON type"
+        "rule `t.show`: expected a number, found the string \"a\""
     );
 }
 
@@ -364,14 +364,27 @@ fn wasm_absent_default_and_wrong_types() {
     assert_eq!(on(idx(path(&["m"], Type::Any), s("q"))), "<none>");
     assert_eq!(on(idx(path(&["nope"], Type::Any), int(0))), "<none>");
     // Navigating into a string, or a string where the schema says int: evaluation errors.
-    let wrong = "rule `t.show`: a value has the wrong JSON type";
-    assert_eq!(err(path(&["str", "x"], Type::Any), spec.clone()), wrong);
-    assert_eq!(err(path(&["str"], Type::Int), spec.clone()), wrong);
+    // The error names the offending field and what it holds.
+    let wrong = |expected: &str| {
+        format!("rule `t.show`: `spec.str`: expected {expected}, found the string \"x\"")
+    };
+    assert_eq!(
+        err(path(&["str", "x"], Type::Any), spec.clone()),
+        wrong("a map")
+    );
+    assert_eq!(
+        err(path(&["str"], Type::Int), spec.clone()),
+        wrong("an integer")
+    );
     assert_eq!(
         err(idx(path(&["str"], Type::Any), int(0)), spec.clone()),
-        wrong
+        wrong("a list or a map")
     );
-    assert_eq!(err(idx(path(&["l"], Type::Any), s("k")), spec), wrong);
+    // A value the rule built itself has no field.
+    assert_eq!(
+        err(idx(path(&["l"], Type::Any), s("k")), spec),
+        "rule `t.show`: expected an integer, found the string \"k\""
+    );
 }
 
 #[test]
@@ -460,7 +473,7 @@ fn wasm_membership_and_quantifiers() {
     // Iterating a string is a type error.
     assert_eq!(
         err(q(Quantifier::Any, s("abc"), b(true), None), json!({})),
-        "rule `t.show`: a value has the wrong JSON type"
+        "rule `t.show`: expected a list or a map, found the string \"abc\""
     );
 }
 
@@ -646,13 +659,12 @@ fn wasm_quantities() {
         let e = bin(BinOp::Lt, qty(bad), qty("1"), Type::Bool);
         assert_eq!(
             err(e, json!({})),
-            "rule `t.show`: invalid quantity",
-            "{bad:?}"
+            format!("rule `t.show`: invalid quantity: the string {bad:?}"),
         );
     }
     assert_eq!(
         err(bin(BinOp::Lt, field_q("bad"), qty("1"), Type::Bool), spec),
-        "rule `t.show`: invalid quantity"
+        "rule `t.show`: `spec.bad`: invalid quantity: the string \"12 apples\""
     );
 }
 

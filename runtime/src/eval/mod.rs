@@ -877,7 +877,7 @@ impl Policies {
             // A value the rule built itself has no path: only its tag is known.
             let found = match &path {
                 Some(p) => describe(object.locate(p).0),
-                None => describe_tag(node_tag(instance, store, addr)),
+                None => describe_built(instance, store, addr),
             };
             EvalError::Failed(match code {
                 ERR_TYPE => {
@@ -910,16 +910,27 @@ struct Run {
     failed: Option<(usize, RuleError)>,
 }
 
-/// The tag of the node at `addr` in the instance's memory (0 when out of bounds).
-fn node_tag(instance: &wasmtime::Instance, store: &mut Store<State>, addr: u32) -> u32 {
+/// A value the module built (not a node of the object), for messages: a string with its
+/// text, anything else by its tag.
+fn describe_built(instance: &wasmtime::Instance, store: &mut Store<State>, addr: u32) -> String {
     let Some(memory) = instance.get_memory(&mut *store, "memory") else {
-        return 0;
+        return describe_tag(0);
     };
-    let mut tag = [0u8; 4];
-    if addr == 0 || memory.read(&*store, addr as usize, &mut tag).is_err() {
-        return 0;
+    let data = memory.data(&*store);
+    let word = |at: usize| {
+        data.get(at..at + 4)
+            .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()))
+    };
+    let addr = addr as usize;
+    let tag = if addr == 0 { 0 } else { word(addr) };
+    if tag == 4 {
+        let (len, ptr) = (word(addr + 4) as usize, word(addr + 8) as usize);
+        if let Some(bytes) = data.get(ptr..ptr + len) {
+            let text = String::from_utf8_lossy(bytes);
+            return describe(&Node::new(Value::String(text.into_owned()), 0, 0));
+        }
     }
-    u32::from_le_bytes(tag)
+    describe_tag(tag)
 }
 
 /// A value of the object, for messages: `the string "true"`, `the integer 3`, `a map`.
