@@ -244,10 +244,6 @@ pub(super) fn parse_float(text: &str) -> Option<f64> {
 mod tests {
     use super::*;
 
-    fn plain(text: &str) -> Value {
-        resolve_plain(Cow::Borrowed(text))
-    }
-
     /// Every row of the table in spec/language.md §4.10: each plain scalar of the first
     /// column resolves to the value of the second.
     #[test]
