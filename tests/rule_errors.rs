@@ -86,8 +86,8 @@ rule b_cpu {
   title "cpu"
   match Pod
   deny for c in all_containers(object)
-    when quantity(c.resources.limits.cpu ?? "0") > quantity("2")
-    at c.resources.limits.cpu
+    when (c.resources.limits["cpu"] ?? quantity("0")) > quantity("2")
+    at c.resources.limits["cpu"]
     message "container `{c.name}` asks for too much CPU"
 }
 
