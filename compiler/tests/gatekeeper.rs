@@ -870,7 +870,7 @@ fn mixed_rule_warnings_have_their_own_constraint() {
                     .iter()
                     .map(|v| v["details"]["action"].as_str().unwrap())
                     .collect();
-                assert_eq!(&actions, *wanted, "{name} (v0: {v0}) on labels {labels}");
+                assert_eq!(&actions, &**wanted, "{name} (v0: {v0}) on labels {labels}");
             }
         }
     }
