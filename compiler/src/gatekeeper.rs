@@ -103,16 +103,10 @@ pub fn export_engines(
             ));
             continue;
         }
-        // A rule with deny and warn outcomes also gets the Constraint `<name>-warn`.
-        let longest = if rego::mixed_actions(rule) {
-            format!("{name}-warn")
-        } else {
-            name.clone()
-        };
-        if longest.len() > 63 {
+        if name.len() > 63 {
             errors.push(error(
                 "rule id",
-                format!("the Constraint name `{longest}` is longer than 63 characters"),
+                format!("the Constraint name `{name}` is longer than 63 characters"),
             ));
             continue;
         }
@@ -154,10 +148,6 @@ pub fn export_engines(
         contents.push_str(&to_yaml(&template));
         contents.push_str("---\n");
         contents.push_str(&to_yaml(&constraint));
-        if rego::mixed_actions(rule) {
-            contents.push_str("---\n");
-            contents.push_str(&to_yaml(&warn_constraint(&constraint)));
-        }
         files.push(OutputFile {
             path: format!("{name}.yaml"),
             contents,
@@ -234,25 +224,8 @@ pub fn constraint_name(rule_id: &str) -> String {
 
 /// The `K8sNativeValidation` source of a rule: Gatekeeper's CEL driver reads the same
 /// `variables`, `matchConditions` and `validations` as a ValidatingAdmissionPolicy.
-fn cel_source(compiled: &CelRule, mixed: bool) -> Json {
-    // As in the Rego: the deny Constraint of a rule with deny and warn outcomes skips the
-    // warn validations.
-    let skip_warn = format!(
-        "variables.params.?{}.orValue('') == 'deny'",
-        rego::DENY_ONLY_PARAM
-    );
-    let owned: Vec<cel::Validation> = compiled
-        .validations
-        .iter()
-        .map(|v| {
-            let mut v = v.clone();
-            if mixed && v.action == Action::Warn {
-                v.expression = format!("{skip_warn} || ({})", v.expression);
-            }
-            v
-        })
-        .collect();
-    let validations: Vec<&cel::Validation> = owned.iter().collect();
+fn cel_source(compiled: &CelRule) -> Json {
+    let validations: Vec<&cel::Validation> = compiled.validations.iter().collect();
     let mut source = serde_json::to_value(cel::yaml_map(compiled.yaml_fields(&validations)))
         .expect("a map of strings is JSON");
     // Fail closed whatever `--default-k8s-native-validation-failure-policy` says: an
@@ -310,12 +283,6 @@ fn template(rule: &ir::Rule, kind: &str, compiled: Option<&CelRule>) -> Json {
     for p in &rule.params {
         properties.insert(p.name.clone(), param_schema(&p.ty));
     }
-    if rego::mixed_actions(rule) {
-        properties.insert(
-            rego::DENY_ONLY_PARAM.into(),
-            json!({"type": "string", "enum": ["deny"]}),
-        );
-    }
     let mut schema = json!({"type": "object"});
     if !properties.is_empty() {
         schema["properties"] = Json::Object(properties);
@@ -343,7 +310,7 @@ fn target(rule: &ir::Rule, package: &str, compiled: Option<&CelRule>) -> Json {
         Some(c) => json!({
             "target": "admission.k8s.gatekeeper.sh",
             "code": [
-                {"engine": "K8sNativeValidation", "source": cel_source(c, rego::mixed_actions(rule))},
+                {"engine": "K8sNativeValidation", "source": cel_source(c)},
                 {"engine": "Rego", "source": {"rego": module}},
             ],
         }),
@@ -428,9 +395,8 @@ fn constraint(rule: &ir::Rule, kind: &str, name: &str) -> Json {
         }
         matcher.insert("labelSelector".into(), Json::Object(sel));
     }
-    // Gatekeeper decides per Constraint: a rule with any deny outcome denies. A rule with
-    // deny and warn outcomes gets a second Constraint (`warn_constraint`) for its warnings;
-    // this one then reports only the deny outcomes.
+    // Gatekeeper decides per Constraint: a rule with any deny outcome denies (its warn
+    // findings carry `details.action: warn`).
     let action = if rule.outcomes.iter().any(|o| o.action == Action::Deny) {
         "deny"
     } else {
@@ -439,14 +405,11 @@ fn constraint(rule: &ir::Rule, kind: &str, name: &str) -> Json {
     let mut spec = Map::new();
     spec.insert("enforcementAction".into(), action.into());
     spec.insert("match".into(), Json::Object(matcher));
-    let mut params = Map::new();
-    for p in &rule.params {
-        params.insert(p.name.clone(), value_json(&p.default));
-    }
-    if rego::mixed_actions(rule) {
-        params.insert(rego::DENY_ONLY_PARAM.into(), "deny".into());
-    }
-    if !params.is_empty() {
+    if !rule.params.is_empty() {
+        let mut params = Map::new();
+        for p in &rule.params {
+            params.insert(p.name.clone(), value_json(&p.default));
+        }
         spec.insert("parameters".into(), Json::Object(params));
     }
     json!({
@@ -455,24 +418,6 @@ fn constraint(rule: &ir::Rule, kind: &str, name: &str) -> Json {
         "metadata": {"name": name, "annotations": {"rampart.dev/rule": rule.id}},
         "spec": spec,
     })
-}
-
-/// The `-warn` twin of a deny Constraint: the same match and parameters without the
-/// deny-only switch, so it reports every outcome of the rule with enforcementAction: warn
-/// (the deny outcomes are then reported twice: denied by the first Constraint, and listed
-/// as warnings by this one, which keeps audit results complete).
-fn warn_constraint(deny: &Json) -> Json {
-    let mut warn = deny.clone();
-    let name = deny["metadata"]["name"].as_str().unwrap_or_default();
-    warn["metadata"]["name"] = format!("{name}-warn").into();
-    warn["spec"]["enforcementAction"] = "warn".into();
-    if let Some(params) = warn["spec"]["parameters"].as_object_mut() {
-        params.remove(rego::DENY_ONLY_PARAM);
-        if params.is_empty() {
-            warn["spec"].as_object_mut().map(|s| s.remove("parameters"));
-        }
-    }
-    warn
 }
 
 fn value_json(v: &ir::Value) -> Json {

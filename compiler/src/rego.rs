@@ -24,16 +24,6 @@ pub fn comment_text(text: &str) -> String {
     )
 }
 
-/// The Constraint parameter that restricts a rule with deny and warn outcomes to its deny
-/// outcomes (see `gatekeeper.rs`).
-pub const DENY_ONLY_PARAM: &str = "rampartOutcomes";
-
-/// Whether a rule has both deny and warn outcomes.
-pub fn mixed_actions(rule: &Rule) -> bool {
-    let has = |a| rule.outcomes.iter().any(|o| o.action == a);
-    has(Action::Deny) && has(Action::Warn)
-}
-
 /// Generates the Rego module of one rule: `package <package>` defining the `violation` set.
 pub fn rule_module(rule: &Rule, package: &str) -> String {
     let mut g = Gen::new(rule);
@@ -59,15 +49,6 @@ pub fn rule_module(rule: &Rule, package: &str) -> String {
     out.push_str("import future.keywords.if\n");
     out.push_str("import future.keywords.in\n\n");
     out.push_str(&bodies);
-    if mixed_actions(rule) {
-        // Gatekeeper enforces per Constraint: the deny Constraint of a rule with deny and
-        // warn outcomes sets this parameter and reports only the deny outcomes; its `-warn`
-        // twin (enforcementAction: warn) leaves it unset and reports every outcome.
-        let _ = writeln!(
-            out,
-            "deny_outcomes_only if input.parameters.{DENY_ONLY_PARAM} == \"deny\"\n"
-        );
-    }
     out.push_str(&g.prelude());
     let mut helpers = g.helpers.clone();
     close_helpers(&mut helpers);
@@ -674,9 +655,6 @@ impl<'a> Gen<'a> {
     /// One `violation` rule for outcome number `k`.
     fn outcome(&mut self, k: usize, o: &'a crate::ir::Outcome) -> String {
         let mut lines: Vec<String> = vec!["applies".into()];
-        if o.action == Action::Warn && mixed_actions(self.rule) {
-            lines.push("not deny_outcomes_only".into());
-        }
         // Rule-level lets this outcome needs, in declaration order.
         let mut used = BTreeSet::new();
         for b in &o.binders {
