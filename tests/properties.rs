@@ -140,6 +140,7 @@ fn findings(node: &Node, index: impl Fn(usize) -> usize) -> BTreeSet<(String, St
             &Params::default(),
             &Limits::default(),
         )
+        .into_result()
         .unwrap();
     found
         .into_iter()

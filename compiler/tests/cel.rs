@@ -519,6 +519,7 @@ fn gatekeeper_cel_follows_constraint_parameters() {
     for (name, node) in &objects {
         let findings = policies
             .evaluate(node, &ObjectSet::default(), &overrides, &Limits::default())
+            .into_result()
             .expect("evaluates");
         let want = findings.iter().any(|f| f.rule_id == rule.id);
         let got = cel_verdict(

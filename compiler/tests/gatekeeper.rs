@@ -189,7 +189,9 @@ fn differential(program: &Program, objects: &[(String, Node)], set: bool) -> Sta
                 objects: if set { all.clone() } else { vec![node] },
             };
             let findings =
-                match policies.evaluate(node, &set_objects, &Params::default(), &Limits::default())
+                match policies
+                    .evaluate(node, &set_objects, &Params::default(), &Limits::default())
+                    .into_result()
                 {
                     Ok(f) => f,
                     Err(_) => return (0, 0, 1, Vec::new()),

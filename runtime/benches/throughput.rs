@@ -324,7 +324,7 @@ fn main() {
             policies
                 .evaluate_all_prepared(&refs, &prepared, &limits)
                 .iter()
-                .map(|r| r.as_ref().map_or(0, Vec::len))
+                .map(|r| r.findings.len())
                 .sum::<usize>()
         };
         let (eval, findings) = best(3, wasm_run);

@@ -18,25 +18,19 @@
 //!
 //! # Scalars
 //!
-//! Plain scalars follow the YAML 1.2 core schema, with go-yaml's additions that matter for
-//! manifests, since that is what `kubectl` and the API server read:
-//! - `null`, `Null`, `NULL`, `~` and the empty scalar are null;
-//! - `true`/`True`/`TRUE` and `false`/`False`/`FALSE` are booleans;
-//! - integers: decimal with an optional sign, `0x` hex, `0o` octal, `0b` binary, and a leading
-//!   zero meaning octal as in go-yaml (`defaultMode: 0644` is 420, as the cluster sees it);
-//!   an integer too large for `i64` falls back to a float, or a string if it is not decimal;
-//! - floats: `1.5`, `.5`, `1e3`, `.inf`, `-.inf`, `.nan`;
-//! - everything else is a string.
+//! Plain scalars are resolved as sigs.k8s.io/yaml (go-yaml v2, then encoding/json) resolves
+//! them for `kubectl apply`, so a rule sees what the API server receives (spec/language.md
+//! §4.10, with a table of examples that `scalar.rs` tests row by row): YAML 1.1 booleans
+//! (`yes`, `on`, `y` and their opposites, three spellings each), null (`~`, `null`, empty),
+//! integers as Go's `ParseInt(s, 0, 64)` after removing `_` (`0755` is 493, `0x1F` 31,
+//! `0b1010` 10), floats, of which an integral one is an integer (`1e3` is 1000, as the JSON
+//! kubectl sends says), and strings for the rest (`1:20`, dates). `.inf` and `.nan` are
+//! errors: kubectl cannot write them as JSON. Plain keys resolve the same way and become the
+//! JSON text of their value (`on:` is the key `"true"`).
 //!
 //! Quoted and block scalars are always strings. The core tags `!!str`, `!!int`, `!!float`,
 //! `!!bool` and `!!null` are honoured (a value that does not fit is an error), other core tags
 //! keep the text, and the non-specific `!` makes a string; unknown tags are ignored.
-//!
-//! The YAML 1.1 booleans `yes`/`no`, `on`/`off` and `y`/`n` (any case) stay strings, as do
-//! `1_000` and sexagesimal `1:30`. YAML 1.2 dropped them, and in manifests they nearly always
-//! stand where Kubernetes reads a string (labels, annotations, env values, ConfigMap data),
-//! where sigs.k8s.io/yaml keeps the text too. Beware that the same library turns them into
-//! booleans for a field of boolean type, so `privileged: yes` reaches the cluster as `true`.
 //!
 //! # Documents
 //!

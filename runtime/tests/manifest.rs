@@ -121,7 +121,8 @@ data:
     assert_eq!(pos(data.get("script").unwrap()), (6, 11));
     assert_eq!(data.get("quoted").unwrap().as_str(), Some("true"));
     assert_eq!(data.get("single").unwrap().as_str(), Some("42"));
-    assert_eq!(data.get("plain").unwrap().as_str(), Some("yes"));
+    // YAML 1.1, as sigs.k8s.io/yaml reads it: the API server receives `true`.
+    assert_eq!(data.get("plain").unwrap().as_bool(), Some(true));
     let blocks = data.get("blocks").unwrap().as_list().unwrap();
     assert_eq!(pos(&blocks[0]), (15, 5));
     assert_eq!(
@@ -487,6 +488,8 @@ c: !custom 10
 true: yes
 d: 0644
 e: ~
+no: 1e3
+0x1F: 1_000
 ";
     let node = &load_ok(text).objects;
     assert!(node.is_empty());
@@ -500,10 +503,16 @@ e: ~
     assert_eq!(json["b"], 10);
     assert_eq!(json["c"], 10);
     assert_eq!(json["1"], "one");
-    assert_eq!(json["true"], "yes");
+    assert_eq!(json["true"], true);
     assert_eq!(json["d"], 420);
     assert_eq!(json["e"], serde_json::Value::Null);
+    // Plain keys resolve like values and become their JSON text (sigs.k8s.io/yaml).
+    assert_eq!(json["false"], 1000);
+    assert_eq!(json["31"], 1000);
     assert!(load_err("a: !!int ten\n").message.contains("`ten`"));
+    let inf = load_err("a: 1\nb: -.inf\n");
+    assert_eq!((inf.line, inf.col), (2, 4));
+    assert!(inf.message.contains("`-.inf` is not a JSON number"), "{}", inf.message);
     assert!(load_err("? [a]\n: b\n")
         .message
         .contains("keys must be scalars"));

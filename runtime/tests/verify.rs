@@ -345,3 +345,22 @@ fn stdlib_tests_pass_on_every_backend() {
     }
     assert!(not_applicable > 0, "the set rules are tested");
 }
+
+/// One rule's evaluation error fails that rule's expectation only, saying what and where;
+/// the other rule of the same object is checked as usual.
+#[test]
+fn an_evaluation_error_is_the_error_of_its_rule() {
+    let report = verify("rule-error", false);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_eq!((report.passed(), report.failed()), (1, 1), "{report:#?}");
+    let table = report.render(Format::Table);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("FAIL"))
+        .unwrap_or_else(|| panic!("no FAIL row in\n{table}"));
+    assert!(row.contains("demo.latest_tag"), "{row}");
+    assert!(
+        table.contains("rule `demo.latest_tag`: `spec.containers[0].image`: invalid image reference: the string \"registry.example.com/\""),
+        "{table}"
+    );
+}

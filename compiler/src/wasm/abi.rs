@@ -31,6 +31,8 @@ pub const EXPORT_MEMORY: &str = "memory";
 pub const EXPORT_ALLOC: &str = "rampart_alloc";
 pub const EXPORT_EVALUATE: &str = "rampart_evaluate";
 pub const EXPORT_ERROR: &str = "rampart_error";
+pub const EXPORT_ERROR_NODE: &str = "rampart_error_node";
+pub const EXPORT_ERROR_EXPECTED: &str = "rampart_error_expected";
 pub const EXPORT_FINDINGS: &str = "rampart_findings";
 /// Name of the custom section holding the JSON metadata.
 pub const META_SECTION: &str = "rampart.meta";

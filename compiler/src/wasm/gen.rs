@@ -20,6 +20,10 @@ pub const G_ERROR: u32 = 1;
 /// Globals holding the first and last finding records.
 pub const G_HEAD: u32 = 2;
 pub const G_TAIL: u32 = 3;
+/// Global holding the address of the value a failing helper was given (0 = none).
+pub const G_ERROR_NODE: u32 = 4;
+/// Global holding, for a wrong-type error, the set of tags expected (`1 << tag` bits).
+pub const G_ERROR_EXPECTED: u32 = 5;
 
 /// A memory access at `offset` with natural alignment `align` (log2 bytes).
 pub fn m(offset: u64, align: u32) -> MemArg {
@@ -254,13 +258,15 @@ impl Gen {
             shared: false,
         };
         globals.global(mutable, &ConstExpr::i32_const(heap_start as i32));
-        for _ in 0..3 {
+        for _ in 0..5 {
             globals.global(mutable, &ConstExpr::i32_const(0));
         }
         let mut exports = ExportSection::new();
         exports.export(EXPORT_MEMORY, ExportKind::Memory, 0);
         exports.export(EXPORT_ERROR, ExportKind::Global, G_ERROR);
         exports.export(EXPORT_FINDINGS, ExportKind::Global, G_HEAD);
+        exports.export(EXPORT_ERROR_NODE, ExportKind::Global, G_ERROR_NODE);
+        exports.export(EXPORT_ERROR_EXPECTED, ExportKind::Global, G_ERROR_EXPECTED);
         for (name, kind, index) in &self.exports {
             exports.export(name, *kind, *index);
         }

@@ -4,7 +4,7 @@
 use wasm_encoder::{BlockType, Ieee64, ValType};
 
 use super::abi::*;
-use super::gen::{m, Gen, F, G_ERROR, G_HEAD, G_HEAP, G_TAIL};
+use super::gen::{m, Gen, F, G_ERROR, G_ERROR_EXPECTED, G_ERROR_NODE, G_HEAD, G_HEAP, G_TAIL};
 
 const I32: ValType = ValType::I32;
 const I64: ValType = ValType::I64;
@@ -38,6 +38,9 @@ pub enum Helper {
     NewList,
     NewMap,
     BoolNode,
+    /// `(node, expected tags)`: records the node and the expected tags, then fails with
+    /// [`ERR_TYPE`].
+    FailType,
     BytesCmp,
     StrEq,
     StrCmp,
@@ -95,7 +98,7 @@ impl Helper {
             | StartsWith | EndsWith | Contains | Glob | DfaMatch | StrCmp | QCmp | NewStr => {
                 (&[I32, I32], &[I32])
             }
-            Expect | WBytes => (&[I32, I32], &[]),
+            Expect | WBytes | FailType => (&[I32, I32], &[]),
             AsInt => (&[I32], &[I64]),
             AsNum => (&[I32], &[F64]),
             NewInt => (&[I64], &[I32]),
@@ -123,6 +126,18 @@ impl Helper {
             Fail => {
                 let mut f = F::new(1);
                 f.i().local_get(0).global_set(G_ERROR).unreachable();
+                f
+            }
+            FailType => {
+                let fail = g.h(Fail);
+                let mut f = F::new(2);
+                f.i()
+                    .local_get(0)
+                    .global_set(G_ERROR_NODE)
+                    .local_get(1)
+                    .global_set(G_ERROR_EXPECTED)
+                    .i32_const(ERR_TYPE)
+                    .call(fail);
                 f
             }
             Ensure => ensure(g),
@@ -154,7 +169,7 @@ impl Helper {
             }
             Check => check(g),
             Expect => {
-                let (tag, fail) = (g.h(Tag), g.h(Fail));
+                let (tag, fail) = (g.h(Tag), g.h(FailType));
                 let mut f = F::new(2);
                 f.i()
                     .local_get(0)
@@ -162,7 +177,10 @@ impl Helper {
                     .local_get(1)
                     .i32_ne()
                     .if_(EMPTY)
-                    .i32_const(ERR_TYPE)
+                    .local_get(0)
+                    .i32_const(1)
+                    .local_get(1)
+                    .i32_shl()
                     .call(fail)
                     .end();
                 f
@@ -450,7 +468,7 @@ fn alloc(g: &mut Gen) -> F {
 }
 
 fn check(g: &mut Gen) -> F {
-    let (norm, fail) = (g.h(Helper::Norm), g.h(Helper::Fail));
+    let (norm, fail_type) = (g.h(Helper::Norm), g.h(Helper::FailType));
     let mut f = F::new(2);
     f.i()
         .local_get(0)
@@ -469,15 +487,16 @@ fn check(g: &mut Gen) -> F {
         .i32_and()
         .i32_eqz()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .local_get(1)
+        .call(fail_type)
         .end()
         .local_get(0);
     f
 }
 
 fn as_num(g: &mut Gen) -> F {
-    let (tag, fail) = (g.h(Helper::Tag), g.h(Helper::Fail));
+    let (tag, fail_type) = (g.h(Helper::Tag), g.h(Helper::FailType));
     let mut f = F::new(1);
     let t = f.l32();
     f.i()
@@ -496,8 +515,9 @@ fn as_num(g: &mut Gen) -> F {
         .i32_const(TAG_FLOAT)
         .i32_ne()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const((1 << TAG_INT) | (1 << TAG_FLOAT))
+        .call(fail_type)
         .end()
         .local_get(0)
         .f64_load(m(8, 3));
@@ -566,7 +586,7 @@ fn bytes_cmp() -> F {
 /// a thousand times per object, so the key comparison is inline: a key of another length is
 /// skipped at once, an equal-length key is compared eight bytes at a time.
 fn get_field(g: &mut Gen) -> F {
-    let (tag, fail, norm) = (g.h(Helper::Tag), g.h(Helper::Fail), g.h(Helper::Norm));
+    let (tag, fail_type, norm) = (g.h(Helper::Tag), g.h(Helper::FailType), g.h(Helper::Norm));
     let mut f = F::new(3);
     let t = f.l32();
     let i = f.l32();
@@ -587,8 +607,9 @@ fn get_field(g: &mut Gen) -> F {
         .i32_const(TAG_MAP)
         .i32_ne()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const(1 << TAG_MAP)
+        .call(fail_type)
         .end()
         .block(EMPTY)
         .loop_(EMPTY)
@@ -685,9 +706,9 @@ fn get_field(g: &mut Gen) -> F {
 }
 
 fn index(g: &mut Gen) -> F {
-    let (tag, fail, as_int, norm, ex, gf) = (
+    let (tag, fail_type, as_int, norm, ex, gf) = (
         g.h(Helper::Tag),
-        g.h(Helper::Fail),
+        g.h(Helper::FailType),
         g.h(Helper::AsInt),
         g.h(Helper::Norm),
         g.h(Helper::Expect),
@@ -738,8 +759,9 @@ fn index(g: &mut Gen) -> F {
         .i32_const(TAG_MAP)
         .i32_ne()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const((1 << TAG_LIST) | (1 << TAG_MAP))
+        .call(fail_type)
         .end()
         .local_get(1)
         .i32_const(TAG_STRING)
@@ -754,7 +776,7 @@ fn index(g: &mut Gen) -> F {
 }
 
 fn coll_len(g: &mut Gen) -> F {
-    let (tag, fail) = (g.h(Helper::Tag), g.h(Helper::Fail));
+    let (tag, fail_type) = (g.h(Helper::Tag), g.h(Helper::FailType));
     let mut f = F::new(1);
     let t = f.l32();
     f.i()
@@ -774,8 +796,9 @@ fn coll_len(g: &mut Gen) -> F {
         .i32_ne()
         .i32_and()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const((1 << TAG_LIST) | (1 << TAG_MAP))
+        .call(fail_type)
         .end()
         .local_get(0)
         .i32_load(m(4, 2));
@@ -1016,9 +1039,9 @@ fn eq(g: &mut Gen) -> F {
 
 /// Ordering of two ints, numbers or strings: -1, 0 or 1; other types are a type error.
 fn cmp(g: &mut Gen) -> F {
-    let (tag, fail, as_num, sc) = (
+    let (tag, fail_type, as_num, sc) = (
         g.h(Helper::Tag),
-        g.h(Helper::Fail),
+        g.h(Helper::FailType),
         g.h(Helper::AsNum),
         g.h(Helper::StrCmp),
     );
@@ -1072,8 +1095,9 @@ fn cmp(g: &mut Gen) -> F {
         .i32_eq()
         .i32_or()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(1)
+        .i32_const((1 << TAG_INT) | (1 << TAG_FLOAT))
+        .call(fail_type)
         .end()
         .local_get(0)
         .call(as_num)
@@ -1233,9 +1257,9 @@ fn copy_items_at(f: &mut F, dst: u32, at: u32, src: u32, n: u32) {
 }
 
 fn in_coll(g: &mut Gen) -> F {
-    let (tag, fail, eq, ex, gf) = (
+    let (tag, fail_type, eq, ex, gf) = (
         g.h(Helper::Tag),
-        g.h(Helper::Fail),
+        g.h(Helper::FailType),
         g.h(Helper::Eq),
         g.h(Helper::Expect),
         g.h(Helper::GetField),
@@ -1273,8 +1297,9 @@ fn in_coll(g: &mut Gen) -> F {
         .i32_const(TAG_LIST)
         .i32_ne()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(1)
+        .i32_const((1 << TAG_LIST) | (1 << TAG_MAP))
+        .call(fail_type)
         .end()
         .block(EMPTY)
         .loop_(EMPTY)
@@ -1308,7 +1333,7 @@ fn in_coll(g: &mut Gen) -> F {
 }
 
 fn len(g: &mut Gen) -> F {
-    let (tag, fail, ni) = (g.h(Helper::Tag), g.h(Helper::Fail), g.h(Helper::NewInt));
+    let (tag, fail_type, ni) = (g.h(Helper::Tag), g.h(Helper::FailType), g.h(Helper::NewInt));
     let mut f = F::new(1);
     let t = f.l32();
     f.i()
@@ -1329,8 +1354,9 @@ fn len(g: &mut Gen) -> F {
         .i32_gt_u()
         .i32_or()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const((1 << TAG_STRING) | (1 << TAG_LIST) | (1 << TAG_MAP))
+        .call(fail_type)
         .end()
         .local_get(0)
         .i64_load32_u(m(4, 2))
@@ -1709,10 +1735,13 @@ fn to_qty(g: &mut Gen) -> F {
         g.h(Helper::QParse),
         g.h(Helper::QNorm),
     );
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(1);
     let t = f.l32();
     let x = f.local(F64);
     let e = f.l32();
+    // An invalid quantity string is reported at this node.
+    f.i().local_get(0).global_set(G_ERROR_NODE);
     f.i()
         .local_get(0)
         .call(tag)
@@ -1748,8 +1777,9 @@ fn to_qty(g: &mut Gen) -> F {
         .i32_const(TAG_FLOAT)
         .i32_ne()
         .if_(EMPTY)
-        .i32_const(ERR_TYPE)
-        .call(fail)
+        .local_get(0)
+        .i32_const((1 << TAG_STRING) | (1 << TAG_INT) | (1 << TAG_FLOAT))
+        .call(fail_type)
         .end()
         // A number: scale by ten until integral (at most 9 digits after the point).
         .local_get(0)

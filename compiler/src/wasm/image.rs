@@ -4,7 +4,7 @@
 use wasm_encoder::{BlockType, ValType};
 
 use super::abi::*;
-use super::gen::{m, Gen, F};
+use super::gen::{m, Gen, F, G_ERROR_NODE};
 use super::helpers::Helper;
 
 const EMPTY: BlockType = BlockType::Empty;
@@ -44,7 +44,10 @@ pub fn image(g: &mut Gen) -> F {
         f.l32(),
     );
     let (digest, tag, registry, repo, r) = (f.l32(), f.l32(), f.l32(), f.l32(), f.l32());
+    // An invalid reference is reported at this node.
     f.i()
+        .local_get(0)
+        .global_set(G_ERROR_NODE)
         .local_get(0)
         .i32_const(TAG_STRING)
         .call(ex)

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use rampart_runtime::eval::{
-    Action as RAction, EvalError, Finding, Limits, ObjectSet, Params, Policies,
+    Action as RAction, Evaluation, Finding, RuleError, Limits, ObjectSet, Params, Policies,
 };
 use rampart_runtime::manifest::{format_path, Node, Value as NV};
 use serde_json::json;
@@ -191,13 +191,13 @@ fn load(p: &Program) -> Policies {
     Policies::load(engine(), &wasm, None).expect("the module loads")
 }
 
-fn run(p: &Program, object: &serde_json::Value) -> Result<Vec<Finding>, EvalError> {
+fn run(p: &Program, object: &serde_json::Value) -> Result<Vec<Finding>, RuleError> {
     load(p).evaluate(
         &node(object),
         &ObjectSet::default(),
         &Params::default(),
         &Limits::default(),
-    )
+    ).into_result()
 }
 
 fn pod(spec: serde_json::Value) -> serde_json::Value {
@@ -205,7 +205,7 @@ fn pod(spec: serde_json::Value) -> serde_json::Value {
 }
 
 /// Evaluates `e` on a Pod with `spec` and returns its interpolation.
-fn show_on(e: Expr, spec: serde_json::Value) -> Result<String, EvalError> {
+fn show_on(e: Expr, spec: serde_json::Value) -> Result<String, RuleError> {
     let r = rule(
         "t.show",
         vec![],
@@ -324,7 +324,7 @@ fn wasm_comparisons_and_logic() {
     );
     assert_eq!(
         err(bin(BinOp::And, b(true), bad, Type::Bool), spec),
-        "rule `t.show`: a value has the wrong JSON type"
+        "rule `t.show`: `spec.s`: expected a boolean, found the string \"not a bool\""
     );
     assert_eq!(
         show(x(
@@ -335,7 +335,7 @@ fn wasm_comparisons_and_logic() {
     );
     assert_eq!(
         err(bin(BinOp::Lt, int(1), s("a"), Type::Bool), json!({})),
-        "rule `t.show`: a value has the wrong JSON type"
+        "rule `t.show`: expected a number, found the string \"a\""
     );
 }
 
@@ -365,14 +365,27 @@ fn wasm_absent_default_and_wrong_types() {
     assert_eq!(on(idx(path(&["m"], Type::Any), s("q"))), "<none>");
     assert_eq!(on(idx(path(&["nope"], Type::Any), int(0))), "<none>");
     // Navigating into a string, or a string where the schema says int: evaluation errors.
-    let wrong = "rule `t.show`: a value has the wrong JSON type";
-    assert_eq!(err(path(&["str", "x"], Type::Any), spec.clone()), wrong);
-    assert_eq!(err(path(&["str"], Type::Int), spec.clone()), wrong);
+    // The error names the offending field and what it holds.
+    let wrong = |expected: &str| {
+        format!("rule `t.show`: `spec.str`: expected {expected}, found the string \"x\"")
+    };
+    assert_eq!(
+        err(path(&["str", "x"], Type::Any), spec.clone()),
+        wrong("a map")
+    );
+    assert_eq!(
+        err(path(&["str"], Type::Int), spec.clone()),
+        wrong("an integer")
+    );
     assert_eq!(
         err(idx(path(&["str"], Type::Any), int(0)), spec.clone()),
-        wrong
+        wrong("a list or a map")
     );
-    assert_eq!(err(idx(path(&["l"], Type::Any), s("k")), spec), wrong);
+    // A value the rule built itself has no field.
+    assert_eq!(
+        err(idx(path(&["l"], Type::Any), s("k")), spec),
+        "rule `t.show`: expected an integer, found the string \"k\""
+    );
 }
 
 #[test]
@@ -461,7 +474,7 @@ fn wasm_membership_and_quantifiers() {
     // Iterating a string is a type error.
     assert_eq!(
         err(q(Quantifier::Any, s("abc"), b(true), None), json!({})),
-        "rule `t.show`: a value has the wrong JSON type"
+        "rule `t.show`: expected a list or a map, found the string \"abc\""
     );
 }
 
@@ -647,13 +660,12 @@ fn wasm_quantities() {
         let e = bin(BinOp::Lt, qty(bad), qty("1"), Type::Bool);
         assert_eq!(
             err(e, json!({})),
-            "rule `t.show`: invalid quantity",
-            "{bad:?}"
+            format!("rule `t.show`: invalid quantity: the string {bad:?}"),
         );
     }
     assert_eq!(
         err(bin(BinOp::Lt, field_q("bad"), qty("1"), Type::Bool), spec),
-        "rule `t.show`: invalid quantity"
+        "rule `t.show`: `spec.bad`: invalid quantity: the string \"12 apples\""
     );
 }
 
@@ -766,7 +778,7 @@ fn wasm_all_containers_order_and_paths() {
             &ObjectSet::default(),
             &Params::default(),
             &Limits::default(),
-        )
+        ).into_result()
         .unwrap();
     let got: Vec<(String, String)> = findings
         .iter()
@@ -851,7 +863,7 @@ fn wasm_absent_at_path_points_at_nearest_ancestor() {
             &ObjectSet::default(),
             &Params::default(),
             &Limits::default(),
-        )
+        ).into_result()
         .unwrap();
     assert_eq!(findings.len(), 1);
     assert_eq!(
@@ -927,14 +939,14 @@ fn wasm_params_default_and_override() {
     let object = node(&pod(json!({"replicas": 5})));
     let none = ObjectSet::default();
     let f = p
-        .evaluate(&object, &none, &Params::default(), &Limits::default())
+        .evaluate(&object, &none, &Params::default(), &Limits::default()).into_result()
         .unwrap();
     assert_eq!(f[0].message, "max 3");
     assert_eq!(format_path(&f[0].path), "spec.replicas");
     let mut params = Params::default();
     params.set("t.replicas", "max", json!(10));
     assert_eq!(
-        p.evaluate(&object, &none, &params, &Limits::default())
+        p.evaluate(&object, &none, &params, &Limits::default()).into_result()
             .unwrap(),
         vec![]
     );
@@ -1013,8 +1025,8 @@ fn wasm_objects_set_rule() {
         &Params::default(),
         &Limits::default(),
     );
-    assert_eq!(results[0], Ok(vec![]));
-    let f = results[1].as_ref().unwrap();
+    assert_eq!(results[0], Evaluation::default());
+    let f = &results[1].findings;
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].message, "services: 1");
     assert_eq!(f[0].path, vec![]);
@@ -1083,10 +1095,10 @@ fn wasm_evaluate_all_is_deterministic() {
     let one = with(1);
     let two = with(2);
     assert_eq!(one, two);
-    assert_eq!(one[0].as_ref().unwrap().len(), 4);
-    assert_eq!(one[1].as_ref().unwrap().len(), 3);
+    assert_eq!(one[0].findings.len(), 4);
+    assert_eq!(one[1].findings.len(), 3);
     assert_eq!(
-        one[0].as_ref().unwrap()[1].message,
+        one[0].findings[1].message,
         "container `app0` is privileged"
     );
 }
@@ -1158,7 +1170,7 @@ fn wasm_measure() {
                 &ObjectSet::default(),
                 &Params::default(),
                 &Limits::default(),
-            )
+            ).into_result()
             .unwrap();
         assert_eq!(f.len(), 4);
     }

@@ -235,6 +235,7 @@ impl Reference {
                 &Params::default(),
                 &Limits::default(),
             )
+            .into_result()
             .map_err(|e| format!("{e:?}"))?;
         let mut out: HashMap<String, (bool, bool)> = HashMap::new();
         for f in findings {

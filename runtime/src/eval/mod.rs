@@ -3,7 +3,8 @@
 //!
 //! One [`Engine`] per process (epoch interruption driven by a ticker thread); one
 //! [`Policies`] per module, compiled once and cached on disk; a fresh `Store` per object, so
-//! nothing leaks from one object to the next.
+//! nothing leaks from one object to the next, and another after a rule fails, so that one
+//! rule's error never hides the other rules' findings ([`Evaluation`]).
 
 mod encode;
 pub mod select;
@@ -31,6 +32,12 @@ const MAX_MEMORY: usize = 1 << 30;
 const TICK: Duration = Duration::from_millis(5);
 
 /// Error codes of the `rampart_error` global (spec/abi.md).
+const ERR_TYPE: i32 = 1;
+const ERR_QUANTITY: i32 = 3;
+const ERR_IMAGE: i32 = 4;
+const ERR_MEMORY: i32 = 5;
+
+/// The text of an error code that needs no detail (spec/abi.md).
 fn error_text(code: i32) -> &'static str {
     match code {
         1 => "a value has the wrong JSON type",
@@ -126,15 +133,17 @@ impl Default for Limits {
     }
 }
 
-/// Why an object could not be evaluated; the object is reported as an error, never passing.
+/// Why a rule (or a whole object) could not be evaluated; it is reported as an error, never
+/// as passing.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EvalError {
-    /// The evaluation ran past its deadline.
+    /// The rule ran past its deadline.
     Deadline(Duration),
-    /// The evaluation needed more memory than allowed.
+    /// The rule needed more memory than allowed.
     Memory(usize),
-    /// A rule failed (wrong JSON type, overflow, invalid quantity, …).
-    Rule { rule: String, message: String },
+    /// The rule failed on a value (wrong JSON type, overflow, invalid quantity, …); the
+    /// message says what was wrong and, when known, where.
+    Failed(String),
     /// The module trapped for another reason, or the host could not run it.
     Trap(String),
 }
@@ -152,13 +161,73 @@ impl fmt::Display for EvalError {
                 write!(f, "evaluation exceeded its {} MiB memory limit", n >> 20)
             }
             EvalError::Memory(n) => write!(f, "evaluation exceeded its {n} bytes memory limit"),
-            EvalError::Rule { rule, message } => write!(f, "rule `{rule}`: {message}"),
+            EvalError::Failed(message) => f.write_str(message),
             EvalError::Trap(message) => write!(f, "evaluation failed: {message}"),
         }
     }
 }
 
 impl std::error::Error for EvalError {}
+
+/// An evaluation error of one rule on one object (or of the whole object when `rule_id` is
+/// `None`: the module could not be instantiated). The other rules' findings are kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleError {
+    /// The rule that failed.
+    pub rule_id: Option<String>,
+    /// What went wrong.
+    pub error: EvalError,
+    /// The field whose value made the rule fail, when the module recorded it.
+    pub path: Option<Vec<PathSegment>>,
+    /// Position of that field, else of the object.
+    pub line: u32,
+    pub col: u32,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(rule) = &self.rule_id {
+            write!(f, "rule `{rule}`: ")?;
+        }
+        if let Some(path) = &self.path {
+            write!(f, "`{}`: ", crate::manifest::format_path(path))?;
+        }
+        write!(f, "{}", self.error)
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+/// The result of evaluating the selected rules on one object: the findings of every rule
+/// that ran to the end, and one error per rule that did not.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    pub findings: Vec<Finding>,
+    pub errors: Vec<RuleError>,
+}
+
+impl Evaluation {
+    /// The findings, or the first error when a rule failed.
+    pub fn into_result(self) -> Result<Vec<Finding>, RuleError> {
+        match self.errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(self.findings),
+        }
+    }
+
+    fn failed(object: &Node, error: EvalError) -> Evaluation {
+        Evaluation {
+            findings: Vec::new(),
+            errors: vec![RuleError {
+                rule_id: None,
+                error,
+                path: None,
+                line: object.line,
+                col: object.col,
+            }],
+        }
+    }
+}
 
 /// `deny` or `warn`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
@@ -550,9 +619,11 @@ impl Policies {
         set: &ObjectSet,
         params: &Params,
         limits: &Limits,
-    ) -> Result<Vec<Finding>, EvalError> {
-        let prepared = self.prepare(set, params)?;
-        self.evaluate_prepared(object, &prepared, limits)
+    ) -> Evaluation {
+        match self.prepare(set, params) {
+            Ok(prepared) => self.evaluate_prepared(object, &prepared, limits),
+            Err(e) => Evaluation::failed(object, e),
+        }
     }
 
     /// Evaluates many objects in parallel; results are in the order of `objects`.
@@ -562,7 +633,7 @@ impl Policies {
         set: &ObjectSet,
         params: &Params,
         limits: &Limits,
-    ) -> Vec<Result<Vec<Finding>, EvalError>> {
+    ) -> Vec<Evaluation> {
         self.evaluate_all_prepared(objects, &self.prepare(set, params), limits)
     }
 
@@ -573,22 +644,23 @@ impl Policies {
         objects: &[&Node],
         prepared: &Result<Prepared, EvalError>,
         limits: &Limits,
-    ) -> Vec<Result<Vec<Finding>, EvalError>> {
+    ) -> Vec<Evaluation> {
         match prepared {
             Ok(prepared) => objects
                 .par_iter()
                 .map(|o| self.evaluate_prepared(o, prepared, limits))
                 .collect(),
-            Err(e) => objects.iter().map(|_| Err(e.clone())).collect(),
+            Err(e) => objects
+                .iter()
+                .map(|o| Evaluation::failed(o, e.clone()))
+                .collect(),
         }
     }
 
-    fn evaluate_prepared(
-        &self,
-        object: &Node,
-        prepared: &Prepared,
-        limits: &Limits,
-    ) -> Result<Vec<Finding>, EvalError> {
+    /// Runs the selected rules in one instance; after a rule fails (the instance is then
+    /// unusable) the rules after it run in a fresh one, so one rule's error never hides the
+    /// other rules' findings (spec/abi.md "Errors").
+    fn evaluate_prepared(&self, object: &Node, prepared: &Prepared, limits: &Limits) -> Evaluation {
         let selected: Vec<(usize, &Node)> = self
             .meta
             .rules
@@ -596,9 +668,37 @@ impl Policies {
             .enumerate()
             .filter_map(|(i, r)| select::subject(&r.matcher, object).map(|s| (i, s)))
             .collect();
-        if selected.is_empty() {
-            return Ok(Vec::new());
+        let mut out = Evaluation::default();
+        let mut rest = &selected[..];
+        while !rest.is_empty() {
+            let run = match self.run_rules(object, prepared, limits, rest) {
+                Ok(run) => run,
+                Err(e) => return Evaluation::failed(object, e),
+            };
+            out.findings.extend(run.findings);
+            let Some((k, error)) = run.failed else { break };
+            // The module never frees memory: a rule that hits the cap after other rules used
+            // the same instance runs again alone, so only a rule that needs more than the cap
+            // by itself fails on memory.
+            if matches!(error.error, EvalError::Memory(_)) && k > 0 {
+                rest = &rest[k..];
+                continue;
+            }
+            out.errors.push(error);
+            rest = &rest[k + 1..];
         }
+        out
+    }
+
+    /// Runs `rules` (rule index, subject) in order in a fresh instance until one fails.
+    /// `Err` means no rule could run (the instance or the object's encoding failed).
+    fn run_rules(
+        &self,
+        object: &Node,
+        prepared: &Prepared,
+        limits: &Limits,
+        rules: &[(usize, &Node)],
+    ) -> Result<Run, EvalError> {
         let mut store = Store::new(
             &self.engine.inner,
             State {
@@ -607,158 +707,278 @@ impl Policies {
             },
         );
         store.limiter(|s| s as &mut dyn ResourceLimiter);
+        store.epoch_deadline_trap();
         let ticks = limits.deadline.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1;
         store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        let host_error = |store: &Store<State>, e: wasmtime::Error| {
+            if store.data().memory_exceeded {
+                EvalError::Memory(limits.memory)
+            } else {
+                EvalError::Trap(format!("{e:#}"))
+            }
+        };
         let instance = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| self.classify(e, &mut store, None, limits))?;
-        let mut run = || -> Result<Vec<Finding>, (wasmtime::Error, Option<usize>)> {
-            let no_rule = |e| (e, None);
-            let memory = instance
-                .get_memory(&mut store, "memory")
-                .ok_or_else(|| no_rule(wasmtime::Error::msg("module exports no memory")))?;
-            let alloc = instance
-                .get_typed_func::<i32, i32>(&mut store, "rampart_alloc")
-                .map_err(no_rule)?;
-            let eval = instance
-                .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "rampart_evaluate")
-                .map_err(no_rule)?;
-            let place = |store: &mut Store<State>, node, track| {
-                let base = alloc.call(&mut *store, size(node) as i32)?;
-                let enc = Encoded::new(node, base as u32, track);
-                memory.write(&mut *store, base as usize, &enc.bytes)?;
-                Ok::<_, wasmtime::Error>(enc)
+            .map_err(|e| host_error(&store, e))?;
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| EvalError::Trap("module exports no memory".into()))?;
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut store, "rampart_alloc")
+            .map_err(|e| host_error(&store, e))?;
+        let eval = instance
+            .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "rampart_evaluate")
+            .map_err(|e| host_error(&store, e))?;
+        let place = |store: &mut Store<State>, node, track| {
+            let base = alloc.call(&mut *store, size(node) as i32)?;
+            let enc = Encoded::new(node, base as u32, track);
+            memory.write(&mut *store, base as usize, &enc.bytes)?;
+            Ok::<_, wasmtime::Error>(enc)
+        };
+        let encoded = place(&mut store, object, true).map_err(|e| host_error(&store, e))?;
+        let needs_set = rules
+            .iter()
+            .any(|(r, _)| !self.meta.rules[*r].reads_kinds.is_empty());
+        let set_addr = if needs_set {
+            place(&mut store, &prepared.set, false)
+                .map_err(|e| host_error(&store, e))?
+                .base as i32
+        } else {
+            0
+        };
+        let mut subjects = HashMap::new();
+        let mut failed = None;
+        for (k, &(rule, subject)) in rules.iter().enumerate() {
+            let s = encoded
+                .addr_of(subject)
+                .expect("the subject is part of the object");
+            subjects.insert(rule, s);
+            // The deadline is per rule: each call gets the whole of it.
+            store.set_epoch_deadline(ticks);
+            let called = place(&mut store, &prepared.params[rule], false).and_then(|params| {
+                eval.call(&mut store, (rule as i32, s as i32, params.base as i32, set_addr))
+            });
+            let e = match called {
+                Ok(0) => continue,
+                Ok(status) => wasmtime::Error::msg(format!("status {status}")),
+                Err(e) => e,
             };
-            let encoded = place(&mut store, object, true).map_err(no_rule)?;
-            let needs_set = selected
-                .iter()
-                .any(|(r, _)| !self.meta.rules[*r].reads_kinds.is_empty());
-            let set_addr = if needs_set {
-                place(&mut store, &prepared.set, false)
-                    .map_err(no_rule)?
-                    .base as i32
-            } else {
-                0
-            };
-            let mut subjects = HashMap::new();
-            for &(rule, subject) in &selected {
-                let params = place(&mut store, &prepared.params[rule], false)
-                    .map_err(no_rule)?
-                    .base as i32;
-                let s = encoded
-                    .addr_of(subject)
-                    .expect("the subject is part of the object");
-                subjects.insert(rule, s);
-                let status = eval
-                    .call(&mut store, (rule as i32, s as i32, params, set_addr))
-                    .map_err(|e| (e, Some(rule)))?;
-                if status != 0 {
-                    return Err((wasmtime::Error::msg(format!("status {status}")), Some(rule)));
-                }
+            let error = self.classify(e, &mut store, &instance, &encoded, object, rule, limits);
+            failed = Some((k, error));
+            break;
+        }
+        let failed_rule = failed.as_ref().map(|(k, _)| rules[*k].0);
+        let findings = self.read_findings(&mut store, &instance, memory, &encoded, object, &subjects)
+            .into_iter()
+            // A failed rule reports its error, not the findings it made before failing.
+            .filter(|(rule, _)| Some(*rule) != failed_rule)
+            .map(|(_, f)| f)
+            .collect();
+        Ok(Run { findings, failed })
+    }
+
+    /// The finding records linked from `rampart_findings`, with their rule index.
+    fn read_findings(
+        &self,
+        store: &mut Store<State>,
+        instance: &wasmtime::Instance,
+        memory: wasmtime::Memory,
+        encoded: &Encoded,
+        object: &Node,
+        subjects: &HashMap<usize, u32>,
+    ) -> Vec<(usize, Finding)> {
+        let head = instance
+            .get_global(&mut *store, "rampart_findings")
+            .and_then(|g| g.get(&mut *store).i32())
+            .unwrap_or(0);
+        let data = memory.data(&*store);
+        let word = |addr: usize| -> u32 {
+            data.get(addr..addr + 4)
+                .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()))
+        };
+        let mut findings = Vec::new();
+        let mut at = head as usize;
+        while at != 0 {
+            let (rule, outcome, root, msg) = (
+                word(at + 4) as usize,
+                word(at + 8) as usize,
+                word(at + 12),
+                word(at + 16) as usize,
+            );
+            let (len, ptr) = (word(msg + 4) as usize, word(msg + 8) as usize);
+            let message = data
+                .get(ptr..ptr + len)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            let info = &self.meta.rules[rule];
+            let o = &info.outcomes[outcome];
+            // The root is a node of the object unless the rule built it (a list literal,
+            // an element of `objects(Kind)`): then the finding points at the subject.
+            let mut path = encoded
+                .path_of(root)
+                .or_else(|| subjects.get(&rule).and_then(|&s| encoded.path_of(s)))
+                .unwrap_or_default();
+            for step in &o.at.steps {
+                path.push(match step {
+                    Step::Field(f) => PathSegment::Field(f.clone()),
+                    Step::Key(k) => PathSegment::Key(k.clone()),
+                    Step::Index(i) => PathSegment::Index((*i).max(0) as usize),
+                });
             }
-            let head = instance
-                .get_global(&mut store, "rampart_findings")
-                .and_then(|g| g.get(&mut store).i32())
-                .unwrap_or(0);
-            let data = memory.data(&store);
-            let word = |addr: usize| -> u32 {
-                data.get(addr..addr + 4)
-                    .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()))
-            };
-            let mut findings = Vec::new();
-            let mut at = head as usize;
-            while at != 0 {
-                let (rule, outcome, root, msg) = (
-                    word(at + 4) as usize,
-                    word(at + 8) as usize,
-                    word(at + 12),
-                    word(at + 16) as usize,
-                );
-                let (len, ptr) = (word(msg + 4) as usize, word(msg + 8) as usize);
-                let message = data
-                    .get(ptr..ptr + len)
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
-                let info = &self.meta.rules[rule];
-                let o = &info.outcomes[outcome];
-                // The root is a node of the object unless the rule built it (a list literal,
-                // an element of `objects(Kind)`): then the finding points at the subject.
-                let mut path = encoded
-                    .path_of(root)
-                    .or_else(|| encoded.path_of(subjects[&rule]))
-                    .unwrap_or_default();
-                for step in &o.at.steps {
-                    path.push(match step {
-                        Step::Field(f) => PathSegment::Field(f.clone()),
-                        Step::Key(k) => PathSegment::Key(k.clone()),
-                        Step::Index(i) => PathSegment::Index((*i).max(0) as usize),
-                    });
-                }
-                let (mut node, matched) = object.locate(&path);
-                // A top-level field that is absent: the nearest ancestor is the object,
-                // which is shown by its `kind` line rather than by its first field.
-                if matched == 0 && !path.is_empty() {
-                    node = object.get("kind").unwrap_or(node);
-                }
-                findings.push(Finding {
+            let (mut node, matched) = object.locate(&path);
+            // A top-level field that is absent: the nearest ancestor is the object,
+            // which is shown by its `kind` line rather than by its first field.
+            if matched == 0 && !path.is_empty() {
+                node = object.get("kind").unwrap_or(node);
+            }
+            findings.push((
+                rule,
+                Finding {
                     rule_id: info.id.clone(),
                     action: o.action,
                     message,
                     path,
                     line: node.line,
                     col: node.col,
-                });
-                at = word(at) as usize;
-            }
-            Ok(findings)
-        };
-        let result = run();
-        result.map_err(|(e, rule)| self.classify(e, &mut store, Some((&instance, rule)), limits))
+                },
+            ));
+            at = word(at) as usize;
+        }
+        findings
     }
 
-    /// Turns a trap into the error reported for the object.
+    /// Turns a failed call of `rule` into its error, located at the value the module
+    /// recorded in `rampart_error_node` when it is a node of the object.
+    #[allow(clippy::too_many_arguments)]
     fn classify(
         &self,
         e: wasmtime::Error,
         store: &mut Store<State>,
-        at: Option<(&wasmtime::Instance, Option<usize>)>,
+        instance: &wasmtime::Instance,
+        encoded: &Encoded,
+        object: &Node,
+        rule: usize,
         limits: &Limits,
-    ) -> EvalError {
-        if store.data().memory_exceeded {
-            return EvalError::Memory(limits.memory);
-        }
-        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            return EvalError::Deadline(limits.deadline);
-        }
-        if let Some((instance, Some(rule))) = at {
-            let code = instance_error(instance, store);
-            let rule = self.meta.rules[rule].id.clone();
-            if code == 5 {
-                return EvalError::Memory(limits.memory);
-            }
-            if code != 0 {
-                return EvalError::Rule {
-                    rule,
-                    message: error_text(code).to_string(),
-                };
-            }
-            return EvalError::Rule {
-                rule,
-                message: format!("{e:#}"),
+    ) -> RuleError {
+        let global = |store: &mut Store<State>, name: &str| {
+            instance
+                .get_global(&mut *store, name)
+                .and_then(|g| g.get(&mut *store).i32())
+                .unwrap_or(0)
+        };
+        let code = global(store, "rampart_error");
+        let mut path = None;
+        let error = if store.data().memory_exceeded || code == ERR_MEMORY {
+            EvalError::Memory(limits.memory)
+        } else if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            EvalError::Deadline(limits.deadline)
+        } else if matches!(code, ERR_TYPE | ERR_QUANTITY | ERR_IMAGE) {
+            let addr = global(store, "rampart_error_node") as u32;
+            path = encoded.path_of(addr);
+            // A value the rule built itself has no path: only its tag is known.
+            let found = match &path {
+                Some(p) => describe(object.locate(p).0),
+                None => describe_built(instance, store, addr),
             };
+            EvalError::Failed(match code {
+                ERR_TYPE => {
+                    let expected = global(store, "rampart_error_expected") as u32;
+                    format!("expected {}, found {found}", describe_tags(expected))
+                }
+                ERR_QUANTITY => format!("invalid quantity: {found}"),
+                _ => format!("invalid image reference: {found}"),
+            })
+        } else if code != 0 {
+            EvalError::Failed(error_text(code).to_string())
+        } else {
+            EvalError::Trap(format!("{e:#}"))
+        };
+        let at = path.as_deref().map_or(object, |p| object.locate(p).0);
+        RuleError {
+            rule_id: Some(self.meta.rules[rule].id.clone()),
+            error,
+            line: at.line,
+            col: at.col,
+            path,
         }
-        EvalError::Trap(format!("{e:#}"))
     }
 }
 
-/// The module's `rampart_error` global.
-fn instance_error(instance: &wasmtime::Instance, store: &mut Store<State>) -> i32 {
-    instance
-        .get_global(&mut *store, "rampart_error")
-        .and_then(|g| g.get(&mut *store).i32())
-        .unwrap_or(0)
+/// What one instance did: the findings of the rules that finished and, if a rule failed,
+/// its position in the run and its error.
+struct Run {
+    findings: Vec<Finding>,
+    failed: Option<(usize, RuleError)>,
+}
+
+/// A value the module built (not a node of the object), for messages: a string with its
+/// text, anything else by its tag.
+fn describe_built(instance: &wasmtime::Instance, store: &mut Store<State>, addr: u32) -> String {
+    let Some(memory) = instance.get_memory(&mut *store, "memory") else {
+        return describe_tag(0);
+    };
+    let data = memory.data(&*store);
+    let word = |at: usize| {
+        data.get(at..at + 4)
+            .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()))
+    };
+    let addr = addr as usize;
+    let tag = if addr == 0 { 0 } else { word(addr) };
+    if tag == 4 {
+        let (len, ptr) = (word(addr + 4) as usize, word(addr + 8) as usize);
+        if let Some(bytes) = data.get(ptr..ptr + len) {
+            let text = String::from_utf8_lossy(bytes);
+            return describe(&Node::new(Value::String(text.into_owned()), 0, 0));
+        }
+    }
+    describe_tag(tag)
+}
+
+/// A value of the object, for messages: `the string "true"`, `the integer 3`, `a map`.
+fn describe(node: &Node) -> String {
+    match &node.value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Int(i) => format!("the integer {i}"),
+        Value::Float(x) => format!("the number {x}"),
+        Value::String(s) if s.chars().count() > 60 => {
+            let head: String = s.chars().take(60).collect();
+            format!("the string {:?}", head + "…")
+        }
+        Value::String(s) => format!("the string {s:?}"),
+        Value::List(_) => "a list".into(),
+        Value::Map(_) => "a map".into(),
+    }
+}
+
+/// A node tag (spec/abi.md), for messages.
+fn describe_tag(tag: u32) -> String {
+    match tag {
+        1 => "a boolean",
+        2 => "an integer",
+        3 => "a number",
+        4 => "a string",
+        5 => "a list",
+        6 => "a map",
+        7 => "a quantity",
+        _ => "nothing",
+    }
+    .into()
+}
+
+/// A set of tags (`1 << tag` bits), for messages: `a list or a map`.
+fn describe_tags(mask: u32) -> String {
+    // An integer is also a number: say "a number" once.
+    let mask = if mask & (1 << 3) != 0 { mask & !(1 << 2) } else { mask };
+    let names: Vec<String> = (1..=6)
+        .filter(|t| mask & (1 << t) != 0)
+        .map(describe_tag)
+        .collect();
+    match names.len() {
+        0 => "a value".into(),
+        _ => names.join(" or "),
+    }
 }
 
 /// Writes a compiled module to the cache.

@@ -307,7 +307,7 @@ impl<'l> Builder<'l> {
                 };
                 if self.expected_key().is_some() {
                     let merge = style == ScalarStyle::Plain && text == "<<";
-                    let text = text.into_owned();
+                    let text = scalar::key_text(text, style, tag.as_deref());
                     if anchor != 0 {
                         let node = Node::new(Value::String(text.clone()), line, col);
                         self.define_anchor(anchor, &node);

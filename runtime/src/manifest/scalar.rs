@@ -28,25 +28,50 @@ pub(super) fn resolve(
     if style != ScalarStyle::Plain {
         return Ok(Value::String(text.into_owned()));
     }
+    not_json(&text)?;
     Ok(resolve_plain(text))
 }
 
-/// Resolves a plain (unquoted, untagged) scalar.
+/// sigs.k8s.io/yaml writes JSON with encoding/json, which refuses infinities and NaN:
+/// kubectl stops there, before the API server sees the manifest.
+fn not_json(text: &str) -> Result<(), String> {
+    match special_float(text) {
+        Some(_) => Err(format!(
+            "`{text}` is not a JSON number, so kubectl cannot send it to the API server"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Resolves a plain (unquoted, untagged) scalar as go-yaml v2 does, then as
+/// sigs.k8s.io/yaml turns the result into JSON (spec/language.md "Reading manifests").
 pub(super) fn resolve_plain(text: Cow<'_, str>) -> Value {
     let Some(&first) = text.as_bytes().first() else {
         return Value::Null;
     };
+    // go-yaml looks a scalar up only when its first byte may start a non-string value.
     match first {
         b'~' | b'n' | b'N' if is_null(&text) => Value::Null,
-        b't' | b'T' | b'f' | b'F' => match parse_bool(&text) {
-            Some(b) => Value::Bool(b),
+        b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' => {
+            match parse_bool(&text) {
+                Some(b) => Value::Bool(b),
+                None => Value::String(text.into_owned()),
+            }
+        }
+        b'.' => match special_float(&text).or_else(|| dot_float(&text)) {
+            Some(f) => number(f),
             None => Value::String(text.into_owned()),
         },
-        b'0'..=b'9' | b'-' | b'+' | b'.' => {
-            if let Some(i) = parse_int(&text) {
+        b'0'..=b'9' | b'-' | b'+' => {
+            if let Some(f) = special_float(&text) {
+                return Value::Float(f);
+            }
+            // go-yaml drops every `_` before reading a number.
+            let plain = text.replace('_', "");
+            if let Some(i) = parse_int(&plain) {
                 Value::Int(i)
-            } else if let Some(f) = parse_float(&text) {
-                Value::Float(f)
+            } else if let Some(f) = parse_float(&plain) {
+                number(f)
             } else {
                 Value::String(text.into_owned())
             }
@@ -55,15 +80,43 @@ pub(super) fn resolve_plain(text: Cow<'_, str>) -> Value {
     }
 }
 
+/// A float as the API server receives it: encoding/json writes a float with an integral
+/// value below 1e21 without a fraction (`1e3` is sent as `1000`), so it is an integer.
+fn number(f: f64) -> Value {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) {
+        Value::Int(f as i64)
+    } else {
+        Value::Float(f)
+    }
+}
+
+/// The text of a mapping key as sigs.k8s.io/yaml writes it into JSON: go-yaml resolves a
+/// plain key like a value, and booleans and integers become their JSON text (`on:` is the
+/// key `"true"`, `0x1F:` the key `"31"`). Other keys keep their text.
+pub(super) fn key_text(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> String {
+    if style != ScalarStyle::Plain || tag.is_some() {
+        return text.into_owned();
+    }
+    match resolve_plain(Cow::Borrowed(&text)) {
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        _ => text.into_owned(),
+    }
+}
+
 fn resolve_core_tag(text: Cow<'_, str>, suffix: &str) -> Result<Value, String> {
     let bad = |text: &str| format!("`{text}` is not a valid `!!{suffix}` value");
     match suffix {
         "int" => parse_int(&text).map(Value::Int).ok_or_else(|| bad(&text)),
-        "float" => parse_int(&text)
-            .map(|i| i as f64)
-            .or_else(|| parse_float(&text))
-            .map(Value::Float)
-            .ok_or_else(|| bad(&text)),
+        // A float is sent as JSON, so an integral one arrives as an integer (see `number`).
+        "float" => not_json(&text).and_then(|()| {
+            parse_int(&text)
+                .map(|i| i as f64)
+                .or_else(|| parse_float(&text))
+                .map(number)
+                .ok_or_else(|| bad(&text))
+        }),
         "bool" => parse_bool(&text).map(Value::Bool).ok_or_else(|| bad(&text)),
         "null" if text.is_empty() || is_null(&text) => Ok(Value::Null),
         "null" => Err(bad(&text)),
@@ -76,27 +129,59 @@ fn is_null(text: &str) -> bool {
     matches!(text, "~" | "null" | "Null" | "NULL")
 }
 
+/// go-yaml v2's booleans: YAML 1.1's `y`, `yes`, `on` and their opposites, in the three
+/// spellings lower, capitalised and upper case (`yEs` is a string).
 fn parse_bool(text: &str) -> Option<bool> {
     match text {
-        "true" | "True" | "TRUE" => Some(true),
-        "false" | "False" | "FALSE" => Some(false),
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            Some(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Some(false)
+        }
         _ => None,
     }
 }
 
-/// Parses `[-+]` followed by decimal digits, `0x` hex, `0o` octal, `0b` binary, or a
-/// go-yaml style octal with a leading zero (`0644`).
+/// `.inf`, `+.inf`, `-.inf` and `.nan` in go-yaml's three spellings.
+fn special_float(text: &str) -> Option<f64> {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    match unsigned {
+        ".inf" | ".Inf" | ".INF" if text.starts_with('-') => Some(f64::NEG_INFINITY),
+        ".inf" | ".Inf" | ".INF" => Some(f64::INFINITY),
+        ".nan" | ".NaN" | ".NAN" if unsigned.len() == text.len() => Some(f64::NAN),
+        _ => None,
+    }
+}
+
+/// A scalar starting with `.`: go-yaml hands it to Go's `strconv.ParseFloat` as is, which
+/// reads `.5` and `.5e3` (and no `_`).
+fn dot_float(text: &str) -> Option<f64> {
+    if text.contains('_') {
+        return None;
+    }
+    parse_float(text)
+}
+
+/// Parses Go's `strconv.ParseInt(s, 0, 64)`: `[-+]` followed by decimal digits, `0x`/`0X`
+/// hex, `0o`/`0O` octal, `0b`/`0B` binary, or octal with a leading zero (`0644`).
 pub(super) fn parse_int(text: &str) -> Option<i64> {
     let (negative, digits) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
         _ => (false, text),
     };
-    let (radix, digits) = if let Some(rest) = digits.strip_prefix("0x") {
+    let prefixed = |p: &str| {
+        digits
+            .get(..2)
+            .filter(|d| d.eq_ignore_ascii_case(p))
+            .map(|_| &digits[2..])
+    };
+    let (radix, digits) = if let Some(rest) = prefixed("0x") {
         (16, rest)
-    } else if let Some(rest) = digits.strip_prefix("0o") {
+    } else if let Some(rest) = prefixed("0o") {
         (8, rest)
-    } else if let Some(rest) = digits.strip_prefix("0b") {
+    } else if let Some(rest) = prefixed("0b") {
         (2, rest)
     } else if digits.len() > 1 && digits.starts_with('0') {
         (8, &digits[1..])
@@ -115,33 +200,27 @@ pub(super) fn parse_int(text: &str) -> Option<i64> {
     }
 }
 
-/// Parses the YAML 1.2 core schema float forms, including `.inf` and `.nan`.
+/// go-yaml's float syntax `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`; a value
+/// out of range (`1e400`) is not a float (Go's `ParseFloat` fails), so it stays a string.
 pub(super) fn parse_float(text: &str) -> Option<f64> {
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-    match unsigned {
-        ".inf" | ".Inf" | ".INF" => {
-            let inf = f64::INFINITY;
-            return Some(if text.starts_with('-') { -inf } else { inf });
-        }
-        ".nan" | ".NaN" | ".NAN" if unsigned.len() == text.len() => return Some(f64::NAN),
-        _ => {}
-    }
-    // `[0-9]*(\.[0-9]*)?([eE][-+]?[0-9]+)?` with at least one mantissa digit.
     let bytes = unsigned.as_bytes();
-    let mut i = 0;
-    let mut mantissa_digits = 0;
-    while i < bytes.len() && bytes[i].is_ascii_digit() {
-        i += 1;
-        mantissa_digits += 1;
-    }
-    if i < bytes.len() && bytes[i] == b'.' {
-        i += 1;
+    let digits = |mut i: usize| {
+        let start = i;
         while i < bytes.len() && bytes[i].is_ascii_digit() {
             i += 1;
-            mantissa_digits += 1;
         }
-    }
-    if mantissa_digits == 0 {
+        (i, i - start)
+    };
+    let (mut i, whole) = digits(0);
+    if i < bytes.len() && bytes[i] == b'.' {
+        let (end, fraction) = digits(i + 1);
+        // `.` needs digits after it when none come before it; `1.` is a float.
+        if whole == 0 && fraction == 0 {
+            return None;
+        }
+        i = end;
+    } else if whole == 0 {
         return None;
     }
     if i < bytes.len() && (bytes[i] == b'e' || bytes[i] == b'E') {
@@ -149,76 +228,73 @@ pub(super) fn parse_float(text: &str) -> Option<f64> {
         if i < bytes.len() && (bytes[i] == b'-' || bytes[i] == b'+') {
             i += 1;
         }
-        let exponent_start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == exponent_start {
+        let (end, exponent) = digits(i);
+        if exponent == 0 {
             return None;
         }
+        i = end;
     }
     if i != bytes.len() {
         return None;
     }
-    text.parse().ok()
+    text.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn plain(text: &str) -> Value {
-        resolve_plain(Cow::Borrowed(text))
-    }
-
+    /// Every row of the table in spec/language.md §4.10: each plain scalar of the first
+    /// column resolves to the value of the second.
     #[test]
-    fn plain_scalars_follow_the_core_schema() {
-        assert_eq!(plain(""), Value::Null);
-        assert_eq!(plain("~"), Value::Null);
-        assert_eq!(plain("NULL"), Value::Null);
-        assert_eq!(plain("True"), Value::Bool(true));
-        assert_eq!(plain("FALSE"), Value::Bool(false));
-        assert_eq!(plain("42"), Value::Int(42));
-        assert_eq!(plain("-17"), Value::Int(-17));
-        assert_eq!(plain("0x1F"), Value::Int(31));
-        assert_eq!(plain("0o17"), Value::Int(15));
-        assert_eq!(plain("0644"), Value::Int(0o644));
-        assert_eq!(plain("0"), Value::Int(0));
-        assert_eq!(plain("-9223372036854775808"), Value::Int(i64::MIN));
-        assert_eq!(plain("1.5"), Value::Float(1.5));
-        assert_eq!(plain("-.5e3"), Value::Float(-500.0));
-        assert_eq!(plain("1e3"), Value::Float(1000.0));
-        assert_eq!(plain("-.inf"), Value::Float(f64::NEG_INFINITY));
-        assert!(matches!(plain(".NaN"), Value::Float(f) if f.is_nan()));
-        assert_eq!(plain("99999999999999999999"), Value::Float(1e20));
-    }
-
-    #[test]
-    fn yaml_1_1_forms_and_near_misses_stay_strings() {
-        for text in [
-            "yes",
-            "no",
-            "on",
-            "off",
-            "y",
-            "n",
-            "1_000",
-            "0x",
-            "1.2.3",
-            "1e",
-            "--1",
-            "12:30",
-            "2024-01-01",
-            ".",
-            "-",
-            "+",
-            "0xZZ",
-            "nan",
-            "inf",
-            "tRue",
-        ] {
-            assert_eq!(plain(text), Value::String(text.to_owned()), "{text}");
+    fn plain_scalars_resolve_as_the_spec_table_says() {
+        let spec = include_str!("../../../spec/language.md");
+        let table = spec
+            .split("<!-- scalar-table:start -->")
+            .nth(1)
+            .and_then(|t| t.split("<!-- scalar-table:end -->").next())
+            .expect("spec/language.md has the scalar table");
+        let mut rows = 0;
+        for line in table.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let (texts, want) = (cells[0].trim_start_matches("| "), cells[1].trim_end_matches(" |"));
+            let texts: Vec<&str> = texts.split('`').skip(1).step_by(2).collect();
+            assert!(!texts.is_empty(), "{line}");
+            for text in texts {
+                let got = resolve(Cow::Borrowed(text), ScalarStyle::Plain, None);
+                let expected = match want {
+                    "error" => {
+                        assert!(got.is_err(), "`{text}`: {got:?}");
+                        continue;
+                    }
+                    "null" => Value::Null,
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    "string" => Value::String(text.to_owned()),
+                    n => match n.parse::<i64>() {
+                        Ok(i) => Value::Int(i),
+                        Err(_) => Value::Float(n.split(' ').next().unwrap().parse().unwrap()),
+                    },
+                };
+                assert_eq!(got, Ok(expected), "`{text}` (row `{line}`)");
+            }
+            rows += 1;
         }
+        assert!(rows >= 20, "only {rows} rows read");
+    }
+
+    #[test]
+    fn plain_keys_become_the_json_text_of_their_value() {
+        let key = |text: &str| key_text(Cow::Borrowed(text), ScalarStyle::Plain, None);
+        assert_eq!(key("on"), "true");
+        assert_eq!(key("No"), "false");
+        assert_eq!(key("0x1F"), "31");
+        assert_eq!(key("1_000"), "1000");
+        assert_eq!(key("name"), "name");
+        assert_eq!(key("1.5"), "1.5");
+        assert_eq!(key("~"), "~");
+        let quoted = key_text(Cow::Borrowed("on"), ScalarStyle::DoubleQuoted, None);
+        assert_eq!(quoted, "on");
     }
 
     #[test]
@@ -237,9 +313,15 @@ mod tests {
             Ok(Value::Int(1))
         );
         assert_eq!(
-            resolve("2".into(), plain_style, Some(&tag("float"))),
-            Ok(Value::Float(2.0))
+            resolve("2.5".into(), plain_style, Some(&tag("float"))),
+            Ok(Value::Float(2.5))
         );
+        // An integral float is sent as a JSON integer.
+        assert_eq!(
+            resolve("2".into(), plain_style, Some(&tag("float"))),
+            Ok(Value::Int(2))
+        );
+        assert!(resolve(".inf".into(), plain_style, Some(&tag("float"))).is_err());
         assert!(resolve("x".into(), plain_style, Some(&tag("int"))).is_err());
         let unknown = Tag {
             handle: "!".to_owned(),

@@ -144,6 +144,11 @@ struct JsonError<'a> {
     line: Option<u32>,
     column: Option<u32>,
     message: &'a str,
+    /// Evaluation errors only: the rule that failed and the field where it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
 }
 
 /// `deny` or `warn`.
@@ -189,6 +194,8 @@ fn error(e: &RunError) -> JsonError<'_> {
         line: e.line,
         column: e.col,
         message: &e.message,
+        rule: e.rule.as_deref(),
+        path: e.path.as_deref(),
     }
 }
 

@@ -110,11 +110,15 @@ fn location(root: &Root, file: &str, line: Option<u32>, col: Option<u32>) -> Val
 
 /// A notification for an error or a warning about the run.
 fn notification(root: &Root, level: &str, e: &RunError) -> Value {
-    json!({
+    let mut notification = json!({
         "level": level,
         "message": {"text": e.message},
         "locations": [{"physicalLocation": location(root, &e.file, e.line, e.col)}],
-    })
+    });
+    if let Some(rule) = &e.rule {
+        notification["associatedRule"] = json!({"id": rule});
+    }
+    notification
 }
 
 /// GitHub's `security-severity` score for a rule severity.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::eval::{
-    self, Action, EvalError, Finding, Gvk, ObjectSet, Params, Policies, Prepared, RuleInfo,
+    self, Action, EvalError, Evaluation, Gvk, ObjectSet, Params, Policies, Prepared, RuleInfo,
 };
 use crate::manifest::{self, format_path, Node, Object};
 use crate::schema_check::{self, Validator};
@@ -40,6 +40,10 @@ pub struct RunError {
     pub message: String,
     /// The text of `line`, for snippets.
     pub source_line: Option<String>,
+    /// For an evaluation error: the rule that failed.
+    pub rule: Option<String>,
+    /// For an evaluation error: the dotted path of the field whose value made it fail.
+    pub path: Option<String>,
 }
 
 impl RunError {
@@ -51,6 +55,8 @@ impl RunError {
             col: None,
             message,
             source_line: None,
+            rule: None,
+            path: None,
         }
     }
 
@@ -62,6 +68,8 @@ impl RunError {
             col: Some(col),
             message,
             source_line: None,
+            rule: None,
+            path: None,
         }
     }
 }
@@ -135,7 +143,8 @@ pub struct ObjectResult {
     pub name: Option<String>,
     /// Findings, exempted ones included (see [`Violation::exemption`]).
     pub violations: Vec<Violation>,
-    /// Set when the object could not be evaluated: it then never counts as passing.
+    /// Set when a rule could not be evaluated on the object (its errors, joined with `; `):
+    /// the object then never counts as passing; the other rules' findings are kept.
     pub error: Option<String>,
 }
 
@@ -634,7 +643,7 @@ fn object_result(
     file: &str,
     lines: &Lines,
     object: &Object,
-    result: Result<Vec<Finding>, EvalError>,
+    result: Evaluation,
     schema: Vec<Finding>,
     out: &mut FileOutcome,
 ) -> ObjectResult {
@@ -650,24 +659,24 @@ fn object_result(
         violations: Vec::new(),
         error: None,
     };
-    let mut findings = match result {
-        Ok(f) => f,
-        Err(e) => {
-            let message = format!("{}: {e}", r.describe());
-            let mut error = RunError::at(file, object.node.line, object.node.col, message);
-            error.source_line = Some(lines.get(object.node.line));
-            out.errors.push(error);
-            r.error = Some(e.to_string());
-            // The schema findings do not depend on the evaluation: they are still reported.
-            if schema.is_empty() {
-                return r;
-            }
-            Vec::new()
-        }
-    };
+    let mut messages = Vec::new();
+    for e in &result.errors {
+        messages.push(e.to_string());
+        let message = format!("{}: {e}", r.describe());
+        let mut error = RunError::at(file, e.line, e.col, message);
+        error.source_line = Some(lines.get(e.line));
+        error.rule = e.rule_id.clone();
+        error.path = e.path.as_deref().map(format_path);
+        out.errors.push(error);
+    }
+    if !messages.is_empty() {
+        r.error = Some(messages.join("; "));
+    }
+    let mut findings = result.findings;
+    // The schema findings do not depend on the evaluation: they are reported with the
+    // rules' findings, in rule id order (spec §4.7).
     if !schema.is_empty() {
         findings.extend(schema);
-        // Findings are reported in rule id order (spec §4.7).
         findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
     }
     let checks = exceptions::Checks {

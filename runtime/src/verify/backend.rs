@@ -84,12 +84,20 @@ impl Backend for WasmBackend {
         let set = ObjectSet {
             objects: case.set.iter().collect(),
         };
-        let findings = self
-            .policies
-            .evaluate(&case.object, &set, &case.params, &Limits::default())
-            .map_err(|e| e.to_string())?;
+        let evaluation =
+            self.policies
+                .evaluate(&case.object, &set, &case.params, &Limits::default());
+        // Only this rule's error (or one of the whole object) concerns this case.
+        if let Some(e) = evaluation
+            .errors
+            .iter()
+            .find(|e| e.rule_id.as_ref().is_none_or(|id| *id == rule.id))
+        {
+            return Err(e.to_string());
+        }
         Ok(Got::Findings(
-            findings
+            evaluation
+                .findings
                 .into_iter()
                 .filter(|f| f.rule_id == rule.id)
                 .collect(),

@@ -1,6 +1,7 @@
 //! Policy modules written by hand with wasm-encoder, for faults the compiler never produces
 //! (loops, memory hogs, traps): the exports of spec/abi.md around one `rampart_evaluate` body.
 
+use rampart_runtime::manifest::{Node, Value as NV};
 use serde_json::{json, Value};
 use wasm_encoder::{
     CodeSection, ConstExpr, CustomSection, ExportKind, ExportSection, Function, FunctionSection,
@@ -76,4 +77,18 @@ pub fn module(
     module.section(&memory).section(&globals).section(&exports);
     module.section(&code);
     module.finish()
+}
+
+/// An object `{apiVersion: v1, kind: KIND}` at line 1, column 1.
+#[allow(dead_code)] // not every test file that includes this module evaluates objects
+pub fn object(kind: &str) -> Node {
+    let s = |v: &str| Node::new(NV::String(v.into()), 1, 1);
+    Node::new(
+        NV::Map(vec![
+            ("apiVersion".into(), s("v1")),
+            ("kind".into(), s(kind)),
+        ]),
+        1,
+        1,
+    )
 }
