@@ -20,7 +20,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::eval::{
-    self, Action, EvalError, Evaluation, Gvk, ObjectSet, Params, Policies, Prepared, RuleInfo,
+    self, Action, EvalError, Evaluation, Finding, Gvk, ObjectSet, Params, Policies, Prepared,
+    RuleInfo,
 };
 use crate::manifest::{self, format_path, Node, Object};
 use crate::schema_check::{self, Validator};
