@@ -119,11 +119,16 @@ pub struct Claims {
 
 impl Claims {
     /// Records that `rule` writes `name` as `what`; a name already written for another rule
-    /// is a clash. Names compare without case: kinds become lowercase CRD plurals, and file
-    /// systems may ignore case.
+    /// is a clash (reported once per pair of rules). Names compare without case: kinds
+    /// become lowercase CRD plurals, and file systems may ignore case.
     pub fn claim(&mut self, what: &str, name: &str, rule: &str) {
         let key = (what.to_string(), name.to_ascii_lowercase());
         match self.taken.get(&key) {
+            Some(first)
+                if self
+                    .clashes
+                    .iter()
+                    .any(|c| c.first == *first && c.second == rule) => {}
             Some(first) if first != rule => self.clashes.push(Clash {
                 what: what.to_string(),
                 name: name.to_string(),
@@ -191,6 +196,17 @@ mod tests {
         c.claim("name", "team-web-no-root-user", "team.web.no_root_user");
         c.claim("kind", "team-web-no-root-user", "team.web_no.root_user");
         c.claim("name", "Team-Web-No-Root-User", "team.web_no.root_user");
+        // The same two rules clashing on another name: still one clash.
+        c.claim(
+            "file",
+            "team-web-no-root-user.yaml",
+            "team.web.no_root_user",
+        );
+        c.claim(
+            "file",
+            "team-web-no-root-user.yaml",
+            "team.web_no.root_user",
+        );
         let clashes = c.into_clashes();
         assert_eq!(clashes.len(), 1);
         assert_eq!(clashes[0].first, "team.web.no_root_user");
