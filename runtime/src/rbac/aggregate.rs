@@ -1,7 +1,7 @@
 //! ClusterRole aggregation, as the clusterrole-aggregation controller of
 //! kube-controller-manager does it (spec/rbac.md §4).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::matching::selector_matches;
 use super::model::{Problem, Role, RoleKind, Rule};
@@ -57,33 +57,58 @@ pub fn aggregate(roles: &mut [Role]) -> Vec<Problem> {
                 .collect()
         })
         .collect();
+    // The passes work on references to the rules of the non-aggregated roles, each with the
+    // id of its content, and the rules are copied once at the end.
+    let mut ids: HashMap<[Vec<String>; 5], usize> = HashMap::new();
+    let content_id: Vec<Vec<usize>> = view
+        .iter()
+        .map(|role| {
+            role.rules
+                .iter()
+                .map(|rule| {
+                    let next = ids.len();
+                    *ids.entry(content(rule)).or_insert(next)
+                })
+                .collect()
+        })
+        .collect();
+    let is_aggregated: HashSet<usize> = aggregated.iter().copied().collect();
+    let mut current: Vec<Vec<(usize, usize)>> = vec![Vec::new(); aggregated.len()];
+    let position: HashMap<usize, usize> = aggregated.iter().enumerate().map(|(p, &i)| (i, p)).collect();
     // Each pass can only add rules, and there are finitely many, so this ends; the bound
     // is the longest possible chain of aggregations.
     for _ in 0..=aggregated.len() {
         let mut changed = false;
-        for (&i, sources) in aggregated.iter().zip(&picked) {
-            let mut rules = Vec::new();
-            let mut from = Vec::new();
+        for (p, sources) in picked.iter().enumerate() {
+            let mut rules: Vec<(usize, usize)> = Vec::new();
             let mut seen = HashSet::new();
             for &j in sources {
-                for (k, rule) in roles[j].rules.iter().enumerate() {
-                    if seen.insert(content(rule)) {
-                        rules.push(rule.clone());
-                        // Name the role the rule is written in, through any chain.
-                        let source = roles[j].aggregated_from.get(k).cloned().flatten();
-                        from.push(Some(source.unwrap_or_else(|| roles[j].name.clone())));
+                let from: Vec<(usize, usize)> = if is_aggregated.contains(&j) {
+                    current[position[&j]].clone()
+                } else {
+                    (0..view[j].rules.len()).map(|k| (j, k)).collect()
+                };
+                for (r, k) in from {
+                    if seen.insert(content_id[r][k]) {
+                        rules.push((r, k));
                     }
                 }
             }
-            if rules.len() != roles[i].rules.len() {
+            if rules.len() != current[p].len() {
                 changed = true;
             }
-            roles[i].rules = rules;
-            roles[i].aggregated_from = from;
+            current[p] = rules;
         }
         if !changed {
             break;
         }
+    }
+    for (p, &i) in aggregated.iter().enumerate() {
+        let rules: Vec<Rule> = current[p].iter().map(|&(r, k)| roles[r].rules[k].clone()).collect();
+        // Name the role each rule is written in, through any chain.
+        let from = current[p].iter().map(|&(r, _)| Some(roles[r].name.clone())).collect();
+        roles[i].rules = rules;
+        roles[i].aggregated_from = from;
     }
     warnings
 }
