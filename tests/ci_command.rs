@@ -336,16 +336,48 @@ fn the_standard_library_runs_with_your_own_policies() {
     expected.sort();
     assert_eq!(rules(&both), expected);
 
-    // A bundle cannot take the library in: the message says what to do instead.
+    // A prebuilt bundle runs next to sources and the library: one module each.
     let dir = scratch("ci-stdlib-bundle");
     let out = run(&[
         "build", "--target", "wasm", "-o", dir.to_str().unwrap(), POLICIES,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let bundle = dir.join("policies.wasm").display().to_string();
-    let out = run(&["test", "-p", &bundle, "--stdlib", privileged]);
+    let own = write(
+        &dir.join("own.rp"),
+        "module own
+
+rule web {
+  title    \"Pods stay out of the web namespace\"
+  severity low
+  match Pod
+  deny when (object.metadata.namespace ?? \"\") == \"web\"
+    at object.metadata.namespace
+    message \"pod in web\"
+}
+",
+    );
+    let out = run(&["test", "-p", &bundle, "-p", &own, FORMATS, "-o", "json"]);
+    let mixed: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(rules(&mixed), ["own.web", "t.non_root", "t.privileged"]);
+    let out = run(&["test", "-p", &bundle, "--stdlib", privileged, "-o", "json"]);
+    let with_stdlib: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rules(&with_stdlib), expected);
+    // `--rule` selects across the modules.
+    let out = run(&[
+        "test", "-p", &bundle, "-p", &own, FORMATS, "-o", "json", "--rule", "own.*",
+    ]);
+    let selected: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rules(&selected), ["own.web"]);
+    // The same rule twice is an error, not a silent choice.
+    let out = run(&["test", "-p", &bundle, "-p", POLICIES, FORMATS]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--stdlib"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rule `t.non_root` is defined by two of the policy modules"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -136,13 +136,7 @@ pub fn module_with(
     stdlib: bool,
     selection: &Selection,
 ) -> Result<Module, String> {
-    if let Some(bundle) = bundle_path(paths) {
-        if stdlib {
-            return Err(format!(
-                "--stdlib cannot be combined with the bundle `{}`: build the bundle with the library, or pass its `.rp` sources",
-                bundle.display()
-            ));
-        }
+    if let Some(bundle) = bundle_path(paths).filter(|_| !stdlib) {
         let wasm = std::fs::read(&bundle)
             .map_err(|e| format!("cannot read `{}`: {e}", bundle.display()))?;
         let meta =
@@ -164,13 +158,7 @@ pub fn module_with(
     let selected = selection.apply(&all_rules)?;
     // Unselected rules are left out of the module, so they cost nothing and cannot fail.
     program.rules.retain(|r| selected.contains(&r.id));
-    let wasm = rampart_compiler::wasm::compile(&program).map_err(|errors| {
-        errors
-            .iter()
-            .map(|e| format!("cannot compile to wasm: {e}"))
-            .collect::<Vec<_>>()
-            .join("\nerror: ")
-    })?;
+    let wasm = to_wasm(&program)?;
     Ok(Module {
         wasm,
         all_rules,
@@ -179,10 +167,88 @@ pub fn module_with(
     })
 }
 
-/// Loads a module into the evaluator, using the on-disk cache of compiled code.
-pub fn load(module: &Module) -> Result<eval::Policies, String> {
+/// The policies of one `rampart test` run: one module per `policies.wasm` bundle, and one
+/// compiled from the `.rp` sources (with the standard library, with `--stdlib`).
+pub struct ModuleSet {
+    /// The Wasm bytes of each module.
+    pub wasm: Vec<Vec<u8>>,
+    /// Every rule id of the policies before selection.
+    pub all_rules: Vec<String>,
+    /// The selected rule ids.
+    pub selected: Vec<String>,
+}
+
+/// Loads the policies named by `-p`: bundles and sources may be mixed; each bundle is a
+/// module of its own, since a compiled bundle cannot be merged with sources.
+pub fn module_set(
+    paths: &[PathBuf],
+    stdlib: bool,
+    selection: &Selection,
+) -> Result<ModuleSet, String> {
+    let (bundles, sources): (Vec<PathBuf>, Vec<PathBuf>) = paths
+        .iter()
+        .cloned()
+        .partition(|p| bundle_path(std::slice::from_ref(p)).is_some());
+    if bundles.is_empty() || (bundles.len() == 1 && sources.is_empty() && !stdlib) {
+        let module = module_with(paths, stdlib, selection)?;
+        return Ok(ModuleSet {
+            wasm: vec![module.wasm],
+            all_rules: module.all_rules,
+            selected: module.selected,
+        });
+    }
+    let mut wasm = Vec::new();
+    let mut all_rules = Vec::new();
+    for path in &bundles {
+        let bundle = bundle_path(std::slice::from_ref(path)).expect("partitioned as a bundle");
+        let bytes = std::fs::read(&bundle)
+            .map_err(|e| format!("cannot read `{}`: {e}", bundle.display()))?;
+        let meta =
+            eval::read_metadata(&bytes).map_err(|e| format!("`{}`: {e}", bundle.display()))?;
+        all_rules.extend(meta.rules.iter().map(|r| r.id.clone()));
+        wasm.push(bytes);
+    }
+    let mut program = None;
+    if !sources.is_empty() || stdlib {
+        if let Some(p) = sources.iter().find(|p| !p.exists()) {
+            return Err(format!("policy path `{}` does not exist", p.display()));
+        }
+        let (compiled, _) = compile_program_with(&sources, stdlib)?;
+        all_rules.extend(compiled.rules.iter().map(|r| r.id.clone()));
+        program = Some(compiled);
+    }
+    let selected = selection.apply(&all_rules)?;
+    if let Some(mut program) = program {
+        program.rules.retain(|r| selected.contains(&r.id));
+        wasm.push(to_wasm(&program)?);
+    }
+    Ok(ModuleSet {
+        wasm,
+        all_rules,
+        selected,
+    })
+}
+
+/// Compiles a program to a Wasm module.
+fn to_wasm(program: &ir::Program) -> Result<Vec<u8>, String> {
+    rampart_compiler::wasm::compile(program).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("cannot compile to wasm: {e}"))
+            .collect::<Vec<_>>()
+            .join("\nerror: ")
+    })
+}
+
+/// Loads every module of a set into the evaluator.
+pub fn load_set(set: &ModuleSet) -> Result<Vec<eval::Policies>, String> {
     let engine = eval::Engine::new().map_err(|e| format!("cannot start the evaluator: {e}"))?;
     let cache = cache_dir();
-    eval::Policies::load(&engine, &module.wasm, cache.as_deref())
-        .map_err(|e| format!("cannot load the policies: {e}"))
+    set.wasm
+        .iter()
+        .map(|wasm| {
+            eval::Policies::load(&engine, wasm, cache.as_deref())
+                .map_err(|e| format!("cannot load the policies: {e}"))
+        })
+        .collect()
 }

@@ -6,6 +6,7 @@
 //! nothing leaks from one object to the next.
 
 mod encode;
+pub mod set;
 pub mod select;
 
 use std::collections::HashMap;

@@ -240,8 +240,11 @@ mod tests {
         let (r, v) = result("a.yaml", "api", "r.one", "spec.x");
         assert!(b.take(&r, &v));
         let stale = b.stale();
-        let files: Vec<&str> = stale.iter().map(|s| s.file.as_str()).collect();
-        assert_eq!(files, ["b.yaml"]);
+        let left: Vec<(&str, &str)> = stale
+            .iter()
+            .map(|s| (s.rule.as_str(), s.file.as_str()))
+            .collect();
+        assert_eq!(left, [("r.two", "a.yaml"), ("r.one", "b.yaml")]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::eval::set::PolicySet;
 use crate::eval::{
     self, Action, EvalError, Finding, Gvk, ObjectSet, Params, Policies, Prepared, RuleInfo,
 };
@@ -285,7 +286,7 @@ struct FileOutcome {
 
 /// Shared, read-only state of a run (plus the counters of exception use).
 struct Context<'a> {
-    policies: &'a Policies,
+    policies: &'a PolicySet<'a>,
     options: &'a Options,
     /// Rule id → its id and severity as shared strings, for the selected rules only: a run
     /// can hold hundreds of thousands of findings, which share them.
@@ -302,6 +303,16 @@ struct Context<'a> {
 /// they are reported with the rest.
 pub fn run(
     policies: &Policies,
+    inputs: &[Input],
+    errors: Vec<RunError>,
+    options: &Options,
+) -> Report {
+    run_set(&PolicySet::one(policies), inputs, errors, options)
+}
+
+/// [`run`] with the rules of several modules.
+pub fn run_set(
+    policies: &PolicySet,
     inputs: &[Input],
     errors: Vec<RunError>,
     options: &Options,
@@ -331,7 +342,7 @@ pub fn run(
         objects_done: AtomicUsize::new(0),
     };
 
-    let set_nodes = if policies.metadata().set_kinds.is_empty() {
+    let set_nodes = if policies.set_kinds().is_empty() {
         Vec::new()
     } else {
         collect_set(policies, inputs, options)
@@ -400,8 +411,8 @@ pub fn run(
 const STOP_BATCH: usize = 256;
 
 /// First pass for set rules: the objects of the kinds that `objects(Kind)` reads.
-fn collect_set(policies: &Policies, inputs: &[Input], options: &Options) -> Vec<Node> {
-    let kinds = &policies.metadata().set_kinds;
+fn collect_set(policies: &PolicySet, inputs: &[Input], options: &Options) -> Vec<Node> {
+    let kinds = policies.set_kinds();
     let per_file: Vec<Vec<Node>> = inputs
         .par_iter()
         .map(|input| {
@@ -488,7 +499,7 @@ fn line_text(text: &str, line: u32) -> String {
 fn check_input(
     ctx: &Context,
     input: &Input,
-    prepared: &Result<Prepared, EvalError>,
+    prepared: &[Result<Prepared, EvalError>],
 ) -> FileOutcome {
     let outcome = check_file(ctx, input, prepared);
     if let Some(progress) = &ctx.options.progress {
@@ -502,7 +513,7 @@ fn check_input(
     outcome
 }
 
-fn check_file(ctx: &Context, input: &Input, prepared: &Result<Prepared, EvalError>) -> FileOutcome {
+fn check_file(ctx: &Context, input: &Input, prepared: &[Result<Prepared, EvalError>]) -> FileOutcome {
     let mut out = FileOutcome::default();
     let stopped = || ctx.options.stop.load(Ordering::Relaxed);
     if stopped() {
