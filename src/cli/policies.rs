@@ -103,7 +103,10 @@ pub fn compile_program_with(
             .collect();
         if stdlib {
             texts.extend(rampart_stdlib::POLICIES.iter().map(|(name, text)| {
-                (format!("{}{name}", rampart_stdlib::PREFIX), text.to_string())
+                (
+                    format!("{}{name}", rampart_stdlib::PREFIX),
+                    text.to_string(),
+                )
             }));
             (rampart_stdlib::compile_with(sources), texts)
         } else {

@@ -6,8 +6,8 @@
 //! nothing leaks from one object to the next.
 
 mod encode;
-pub mod set;
 pub mod select;
+pub mod set;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -249,9 +249,13 @@ mod tests {
 
     #[test]
     fn a_file_that_is_no_report_is_refused_with_its_position() {
-        let e = Baseline::parse("b.json", "{\"version\": 1,\n \"results\": 3}").err().unwrap();
+        let e = Baseline::parse("b.json", "{\"version\": 1,\n \"results\": 3}")
+            .err()
+            .unwrap();
         assert!(e.starts_with("`b.json`:2:"), "{e}");
-        let e = Baseline::parse("b.json", r#"{"version": 2, "results": []}"#).err().unwrap();
+        let e = Baseline::parse("b.json", r#"{"version": 2, "results": []}"#)
+            .err()
+            .unwrap();
         assert!(e.contains("version 2"), "{e}");
     }
 }

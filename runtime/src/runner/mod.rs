@@ -513,7 +513,11 @@ fn check_input(
     outcome
 }
 
-fn check_file(ctx: &Context, input: &Input, prepared: &[Result<Prepared, EvalError>]) -> FileOutcome {
+fn check_file(
+    ctx: &Context,
+    input: &Input,
+    prepared: &[Result<Prepared, EvalError>],
+) -> FileOutcome {
     let mut out = FileOutcome::default();
     let stopped = || ctx.options.stop.load(Ordering::Relaxed);
     if stopped() {
