@@ -37,6 +37,8 @@ above `--fail-on-severity`, not in the `--baseline` report
 still evaluated and reported), nothing to check with `--fail-on-empty`
   130  interrupted by Ctrl-C (`test` writes no report)";
 
+// Parsed once per run: the size of the `test` variant's flags costs nothing worth boxing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Parse and type-check policy files or folders (the standard library when none is given).
