@@ -30,7 +30,11 @@ fn test_json(args: &[&str]) -> (i32, Value) {
     all.extend_from_slice(&["-o", "json"]);
     let out = run(&all);
     let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}): {}\n{}", stdout(&out), stderr(&out))
+        panic!(
+            "stdout is not JSON ({e}): {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        )
     });
     (out.status.code().unwrap_or(-1), json)
 }
@@ -106,8 +110,14 @@ fn fail_on_severity_fails_only_at_or_above_the_threshold() {
     assert_eq!(json["summary"]["violations"], 1, "still reported");
     let (_, human) = test_format("human", &[list, "--fail-on-severity", "high"]);
     assert!(human.contains("warning[t.role_wildcard]"), "{human}");
-    assert!(human.contains("medium (below --fail-on-severity)"), "{human}");
-    assert!(human.lines().last().unwrap().starts_with("pass: "), "{human}");
+    assert!(
+        human.contains("medium (below --fail-on-severity)"),
+        "{human}"
+    );
+    assert!(
+        human.lines().last().unwrap().starts_with("pass: "),
+        "{human}"
+    );
     let (_, tap) = test_format("tap", &[list, "--fail-on-severity", "high"]);
     assert!(!tap.contains("not ok"), "{tap}");
     let (_, junit) = test_format("junit", &[list, "--fail-on-severity", "high"]);
@@ -134,14 +144,23 @@ fn a_baseline_lets_known_findings_pass_and_lists_stale_entries() {
     assert_eq!(code, 1);
     let baseline = dir.join("baseline.json");
     let out = run(&[
-        "test", "-p", POLICIES, &file, "-o", "json", "--output-file",
+        "test",
+        "-p",
+        POLICIES,
+        &file,
+        "-o",
+        "json",
+        "--output-file",
         baseline.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
     let baseline = baseline.display().to_string();
 
     // Unchanged manifests, lines moved by a comment: everything is known, the run passes.
-    write(&manifests.join("pod.yaml"), &format!("# moved\n# down\n{pod}"));
+    write(
+        &manifests.join("pod.yaml"),
+        &format!("# moved\n# down\n{pod}"),
+    );
     let (code, json) = test_json(&[&file, "--baseline", &baseline]);
     assert_eq!(code, 0, "{json:#}");
     assert_eq!(json["summary"]["baselined"], 2);
@@ -166,19 +185,29 @@ fn a_baseline_lets_known_findings_pass_and_lists_stale_entries() {
     assert_eq!(
         got,
         [
-            ("t.non_root".to_string(), false, Some("unchanged".to_string())),
+            (
+                "t.non_root".to_string(),
+                false,
+                Some("unchanged".to_string())
+            ),
             ("t.non_root".to_string(), true, Some("new".to_string())),
         ]
     );
     let stale = json["gate"]["stale"].as_array().unwrap();
     assert_eq!(stale.len(), 1, "{stale:?}");
     assert_eq!(stale[0]["rule"], "t.privileged");
-    assert_eq!(stale[0]["path"], "spec.containers[0].securityContext.privileged");
+    assert_eq!(
+        stale[0]["path"],
+        "spec.containers[0].securityContext.privileged"
+    );
     assert!(json["notices"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|n| n["message"].as_str().unwrap().contains("baseline entry not found any more")));
+        .any(|n| n["message"]
+            .as_str()
+            .unwrap()
+            .contains("baseline entry not found any more")));
 
     // Every format shows the same thing.
     let (_, human) = test_format("human", &[&file, "--baseline", &baseline]);
@@ -195,17 +224,30 @@ fn a_baseline_lets_known_findings_pass_and_lists_stale_entries() {
     states.sort();
     assert_eq!(states, ["new", "unchanged"]);
     let (_, tap) = test_format("tap", &[&file, "--baseline", &baseline]);
-    assert!(tap.contains("baselineState: unchanged") && tap.contains("not ok"), "{tap}");
+    assert!(
+        tap.contains("baselineState: unchanged") && tap.contains("not ok"),
+        "{tap}"
+    );
     let (_, junit) = test_format("junit", &[&file, "--baseline", &baseline]);
-    assert!(junit.contains("baseline ") && junit.contains("failures=\"1\""), "{junit}");
+    assert!(
+        junit.contains("baseline ") && junit.contains("failures=\"1\""),
+        "{junit}"
+    );
     let (_, github) = test_format("github", &[&file, "--baseline", &baseline]);
-    assert!(github.contains("::notice ") && github.contains("(in the baseline)"), "{github}");
+    assert!(
+        github.contains("::notice ") && github.contains("(in the baseline)"),
+        "{github}"
+    );
 
     // A file that is not a report is refused before anything runs.
     let bad = write(&dir.join("bad.json"), "{\"version\": 1, \"results\": 7}");
     let out = run(&["test", "-p", POLICIES, &file, "--baseline", &bad]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not a `rampart test -o json` report"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a `rampart test -o json` report"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stdout(&out).is_empty());
 }
 
@@ -215,14 +257,23 @@ fn fail_on_warn_is_the_verdict_of_every_format() {
     let file = write(&dir.join("warned.yaml"), WARN_POD);
     let (code, human) = test_format("human", &[&file]);
     assert_eq!(code, 0);
-    assert!(human.lines().last().unwrap().starts_with("pass: "), "{human}");
+    assert!(
+        human.lines().last().unwrap().starts_with("pass: "),
+        "{human}"
+    );
 
     let (code, human) = test_format("human", &[&file, "--fail-on-warn"]);
     assert_eq!(code, 1);
-    assert!(human.lines().last().unwrap().starts_with("fail: "), "{human}");
+    assert!(
+        human.lines().last().unwrap().starts_with("fail: "),
+        "{human}"
+    );
     assert!(human.contains("error[t.tag]"), "{human}");
     let (_, junit) = test_format("junit", &[&file, "--fail-on-warn"]);
-    assert!(junit.contains("failures=\"1\"") && junit.contains("type=\"warn\""), "{junit}");
+    assert!(
+        junit.contains("failures=\"1\"") && junit.contains("type=\"warn\""),
+        "{junit}"
+    );
     let (_, tap) = test_format("tap", &[&file, "--fail-on-warn"]);
     assert!(tap.contains("not ok 1 - "), "{tap}");
     let (_, github) = test_format("github", &[&file, "--fail-on-warn"]);
@@ -295,8 +346,13 @@ fn sarif_names_files_relative_to_the_repository_root() {
         let artifact = &run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
         assert_eq!(artifact["uriBaseId"], "%SRCROOT%", "{file}");
         assert_eq!(artifact["uri"], FORMATS, "{file}");
-        let base = run["originalUriBaseIds"]["%SRCROOT%"]["uri"].as_str().unwrap();
-        assert!(base.starts_with("file:///") && base.ends_with('/'), "{base}");
+        let base = run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+            .as_str()
+            .unwrap();
+        assert!(
+            base.starts_with("file:///") && base.ends_with('/'),
+            "{base}"
+        );
     }
     // Outside the repository: an absolute URI.
     let dir = scratch("ci-sarif-outside");
@@ -311,7 +367,10 @@ fn sarif_names_files_relative_to_the_repository_root() {
         &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
     if !outside.starts_with(root()) {
         assert!(artifact["uriBaseId"].is_null());
-        assert!(artifact["uri"].as_str().unwrap().starts_with("file:///"), "{artifact}");
+        assert!(
+            artifact["uri"].as_str().unwrap().starts_with("file:///"),
+            "{artifact}"
+        );
     }
 }
 
@@ -336,16 +395,53 @@ fn the_standard_library_runs_with_your_own_policies() {
     expected.sort();
     assert_eq!(rules(&both), expected);
 
-    // A bundle cannot take the library in: the message says what to do instead.
+    // A prebuilt bundle runs next to sources and the library: one module each.
     let dir = scratch("ci-stdlib-bundle");
     let out = run(&[
-        "build", "--target", "wasm", "-o", dir.to_str().unwrap(), POLICIES,
+        "build",
+        "--target",
+        "wasm",
+        "-o",
+        dir.to_str().unwrap(),
+        POLICIES,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let bundle = dir.join("policies.wasm").display().to_string();
-    let out = run(&["test", "-p", &bundle, "--stdlib", privileged]);
+    let own = write(
+        &dir.join("own.rp"),
+        "module own
+
+rule web {
+  title    \"Pods stay out of the web namespace\"
+  severity low
+  match Pod
+  deny when (object.metadata.namespace ?? \"\") == \"web\"
+    at object.metadata.namespace
+    message \"pod in web\"
+}
+",
+    );
+    let out = run(&["test", "-p", &bundle, "-p", &own, FORMATS, "-o", "json"]);
+    let mixed: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(rules(&mixed), ["own.web", "t.non_root", "t.privileged"]);
+    let out = run(&["test", "-p", &bundle, "--stdlib", privileged, "-o", "json"]);
+    let with_stdlib: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rules(&with_stdlib), expected);
+    // `--rule` selects across the modules.
+    let out = run(&[
+        "test", "-p", &bundle, "-p", &own, FORMATS, "-o", "json", "--rule", "own.*",
+    ]);
+    let selected: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rules(&selected), ["own.web"]);
+    // The same rule twice is an error, not a silent choice.
+    let out = run(&["test", "-p", &bundle, "-p", POLICIES, FORMATS]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--stdlib"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rule `t.non_root` is defined by two of the policy modules"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -356,7 +452,10 @@ fn nothing_passes_by_emptiness() {
     let empty = dir.display().to_string();
 
     let (code, json) = test_json(&[&empty]);
-    assert_eq!(code, 0, "without the flag an empty run passes, but says why");
+    assert_eq!(
+        code, 0,
+        "without the flag an empty run passes, but says why"
+    );
     let skipped: Vec<&str> = json["skipped_files"]
         .as_array()
         .unwrap()
@@ -368,21 +467,36 @@ fn nothing_passes_by_emptiness() {
     assert!(skipped.iter().any(|f| f.ends_with("empty.yaml")));
     let (_, human) = test_format("human", &[&empty]);
     assert!(
-        human.contains("values.yaml (1 document)") || human.contains("values.yaml (no Kubernetes object)"),
+        human.contains("values.yaml (1 document)")
+            || human.contains("values.yaml (no Kubernetes object)"),
         "{human}"
     );
     assert!(human.contains("empty.yaml (empty)"), "{human}");
 
     let out = run(&["test", "-p", POLICIES, &empty, "--fail-on-empty"]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    assert!(stdout(&out).contains("no Kubernetes object found"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("no Kubernetes object found"),
+        "{}",
+        stdout(&out)
+    );
 
     // No rule left by the selection.
     let out = run(&[
-        "test", "-p", POLICIES, FORMATS, "--exclude-rule", "t.*", "--fail-on-empty",
+        "test",
+        "-p",
+        POLICIES,
+        FORMATS,
+        "--exclude-rule",
+        "t.*",
+        "--fail-on-empty",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no rule selected"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no rule selected"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stdout(&out).is_empty());
     let out = run(&["test", "-p", POLICIES, FORMATS, "--exclude-rule", "t.*"]);
     assert_eq!(out.status.code(), Some(0));
@@ -405,11 +519,25 @@ fn ignore_patterns_relative_to_the_walked_folder_and_unused_ones_warned() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| r["file"].as_str().unwrap().rsplit('/').next().unwrap().to_string())
+            .map(|r| {
+                r["file"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
             .collect()
     };
     let given = format!("{walked}/sub/skip.yaml");
-    for pattern in ["sub/skip.yaml", "./sub/skip.yaml", "sub/", "sub", given.as_str()] {
+    for pattern in [
+        "sub/skip.yaml",
+        "./sub/skip.yaml",
+        "sub/",
+        "sub",
+        given.as_str(),
+    ] {
         let (_, json) = test_json(&[&walked, "--ignore", pattern]);
         assert_eq!(files(&json), ["keep.yaml"], "--ignore {pattern}");
         assert_eq!(json["notices"], serde_json::json!([]), "--ignore {pattern}");
@@ -418,7 +546,10 @@ fn ignore_patterns_relative_to_the_walked_folder_and_unused_ones_warned() {
     assert_eq!(files(&json).len(), 2);
     let notice = &json["notices"][0]["message"];
     assert!(
-        notice.as_str().unwrap().contains("`nothing/*.yaml` matched no file"),
+        notice
+            .as_str()
+            .unwrap()
+            .contains("`nothing/*.yaml` matched no file"),
         "{json:#}"
     );
 }
@@ -429,7 +560,12 @@ fn github_writes_a_job_summary() {
     let summary = dir.join("summary.md");
     write(&summary, "earlier step\n");
     let out = rampart(&[
-        "test", "-p", POLICIES, "-o", "github", "tests/manifests/formats/pod.yaml",
+        "test",
+        "-p",
+        POLICIES,
+        "-o",
+        "github",
+        "tests/manifests/formats/pod.yaml",
         "tests/manifests/formats/list.yaml",
     ])
     .env("GITHUB_STEP_SUMMARY", &summary)
@@ -437,18 +573,31 @@ fn github_writes_a_job_summary() {
     .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = std::fs::read_to_string(&summary).unwrap();
-    assert!(text.starts_with("earlier step\n## Rampart"), "appended: {text}");
+    assert!(
+        text.starts_with("earlier step\n## Rampart"),
+        "appended: {text}"
+    );
     assert!(text.contains("`fail: 4 rules checked"), "{text}");
     assert!(
         text.contains("| `t.privileged` | critical | 1 | 1 | 0 |"),
         "{text}"
     );
-    assert!(text.contains("| `t.role_wildcard` | medium | 1 | 1 | 0 |"), "{text}");
+    assert!(
+        text.contains("| `t.role_wildcard` | medium | 1 | 1 | 0 |"),
+        "{text}"
+    );
     // The top findings list the most severe first.
-    let first = text.lines().position(|l| l.contains("| ❌ | `t.privileged`"));
-    let later = text.lines().position(|l| l.contains("| ❌ | `t.role_wildcard`"));
+    let first = text
+        .lines()
+        .position(|l| l.contains("| ❌ | `t.privileged`"));
+    let later = text
+        .lines()
+        .position(|l| l.contains("| ❌ | `t.role_wildcard`"));
     assert!(first.is_some() && first < later, "{text}");
-    assert!(text.contains("`tests/manifests/formats/pod.yaml:11`"), "{text}");
+    assert!(
+        text.contains("`tests/manifests/formats/pod.yaml:11`"),
+        "{text}"
+    );
 
     // Other formats, or no variable: nothing is written.
     let out = rampart(&["test", "-p", POLICIES, "-o", "json", FORMATS])
@@ -464,14 +613,26 @@ fn stdin_name_names_stdin_in_every_format() {
     let pod = std::fs::read_to_string(root().join(FORMATS)).unwrap();
     for format in ["human", "json", "junit", "sarif", "github", "tap"] {
         let mut child = rampart(&[
-            "test", "-p", POLICIES, "-o", format, "-", "--stdin-name", "rendered/app.yaml",
+            "test",
+            "-p",
+            POLICIES,
+            "-o",
+            format,
+            "-",
+            "--stdin-name",
+            "rendered/app.yaml",
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(pod.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(pod.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(1), "{format}");

@@ -9,7 +9,7 @@ use rampart_runtime::eval::Params;
 use rampart_runtime::runner::exceptions::{self, Date, Exception};
 use rampart_runtime::runner::{params, RunError};
 
-use super::policies::Module;
+use super::policies::ModuleSet;
 use super::EXIT_ERROR;
 
 /// What the configuration flags asked for.
@@ -36,7 +36,7 @@ pub struct Config {
 
 /// Reads and checks every configuration file and flag. The errors come in a stable order:
 /// the params file (by line), the `--param` flags, then each exceptions file (by line).
-pub fn read(flags: &Flags, module: &Module, today: Date) -> Result<Config, Vec<RunError>> {
+pub fn read(flags: &Flags, module: &ModuleSet, today: Date) -> Result<Config, Vec<RunError>> {
     let mut errors = Vec::new();
     let params_file = flags.params_file.map(|path| {
         let name = path.display().to_string();

@@ -83,14 +83,9 @@ fn bundle_path(paths: &[PathBuf]) -> Option<PathBuf> {
 /// A compiled policy set: the IR, the sources (name, text) and the imported CRD files.
 pub type Compiled = (ir::Program, Vec<(String, String)>, Vec<String>);
 
-/// Compiles `.rp` sources (the standard library when `paths` is empty) to the IR, printing
-/// diagnostics on stderr; `Err` carries the message for a failed compilation.
-pub fn compile_program(paths: &[PathBuf]) -> Result<Compiled, String> {
-    compile_program_with(paths, false)
-}
-
-/// Like [`compile_program`]; with `stdlib`, the standard library is compiled together with
-/// the sources of `paths` (its names then start with [`rampart_stdlib::PREFIX`]).
+/// Compiles `.rp` sources (the standard library when `paths` is empty and `stdlib` unset) to
+/// the IR, printing diagnostics on stderr; with `stdlib`, the standard library is compiled
+/// together with the sources of `paths` (its names then start with [`rampart_stdlib::PREFIX`]).
 pub fn compile_program_with(paths: &[PathBuf], stdlib: bool) -> Result<Compiled, String> {
     let (compilation, texts) = compile_with(paths, stdlib)?;
     match compilation.program {
@@ -128,7 +123,10 @@ pub fn compile_with(
             .collect();
         if stdlib {
             texts.extend(rampart_stdlib::POLICIES.iter().map(|(name, text)| {
-                (format!("{}{name}", rampart_stdlib::PREFIX), text.to_string())
+                (
+                    format!("{}{name}", rampart_stdlib::PREFIX),
+                    text.to_string(),
+                )
             }));
             (rampart_stdlib::compile_with(sources), texts)
         } else {
@@ -161,13 +159,7 @@ pub fn module_with(
     stdlib: bool,
     selection: &Selection,
 ) -> Result<Module, String> {
-    if let Some(bundle) = bundle_path(paths) {
-        if stdlib {
-            return Err(format!(
-                "--stdlib cannot be combined with the bundle `{}`: build the bundle with the library, or pass its `.rp` sources",
-                bundle.display()
-            ));
-        }
+    if let Some(bundle) = bundle_path(paths).filter(|_| !stdlib) {
         let wasm = std::fs::read(&bundle)
             .map_err(|e| format!("cannot read `{}`: {e}", bundle.display()))?;
         let meta =
@@ -190,27 +182,10 @@ pub fn module_with(
     let (mut program, sources, crds) = compile_program_with(paths, stdlib)?;
     let all_rules = with_schema_rules(program.rules.iter().map(|r| r.id.clone()));
     let selected = selection.apply(&all_rules)?;
-    let declared = program
-        .rules
-        .iter()
-        .map(|r| {
-            let params = r.params.iter().map(|p| ParamInfo {
-                name: p.name.clone(),
-                ty: p.ty.clone(),
-                default: serde_json::to_value(&p.default).unwrap_or_default(),
-            });
-            (r.id.clone(), params.collect())
-        })
-        .collect();
+    let declared = declared_params(&program);
     // Unselected rules are left out of the module, so they cost nothing and cannot fail.
     program.rules.retain(|r| selected.contains(&r.id));
-    let wasm = rampart_compiler::wasm::compile(&program).map_err(|errors| {
-        errors
-            .iter()
-            .map(|e| format!("cannot compile to wasm: {e}"))
-            .collect::<Vec<_>>()
-            .join("\nerror: ")
-    })?;
+    let wasm = to_wasm(&program)?;
     Ok(Module {
         wasm,
         all_rules,
@@ -231,10 +206,118 @@ fn with_schema_rules(ids: impl Iterator<Item = String>) -> Vec<String> {
     all
 }
 
-/// Loads a module into the evaluator, using the on-disk cache of compiled code.
-pub fn load(module: &Module) -> Result<eval::Policies, String> {
+/// The policies of one `rampart test` run: one module per `policies.wasm` bundle, and one
+/// compiled from the `.rp` sources (with the standard library, with `--stdlib`).
+pub struct ModuleSet {
+    /// The Wasm bytes of each module.
+    pub wasm: Vec<Vec<u8>>,
+    /// Every rule id of the policies before selection (the `schema.*` rules included).
+    pub all_rules: Vec<String>,
+    /// The parameters every rule declares, before selection.
+    pub declared: Declared,
+    /// The selected rule ids.
+    pub selected: Vec<String>,
+    /// The CRD files the compiled policies import (their text).
+    pub crds: Vec<String>,
+}
+
+/// Loads the policies named by `-p`: bundles and sources may be mixed; each bundle is a
+/// module of its own, since a compiled bundle cannot be merged with sources.
+pub fn module_set(
+    paths: &[PathBuf],
+    stdlib: bool,
+    selection: &Selection,
+) -> Result<ModuleSet, String> {
+    let (bundles, sources): (Vec<PathBuf>, Vec<PathBuf>) = paths
+        .iter()
+        .cloned()
+        .partition(|p| bundle_path(std::slice::from_ref(p)).is_some());
+    if bundles.is_empty() || (bundles.len() == 1 && sources.is_empty() && !stdlib) {
+        let module = module_with(paths, stdlib, selection)?;
+        return Ok(ModuleSet {
+            wasm: vec![module.wasm],
+            all_rules: module.all_rules,
+            declared: module.declared,
+            selected: module.selected,
+            crds: module.crds,
+        });
+    }
+    let mut wasm = Vec::new();
+    let mut ids = Vec::new();
+    let mut declared = Declared::new();
+    for path in &bundles {
+        let bundle = bundle_path(std::slice::from_ref(path)).expect("partitioned as a bundle");
+        let bytes = std::fs::read(&bundle)
+            .map_err(|e| format!("cannot read `{}`: {e}", bundle.display()))?;
+        let meta =
+            eval::read_metadata(&bytes).map_err(|e| format!("`{}`: {e}", bundle.display()))?;
+        ids.extend(meta.rules.iter().map(|r| r.id.clone()));
+        declared.extend(meta.rules.into_iter().map(|r| (r.id, r.params)));
+        wasm.push(bytes);
+    }
+    let mut program = None;
+    let mut crds = Vec::new();
+    if !sources.is_empty() || stdlib {
+        if let Some(p) = sources.iter().find(|p| !p.exists()) {
+            return Err(format!("policy path `{}` does not exist", p.display()));
+        }
+        let (compiled, _, imported) = compile_program_with(&sources, stdlib)?;
+        ids.extend(compiled.rules.iter().map(|r| r.id.clone()));
+        declared.extend(declared_params(&compiled));
+        crds = imported;
+        program = Some(compiled);
+    }
+    let all_rules = with_schema_rules(ids.into_iter());
+    let selected = selection.apply(&all_rules)?;
+    if let Some(mut program) = program {
+        program.rules.retain(|r| selected.contains(&r.id));
+        wasm.push(to_wasm(&program)?);
+    }
+    Ok(ModuleSet {
+        wasm,
+        all_rules,
+        declared,
+        selected,
+        crds,
+    })
+}
+
+/// The parameters each rule of a program declares, with their defaults.
+fn declared_params(program: &ir::Program) -> Declared {
+    program
+        .rules
+        .iter()
+        .map(|r| {
+            let params = r.params.iter().map(|p| ParamInfo {
+                name: p.name.clone(),
+                ty: p.ty.clone(),
+                default: serde_json::to_value(&p.default).unwrap_or_default(),
+            });
+            (r.id.clone(), params.collect())
+        })
+        .collect()
+}
+
+/// Compiles a program to a Wasm module.
+fn to_wasm(program: &ir::Program) -> Result<Vec<u8>, String> {
+    rampart_compiler::wasm::compile(program).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("cannot compile to wasm: {e}"))
+            .collect::<Vec<_>>()
+            .join("\nerror: ")
+    })
+}
+
+/// Loads every module of a set into the evaluator.
+pub fn load_set(set: &ModuleSet) -> Result<Vec<eval::Policies>, String> {
     let engine = eval::Engine::new().map_err(|e| format!("cannot start the evaluator: {e}"))?;
     let cache = cache_dir();
-    eval::Policies::load(&engine, &module.wasm, cache.as_deref())
-        .map_err(|e| format!("cannot load the policies: {e}"))
+    set.wasm
+        .iter()
+        .map(|wasm| {
+            eval::Policies::load(&engine, wasm, cache.as_deref())
+                .map_err(|e| format!("cannot load the policies: {e}"))
+        })
+        .collect()
 }

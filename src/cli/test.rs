@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rampart_runtime::eval::set::PolicySet;
 use rampart_runtime::manifest;
 use rampart_runtime::report::{self, Format};
 use rampart_runtime::runner::{self, inputs};
@@ -112,7 +113,7 @@ pub fn run(args: Args) -> ExitCode {
     if args.paths.is_empty() {
         return fail("no manifests given: name files, folders, or `-` for stdin");
     }
-    let module = match policies::module_with(&args.policies, args.ci.stdlib, &args.selection) {
+    let module = match policies::module_set(&args.policies, args.ci.stdlib, &args.selection) {
         Ok(m) => m,
         Err(e) => return fail(&e),
     };
@@ -134,7 +135,11 @@ pub fn run(args: Args) -> ExitCode {
         Ok(b) => b,
         Err(e) => return fail(&e),
     };
-    let policies = match policies::load(&module) {
+    let loaded = match policies::load_set(&module) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let policies = match PolicySet::new(loaded.iter().collect()) {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
@@ -182,7 +187,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&format!("cannot start the worker threads: {e}")),
     };
-    let mut report = pool.install(|| runner::run(&policies, &inputs, early_errors, &options));
+    let mut report = pool.install(|| runner::run_set(&policies, &inputs, early_errors, &options));
     if show_progress {
         eprint!("\r\x1b[2K");
     }

@@ -8,6 +8,7 @@
 
 mod encode;
 pub mod select;
+pub mod set;
 
 use std::collections::HashMap;
 use std::fmt;

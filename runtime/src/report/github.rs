@@ -109,7 +109,10 @@ pub fn step_summary(report: &Report) -> String {
     });
     out.push_str("| rule | severity | failing | findings | exempted |\n|---|---|---:|---:|---:|\n");
     for (rule, (severity, failing, found, exempted)) in &rows {
-        let _ = writeln!(out, "| `{rule}` | {severity} | {failing} | {found} | {exempted} |");
+        let _ = writeln!(
+            out,
+            "| `{rule}` | {severity} | {failing} | {found} | {exempted} |"
+        );
     }
     let mut findings: Vec<(&ObjectResult, &Violation)> = report
         .results

@@ -173,10 +173,7 @@ pub fn summary_line(report: &Report) -> String {
             ),
             None => String::new(),
         };
-        line.push_str(&format!(
-            "; {} failing ({gate}{baseline})",
-            s.failing
-        ));
+        line.push_str(&format!("; {} failing ({gate}{baseline})", s.failing));
     }
     line
 }

@@ -89,7 +89,11 @@ impl Root {
             }),
             Err(_) => {
                 let text = path.to_string_lossy().replace('\\', "/");
-                let text = if text.starts_with('/') { text } else { format!("/{text}") };
+                let text = if text.starts_with('/') {
+                    text
+                } else {
+                    format!("/{text}")
+                };
                 json!({"uri": format!("file://{}", escape(&text))})
             }
         }
@@ -215,7 +219,8 @@ pub fn render_with_root(report: &Report, root: &Root) -> String {
                     }
                     _ => (r.file.as_str(), Some(r.line)),
                 };
-                suppression["location"] = json!({"physicalLocation": location(root, file, line, None)});
+                suppression["location"] =
+                    json!({"physicalLocation": location(root, file, line, None)});
                 result["suppressions"] = json!([suppression]);
             }
             results.push(result);
@@ -225,7 +230,12 @@ pub fn render_with_root(report: &Report, root: &Root) -> String {
         .errors
         .iter()
         .map(|e| notification(root, "error", e))
-        .chain(report.notices.iter().map(|n| notification(root, "warning", n)))
+        .chain(
+            report
+                .notices
+                .iter()
+                .map(|n| notification(root, "warning", n)),
+        )
         .collect();
     let log = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

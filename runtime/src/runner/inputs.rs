@@ -94,11 +94,7 @@ impl Ignore {
 
 /// Lists the inputs named by `paths` (`-` is stdin), in order, folders walked in sorted order.
 /// Paths that cannot be listed become errors; the others are still returned.
-pub fn collect(
-    paths: &[String],
-    ignore: &Ignore,
-    max_bytes: usize,
-) -> (Vec<Input>, Vec<RunError>) {
+pub fn collect(paths: &[String], ignore: &Ignore, max_bytes: usize) -> (Vec<Input>, Vec<RunError>) {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     let mut stdin_read = false;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::eval::set::PolicySet;
 use crate::eval::{
     self, Action, EvalError, Evaluation, Finding, Gvk, ObjectSet, Params, Policies, Prepared,
     RuleInfo,
@@ -315,7 +316,7 @@ struct FileOutcome {
 
 /// Shared, read-only state of a run (plus the counters of exception use).
 struct Context<'a> {
-    policies: &'a Policies,
+    policies: &'a PolicySet<'a>,
     options: &'a Options,
     /// Rule id → its id and severity as shared strings, for the selected rules only: a run
     /// can hold hundreds of thousands of findings, which share them.
@@ -332,6 +333,16 @@ struct Context<'a> {
 /// they are reported with the rest.
 pub fn run(
     policies: &Policies,
+    inputs: &[Input],
+    errors: Vec<RunError>,
+    options: &Options,
+) -> Report {
+    run_set(&PolicySet::one(policies), inputs, errors, options)
+}
+
+/// [`run`] with the rules of several modules.
+pub fn run_set(
+    policies: &PolicySet,
     inputs: &[Input],
     errors: Vec<RunError>,
     options: &Options,
@@ -372,7 +383,7 @@ pub fn run(
         objects_done: AtomicUsize::new(0),
     };
 
-    let set_nodes = if policies.metadata().set_kinds.is_empty() {
+    let set_nodes = if policies.set_kinds().is_empty() {
         Vec::new()
     } else {
         collect_set(policies, inputs, options)
@@ -448,8 +459,8 @@ pub fn run(
 const STOP_BATCH: usize = 256;
 
 /// First pass for set rules: the objects of the kinds that `objects(Kind)` reads.
-fn collect_set(policies: &Policies, inputs: &[Input], options: &Options) -> Vec<Node> {
-    let kinds = &policies.metadata().set_kinds;
+fn collect_set(policies: &PolicySet, inputs: &[Input], options: &Options) -> Vec<Node> {
+    let kinds = policies.set_kinds();
     let per_file: Vec<Vec<Node>> = inputs
         .par_iter()
         .map(|input| {
@@ -536,7 +547,7 @@ fn line_text(text: &str, line: u32) -> String {
 fn check_input(
     ctx: &Context,
     input: &Input,
-    prepared: &Result<Prepared, EvalError>,
+    prepared: &[Result<Prepared, EvalError>],
 ) -> FileOutcome {
     let outcome = check_file(ctx, input, prepared);
     if let Some(progress) = &ctx.options.progress {
@@ -550,7 +561,11 @@ fn check_input(
     outcome
 }
 
-fn check_file(ctx: &Context, input: &Input, prepared: &Result<Prepared, EvalError>) -> FileOutcome {
+fn check_file(
+    ctx: &Context,
+    input: &Input,
+    prepared: &[Result<Prepared, EvalError>],
+) -> FileOutcome {
     let mut out = FileOutcome::default();
     let stopped = || ctx.options.stop.load(Ordering::Relaxed);
     if stopped() {

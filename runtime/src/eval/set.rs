@@ -1,0 +1,122 @@
+//! Several policy modules evaluated as one, such as a prebuilt `policies.wasm` bundle next to
+//! policies compiled from source: the rules of all, each object evaluated by every module,
+//! findings in rule id order as from one module (spec/language.md §4.7).
+
+use super::{EvalError, Evaluation, Gvk, Limits, ObjectSet, Params, Policies, Prepared, RuleInfo};
+use crate::manifest::Node;
+
+/// Loaded modules whose rule ids are distinct.
+pub struct PolicySet<'a> {
+    modules: Vec<&'a Policies>,
+    rules: Vec<RuleInfo>,
+    set_kinds: Vec<Gvk>,
+}
+
+impl<'a> PolicySet<'a> {
+    /// Puts modules together; a rule id defined by two of them is an error.
+    pub fn new(modules: Vec<&'a Policies>) -> Result<PolicySet<'a>, String> {
+        let mut rules: Vec<RuleInfo> = modules
+            .iter()
+            .flat_map(|m| m.rules().iter().cloned())
+            .collect();
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(pair) = rules.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(format!(
+                "rule `{}` is defined by two of the policy modules given",
+                pair[0].id
+            ));
+        }
+        let mut set_kinds: Vec<Gvk> = Vec::new();
+        for kind in modules.iter().flat_map(|m| &m.metadata().set_kinds) {
+            if !set_kinds.contains(kind) {
+                set_kinds.push(kind.clone());
+            }
+        }
+        Ok(PolicySet {
+            modules,
+            rules,
+            set_kinds,
+        })
+    }
+
+    /// One module alone.
+    pub fn one(module: &'a Policies) -> PolicySet<'a> {
+        PolicySet {
+            modules: vec![module],
+            rules: module.rules().to_vec(),
+            set_kinds: module.metadata().set_kinds.clone(),
+        }
+    }
+
+    /// The rules of every module, in id order.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.rules
+    }
+
+    /// The kinds `objects(Kind)` reads in any module.
+    pub fn set_kinds(&self) -> &[Gvk] {
+        &self.set_kinds
+    }
+
+    /// The overrides of `params` that name a rule of `module`.
+    fn params_of(module: &Policies, params: &Params) -> Params {
+        let values = params
+            .values
+            .iter()
+            .filter(|((rule, _), _)| module.rules().iter().any(|r| &r.id == rule))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Params { values }
+    }
+
+    /// Checks parameter overrides against the declared types of the rule they name.
+    pub fn check_params(&self, params: &Params) -> Result<(), String> {
+        if let Some((rule, _)) = params
+            .values
+            .keys()
+            .find(|(rule, _)| !self.rules.iter().any(|r| &r.id == rule))
+        {
+            return Err(format!("unknown rule `{rule}`"));
+        }
+        for m in &self.modules {
+            m.check_params(&Self::params_of(m, params))?;
+        }
+        Ok(())
+    }
+
+    /// Prepares every module ([`Policies::prepare`]).
+    pub fn prepare(&self, set: &ObjectSet, params: &Params) -> Vec<Result<Prepared, EvalError>> {
+        self.modules
+            .iter()
+            .map(|m| m.prepare(set, &Self::params_of(m, params)))
+            .collect()
+    }
+
+    /// Evaluates objects with every module; an object's findings are merged in rule id
+    /// order, and the errors of every module's rules are kept (each is its rule's own).
+    pub fn evaluate_all_prepared(
+        &self,
+        objects: &[&Node],
+        prepared: &[Result<Prepared, EvalError>],
+        limits: &Limits,
+    ) -> Vec<Evaluation> {
+        let mut per_module = self
+            .modules
+            .iter()
+            .zip(prepared)
+            .map(|(m, p)| m.evaluate_all_prepared(objects, p, limits));
+        let Some(first) = per_module.next() else {
+            return objects.iter().map(|_| Evaluation::default()).collect();
+        };
+        let mut merged = first;
+        for results in per_module {
+            for (into, more) in merged.iter_mut().zip(results) {
+                into.findings.extend(more.findings);
+                // Stable: a rule's own findings keep their order.
+                into.findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+                into.errors.extend(more.errors);
+            }
+        }
+        merged
+    }
+}
