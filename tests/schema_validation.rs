@@ -128,8 +128,8 @@ fn crd_kinds_are_validated_and_kinds_without_a_schema_are_listed() {
         schema_findings(&json),
         [
             finding("bad", "schema.enum", "spec.mode", 14, 3),
-            finding("bad", "schema.unknown_field", "spec.colour", 15, 3),
             finding("bad", "schema.required", "spec.size", 13, 1),
+            finding("bad", "schema.unknown_field", "spec.colour", 15, 3),
         ]
     );
     assert_eq!(json["summary"]["unvalidated"], 2);
@@ -221,8 +221,17 @@ fn every_schema_finding_on_the_real_world_corpus_is_a_true_positive() {
         }
         *groups.entry((rule, general)).or_default() += 1;
     }
+    // Each group examined. 641 of the 697 objects have a schema (the other 56 are custom
+    // resources whose CRDs are not given, and `policy/v1beta1` PodDisruptionBudget and
+    // PodSecurityPolicy, which Kubernetes 1.37 no longer serves, and a PodSecurityPolicy
+    // written `policy/v1`, which never existed), and all but one are valid.
+    assert_eq!(json["summary"]["resources"], 697);
+    assert_eq!(json["summary"]["unvalidated"], 56);
     let expected: BTreeMap<(String, String), usize> = [
-        // Filled in from the run below, each group examined.
+        // kubernetes-sigs/metrics-server `manifests/base/deployment.yaml`: a kustomize base
+        // whose selector the overlay adds; applied as it is, the API server refuses it with
+        // `spec.selector: Required value`.
+        ("schema.required", "spec.selector", 1),
     ]
     .into_iter()
     .map(|(rule, path, n): (&str, &str, usize)| ((rule.to_string(), path.to_string()), n))

@@ -20,7 +20,7 @@ fn issues(validator: &Validator, yaml: &str) -> Vec<(&'static str, String, u32, 
         .collect()
 }
 
-fn rules_and_paths(found: &[(&'static str, String, u32, u32, String)]) -> Vec<(&'static str, &str)> {
+fn rules_and_paths<'a>(found: &'a [(&'static str, String, u32, u32, String)]) -> Vec<(&'static str, &'a str)> {
     found.iter().map(|(r, p, ..)| (*r, p.as_str())).collect()
 }
 
@@ -156,7 +156,7 @@ spec:
     // The list item of the port, the item of the container, the `hostPath` key, `spec`;
     // the reference without a name is accepted, as by the API server.
     let positions: Vec<(u32, u32)> = found.iter().map(|f| (f.2, f.3)).collect();
-    assert_eq!(positions, [(11, 15), (9, 11), (12, 30), (5, 1)]);
+    assert_eq!(positions, [(11, 15), (9, 11), (12, 27), (5, 1)]);
     assert_eq!(
         found[1].4,
         "`spec.template.spec.containers[0].name` is required in `Container` but is missing"
