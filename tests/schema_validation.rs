@@ -63,7 +63,13 @@ fn schema_findings(json: &Value) -> Vec<(String, String, String, u64, u64)> {
     out
 }
 
-fn finding(name: &str, rule: &str, path: &str, line: u64, col: u64) -> (String, String, String, u64, u64) {
+fn finding(
+    name: &str,
+    rule: &str,
+    path: &str,
+    line: u64,
+    col: u64,
+) -> (String, String, String, u64, u64) {
     (name.into(), rule.into(), path.into(), line, col)
 }
 
@@ -76,7 +82,13 @@ fn built_in_kinds_are_validated_by_default_and_exceptions_apply() {
         schema_findings(&json),
         [
             finding("flags", "schema.wrong_type", "data.enabled", 6, 3),
-            finding("web", "schema.unknown_field", "spec.template.spec.containers[0].imagePullPolcy", 22, 11),
+            finding(
+                "web",
+                "schema.unknown_field",
+                "spec.template.spec.containers[0].imagePullPolcy",
+                22,
+                11
+            ),
         ]
     );
     let config_map = &json["results"][0]["violations"][0];
@@ -114,7 +126,12 @@ fn built_in_kinds_are_validated_by_default_and_exceptions_apply() {
         .collect();
     assert_eq!(
         ids,
-        ["schema.enum", "schema.required", "schema.unknown_field", "schema.wrong_type"]
+        [
+            "schema.enum",
+            "schema.required",
+            "schema.unknown_field",
+            "schema.wrong_type"
+        ]
     );
 }
 
@@ -140,7 +157,9 @@ fn crd_kinds_are_validated_and_kinds_without_a_schema_are_listed() {
     let out = run(&["test", "--crd", &format!("{DIR}/crds"), &file]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("not validated against a schema: 2 objects of 1 kind: `example.com/v1` `Gadget` (2)"),
+        text.contains(
+            "not validated against a schema: 2 objects of 1 kind: `example.com/v1` `Gadget` (2)"
+        ),
         "{text}"
     );
 
@@ -164,7 +183,10 @@ fn crd_kinds_are_validated_and_kinds_without_a_schema_are_listed() {
     let out = run(&["test", "--crd", &file, &file]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--crd `tests/manifests/schema/widgets.yaml`: no CustomResourceDefinition"), "{stderr}");
+    assert!(
+        stderr.contains("--crd `tests/manifests/schema/widgets.yaml`: no CustomResourceDefinition"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -188,8 +210,16 @@ fn rules_and_explain_describe_the_schema_rules() {
     let out = run(&["explain", "schema.wrong_type"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("schema.wrong_type: Field values must have the type their schema declares"), "{text}");
-    assert!(text.contains("applies to: every object whose kind has a schema"), "{text}");
+    assert!(
+        text.starts_with(
+            "schema.wrong_type: Field values must have the type their schema declares"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("applies to: every object whose kind has a schema"),
+        "{text}"
+    );
     assert!(text.contains("Remediation\n  Quote values"), "{text}");
 }
 

@@ -142,7 +142,13 @@ impl Walk<'_> {
         }
     }
 
-    fn object(&mut self, node: &Node, type_name: &str, entries: &[(String, Node)], key: Option<&str>) {
+    fn object(
+        &mut self,
+        node: &Node,
+        type_name: &str,
+        entries: &[(String, Node)],
+        key: Option<&str>,
+    ) {
         let Some(object) = self.schema.object(type_name) else {
             return;
         };
@@ -242,7 +248,12 @@ const KEY_SEARCH_LINES: u32 = 8;
 
 /// Finds `key:` (plain or quoted) at or before the value at `line`:`col`: on the value's line
 /// before the value, else the last occurrence on the lines above.
-fn find_key(line_text: &dyn Fn(u32) -> String, key: &str, line: u32, col: u32) -> Option<(u32, u32)> {
+fn find_key(
+    line_text: &dyn Fn(u32) -> String,
+    key: &str,
+    line: u32,
+    col: u32,
+) -> Option<(u32, u32)> {
     let first = line.saturating_sub(KEY_SEARCH_LINES).max(1);
     for at in (first..=line).rev() {
         let text = line_text(at);
@@ -353,7 +364,9 @@ fn scalar_problem(ty: &SchemaType, value: &Value) -> Option<String> {
         SchemaType::Number => match value {
             Value::Int(_) | Value::Float(_) => return None,
             Value::String(s) if s.trim().parse::<f64>().is_ok() => {
-                return Some(format!("must be a number, found {found}: remove the quotes"))
+                return Some(format!(
+                    "must be a number, found {found}: remove the quotes"
+                ))
             }
             _ => "a number",
         },
