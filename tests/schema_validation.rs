@@ -190,6 +190,22 @@ fn crd_kinds_are_validated_and_kinds_without_a_schema_are_listed() {
 }
 
 #[test]
+fn kinds_of_the_crds_the_policies_import_are_validated() {
+    // The standard library imports Istio's security CRDs (stdlib/crds/istio-security.yaml).
+    let (code, json) = test_json(&["--rule", "schema.*", &format!("{DIR}/istio.yaml")]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        schema_findings(&json),
+        [finding("default", "schema.enum", "spec.mtls.mode", 8, 5)]
+    );
+    assert_eq!(
+        json["results"][0]["violations"][0]["message"],
+        "`spec.mtls.mode` must be one of `UNSET`, `DISABLE`, `PERMISSIVE` or `STRICT`, found `\"strict\"`"
+    );
+    assert_eq!(json["summary"]["unvalidated"], 0);
+}
+
+#[test]
 fn rules_and_explain_describe_the_schema_rules() {
     let out = run(&["rules", "-o", "json"]);
     let rules: Value = serde_json::from_slice(&out.stdout).unwrap();
