@@ -36,6 +36,8 @@ const EXIT_CODES: &str = "Exit codes:
 still evaluated and reported)
   130  interrupted by Ctrl-C (`test` writes no report)";
 
+// The command line is parsed once: the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Parse and type-check policy files or folders (the standard library when none is given).
