@@ -901,7 +901,12 @@ spec:
         let mtls = format!("{spec}.mtls");
         assert_eq!(
             field(&schema, &mtls, "mode").enum_values,
-            [json!("UNSET"), json!("DISABLE"), json!("PERMISSIVE"), json!("STRICT")]
+            [
+                json!("UNSET"),
+                json!("DISABLE"),
+                json!("PERMISSIVE"),
+                json!("STRICT")
+            ]
         );
         let selector = format!("{spec}.selector");
         assert_eq!(

@@ -27,7 +27,11 @@ pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
     eprintln!(
         "wrote {} ({} rules, {} bytes)",
         target.display(),
-        module.selected.iter().filter(|id| !schema_rules::is_schema_rule(id)).count(),
+        module
+            .selected
+            .iter()
+            .filter(|id| !schema_rules::is_schema_rule(id))
+            .count(),
         module.wasm.len()
     );
     ExitCode::SUCCESS

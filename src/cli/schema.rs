@@ -73,9 +73,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         // file_type does not follow symlinks, so a symlink loop cannot recurse forever.
         match entry.file_type() {
             Ok(t) if t.is_dir() => walk(&path, found),
-            Ok(_) if path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json") =>
+            Ok(_)
+                if path
+                    .extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json") =>
             {
                 found.push(path);
             }

@@ -142,7 +142,13 @@ impl Walk<'_> {
         }
     }
 
-    fn object(&mut self, node: &Node, type_name: &str, entries: &[(String, Node)], key: Option<&str>) {
+    fn object(
+        &mut self,
+        node: &Node,
+        type_name: &str,
+        entries: &[(String, Node)],
+        key: Option<&str>,
+    ) {
         let Some(object) = self.schema.object(type_name) else {
             return;
         };
@@ -179,11 +185,13 @@ impl Walk<'_> {
             if field.required && !present && !defaults_to_empty(type_name, name) {
                 let (line, col) = self.key_position(node, key);
                 self.path.push(PathSegment::Field(name.clone()));
-                let message = format!(
-                    "`{}` is required in `{}` but is missing",
-                    format_path(&self.path),
-                    short_name(type_name)
-                );
+                let message = match type_label(type_name) {
+                    Some(label) => format!(
+                        "`{}` is required in `{label}` but is missing",
+                        format_path(&self.path)
+                    ),
+                    None => format!("`{}` is required but is missing", format_path(&self.path)),
+                };
                 self.issues.push(Issue {
                     rule: rules::REQUIRED,
                     message,
@@ -240,7 +248,12 @@ const KEY_SEARCH_LINES: u32 = 8;
 
 /// Finds `key:` (plain or quoted) at or before the value at `line`:`col`: on the value's line
 /// before the value, else the last occurrence on the lines above.
-fn find_key(line_text: &dyn Fn(u32) -> String, key: &str, line: u32, col: u32) -> Option<(u32, u32)> {
+fn find_key(
+    line_text: &dyn Fn(u32) -> String,
+    key: &str,
+    line: u32,
+    col: u32,
+) -> Option<(u32, u32)> {
     let first = line.saturating_sub(KEY_SEARCH_LINES).max(1);
     for at in (first..=line).rev() {
         let text = line_text(at);
@@ -288,12 +301,23 @@ fn unknown_field(object: &ObjectType, type_name: &str, path: &[PathSegment], key
         .map(|near| format!(": did you mean `{near}`?"))
         .unwrap_or_default();
     let parent = format_path(&path[..path.len() - 1]);
-    let owner = if parent.is_empty() {
-        format!("`{}`", short_name(type_name))
-    } else {
-        format!("`{parent}` (`{}`)", short_name(type_name))
+    let owner = match (parent.is_empty(), type_label(type_name)) {
+        (true, Some(label)) => format!("`{label}`"),
+        (false, Some(label)) => format!("`{parent}` (`{label}`)"),
+        (_, None) => format!("`{parent}`"),
     };
     format!("unknown field `{key}`: {owner} has no such field{hint}")
+}
+
+/// The name of a type for messages: `Container` for `io.k8s.api.core.v1.Container`, the kind
+/// for a CRD version's root type (`example.com/v1/Widget`), and none for the anonymous types
+/// nested in a CRD schema (`example.com/v1/Widget.spec`), which the path already names.
+fn type_label(type_name: &str) -> Option<&str> {
+    match type_name.rsplit_once('/') {
+        Some((_, kind)) if kind.contains('.') => None,
+        Some((_, kind)) => Some(kind),
+        None => Some(short_name(type_name)),
+    }
 }
 
 /// The allowed values of an enum, for messages: `` `A`, `B` or `C` ``.
@@ -340,7 +364,9 @@ fn scalar_problem(ty: &SchemaType, value: &Value) -> Option<String> {
         SchemaType::Number => match value {
             Value::Int(_) | Value::Float(_) => return None,
             Value::String(s) if s.trim().parse::<f64>().is_ok() => {
-                return Some(format!("must be a number, found {found}: remove the quotes"))
+                return Some(format!(
+                    "must be a number, found {found}: remove the quotes"
+                ))
             }
             _ => "a number",
         },
@@ -376,10 +402,10 @@ fn scalar_problem(ty: &SchemaType, value: &Value) -> Option<String> {
         SchemaType::List(_) => "a list",
         SchemaType::Map(_) => "a mapping",
         SchemaType::Object(name) => {
-            return Some(format!(
-                "must be a mapping (`{}`), found {found}",
-                short_name(name)
-            ))
+            return Some(match type_label(name) {
+                Some(label) => format!("must be a mapping (`{label}`), found {found}"),
+                None => format!("must be a mapping, found {found}"),
+            })
         }
         SchemaType::Any => return None,
     };

@@ -20,7 +20,9 @@ fn issues(validator: &Validator, yaml: &str) -> Vec<(&'static str, String, u32, 
         .collect()
 }
 
-fn rules_and_paths(found: &[(&'static str, String, u32, u32, String)]) -> Vec<(&'static str, &str)> {
+fn rules_and_paths<'a>(
+    found: &'a [(&'static str, String, u32, u32, String)],
+) -> Vec<(&'static str, &'a str)> {
     found.iter().map(|(r, p, ..)| (*r, p.as_str())).collect()
 }
 
@@ -147,16 +149,22 @@ spec:
     assert_eq!(
         rules_and_paths(&found),
         [
-            (rules::REQUIRED, "spec.template.spec.containers[0].ports[0].containerPort"),
+            (
+                rules::REQUIRED,
+                "spec.template.spec.containers[0].ports[0].containerPort"
+            ),
             (rules::REQUIRED, "spec.template.spec.containers[0].name"),
-            (rules::REQUIRED, "spec.template.spec.volumes[0].hostPath.path"),
+            (
+                rules::REQUIRED,
+                "spec.template.spec.volumes[0].hostPath.path"
+            ),
             (rules::REQUIRED, "spec.selector"),
         ]
     );
     // The list item of the port, the item of the container, the `hostPath` key, `spec`;
     // the reference without a name is accepted, as by the API server.
     let positions: Vec<(u32, u32)> = found.iter().map(|f| (f.2, f.3)).collect();
-    assert_eq!(positions, [(11, 15), (9, 11), (12, 30), (5, 1)]);
+    assert_eq!(positions, [(11, 15), (9, 11), (12, 27), (5, 1)]);
     assert_eq!(
         found[1].4,
         "`spec.template.spec.containers[0].name` is required in `Container` but is missing"
@@ -210,12 +218,18 @@ fn objects_where_scalars_are_expected_and_the_other_way_round() {
     let found = issues(&kubernetes(), yaml);
     assert_eq!(
         rules_and_paths(&found),
-        [(rules::WRONG_TYPE, "spec.ports"), (rules::WRONG_TYPE, "spec.selector")]
+        [
+            (rules::WRONG_TYPE, "spec.ports"),
+            (rules::WRONG_TYPE, "spec.selector")
+        ]
     );
     assert_eq!(found[0].4, "`spec.ports` must be a list, found a mapping");
     let yaml = "apiVersion: v1\nkind: Service\nmetadata: x\n";
     let found = issues(&kubernetes(), yaml);
-    assert_eq!(found[0].4, "`metadata` must be a mapping (`ObjectMeta`), found the string `\"x\"`");
+    assert_eq!(
+        found[0].4,
+        "`metadata` must be a mapping (`ObjectMeta`), found the string `\"x\"`"
+    );
 }
 
 #[test]
@@ -224,12 +238,17 @@ fn kinds_without_a_schema_are_not_checked() {
     assert!(v.knows("apps/v1", "Deployment"));
     assert!(!v.knows("extensions/v1beta1", "Deployment"));
     assert!(!v.knows("example.com/v1", "Widget"));
-    let node = load("apiVersion: example.com/v1\nkind: Widget\n", &Limits::default())
-        .unwrap()
-        .objects
-        .remove(0)
-        .node;
-    assert!(v.check(&node, "example.com/v1", "Widget", &|_| String::new()).is_none());
+    let node = load(
+        "apiVersion: example.com/v1\nkind: Widget\n",
+        &Limits::default(),
+    )
+    .unwrap()
+    .objects
+    .remove(0)
+    .node;
+    assert!(v
+        .check(&node, "example.com/v1", "Widget", &|_| String::new())
+        .is_none());
 }
 
 const WIDGET_CRD: &str = r#"
@@ -306,7 +325,12 @@ spec:
 fn keys_are_found_in_flow_and_quoted_mappings() {
     let line = |text: &'static str| move |_: u32| text.to_string();
     assert_eq!(
-        find_key(&line("  x: {name: a, imagePullPolcy: b}"), "imagePullPolcy", 1, 32),
+        find_key(
+            &line("  x: {name: a, imagePullPolcy: b}"),
+            "imagePullPolcy",
+            1,
+            32
+        ),
         Some((1, 16))
     );
     assert_eq!(
