@@ -42,6 +42,9 @@ enum Command {
     Check {
         /// `.rp` files or folders holding them.
         paths: Vec<PathBuf>,
+        /// Policy `.rp` files or folders, as positional paths (repeatable).
+        #[arg(short, long = "policy", value_name = "PATH")]
+        policy: Vec<PathBuf>,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Human)]
         output: CheckFormat,
@@ -138,6 +141,9 @@ enum Command {
         kyverno_style: KyvernoStyle,
         /// Policy `.rp` files or folders.
         paths: Vec<PathBuf>,
+        /// Policy `.rp` files or folders, as positional paths (repeatable).
+        #[arg(short, long = "policy", value_name = "PATH")]
+        policy: Vec<PathBuf>,
     },
 }
 
@@ -184,7 +190,14 @@ enum CheckFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { paths, output } => check(&paths, output),
+        Command::Check {
+            mut paths,
+            policy,
+            output,
+        } => {
+            paths.extend(policy);
+            check(&paths, output)
+        }
         Command::Test {
             paths,
             policy,
@@ -239,27 +252,12 @@ fn main() -> ExitCode {
             target,
             output,
             kyverno_style,
-            paths,
-        } => match target {
-            BuildTarget::Wasm => cli::build::wasm(&paths, &output),
-            BuildTarget::Gatekeeper => {
-                cli::build::export(cli::build::Export::Gatekeeper, &paths, &output)
-            }
-            BuildTarget::GatekeeperCel => {
-                cli::build::export(cli::build::Export::GatekeeperCel, &paths, &output)
-            }
-            BuildTarget::Kyverno => cli::build::export(
-                cli::build::Export::Kyverno {
-                    pattern: kyverno_style == KyvernoStyle::Pattern,
-                },
-                &paths,
-                &output,
-            ),
-            BuildTarget::KyvernoVpol => {
-                cli::build::export(cli::build::Export::KyvernoValidatingPolicy, &paths, &output)
-            }
-            BuildTarget::Vap => cli::build::export(cli::build::Export::Vap, &paths, &output),
-        },
+            mut paths,
+            policy,
+        } => {
+            paths.extend(policy);
+            build(target, kyverno_style, &paths, &output)
+        }
         Command::Verify {
             paths,
             output,
@@ -275,6 +273,35 @@ fn main() -> ExitCode {
             ExitCode::from(rampart_runtime::verify::main_entry(args) as u8)
         }
     }
+}
+
+/// `rampart build`: compiles the policies for one target.
+fn build(
+    target: BuildTarget,
+    kyverno_style: KyvernoStyle,
+    paths: &[PathBuf],
+    output: &std::path::Path,
+) -> ExitCode {
+    match target {
+            BuildTarget::Wasm => cli::build::wasm(paths, output),
+            BuildTarget::Gatekeeper => {
+                cli::build::export(cli::build::Export::Gatekeeper, paths, output)
+            }
+            BuildTarget::GatekeeperCel => {
+                cli::build::export(cli::build::Export::GatekeeperCel, paths, output)
+            }
+            BuildTarget::Kyverno => cli::build::export(
+                cli::build::Export::Kyverno {
+                    pattern: kyverno_style == KyvernoStyle::Pattern,
+                },
+                paths,
+                output,
+            ),
+            BuildTarget::KyvernoVpol => {
+                cli::build::export(cli::build::Export::KyvernoValidatingPolicy, paths, output)
+            }
+            BuildTarget::Vap => cli::build::export(cli::build::Export::Vap, paths, output),
+        }
 }
 
 /// The embedded Kubernetes schema.

@@ -121,6 +121,9 @@ pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) ->
                 digest.write(text.as_bytes());
                 let (ast, errors) = syntax::parse_file(&text);
                 let id = files.add(source.name.clone(), text);
+                if errors.is_empty() {
+                    diagnostics.extend(check::no_rules(id, &ast));
+                }
                 for e in errors {
                     let mut d =
                         Diagnostic::error("syntax", id, e.span, e.message).with_label("here");
