@@ -283,25 +283,25 @@ fn build(
     output: &std::path::Path,
 ) -> ExitCode {
     match target {
-            BuildTarget::Wasm => cli::build::wasm(paths, output),
-            BuildTarget::Gatekeeper => {
-                cli::build::export(cli::build::Export::Gatekeeper, paths, output)
-            }
-            BuildTarget::GatekeeperCel => {
-                cli::build::export(cli::build::Export::GatekeeperCel, paths, output)
-            }
-            BuildTarget::Kyverno => cli::build::export(
-                cli::build::Export::Kyverno {
-                    pattern: kyverno_style == KyvernoStyle::Pattern,
-                },
-                paths,
-                output,
-            ),
-            BuildTarget::KyvernoVpol => {
-                cli::build::export(cli::build::Export::KyvernoValidatingPolicy, paths, output)
-            }
-            BuildTarget::Vap => cli::build::export(cli::build::Export::Vap, paths, output),
+        BuildTarget::Wasm => cli::build::wasm(paths, output),
+        BuildTarget::Gatekeeper => {
+            cli::build::export(cli::build::Export::Gatekeeper, paths, output)
         }
+        BuildTarget::GatekeeperCel => {
+            cli::build::export(cli::build::Export::GatekeeperCel, paths, output)
+        }
+        BuildTarget::Kyverno => cli::build::export(
+            cli::build::Export::Kyverno {
+                pattern: kyverno_style == KyvernoStyle::Pattern,
+            },
+            paths,
+            output,
+        ),
+        BuildTarget::KyvernoVpol => {
+            cli::build::export(cli::build::Export::KyvernoValidatingPolicy, paths, output)
+        }
+        BuildTarget::Vap => cli::build::export(cli::build::Export::Vap, paths, output),
+    }
 }
 
 /// The embedded Kubernetes schema.

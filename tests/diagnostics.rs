@@ -79,8 +79,7 @@ fn one_mistake_one_error() {
             .args(["check", "-o", "json", &rel.display().to_string()])
             .output()
             .expect("the binary runs");
-        let json: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
         assert_eq!(
             json["errors"],
             1,
@@ -102,8 +101,7 @@ fn empty_policy_files_warn() {
             .args(["check", "-o", "json", &format!("tests/diagnostics/{file}")])
             .output()
             .expect("the binary runs");
-        let json: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
         assert_eq!(json["errors"], 0, "{file}");
         assert_eq!(json["diagnostics"][0]["code"], "no-rules", "{file}");
     }

@@ -887,11 +887,12 @@ impl<'a> Cx<'a> {
                 if map.is_some() || !is_list {
                     let value = match map {
                         Some(m) => self.expr(m)?.value(),
-                        None => self.expr(&Expr {
-                            ty: Type::Any,
-                            kind: ExprKind::Local(*item),
-                        })?
-                        .value(),
+                        None => self
+                            .expr(&Expr {
+                                ty: Type::Any,
+                                kind: ExprKind::Local(*item),
+                            })?
+                            .value(),
                     };
                     code = format!("{code}.map({var}, {value})");
                 }

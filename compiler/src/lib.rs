@@ -161,7 +161,16 @@ pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) ->
     let refs: Vec<_> = parsed.iter().map(|(id, ast, _)| (*id, ast)).collect();
     let (mut program, more) =
         check::check_program(&schema, &refs, format!("{:016x}", digest.finish()));
-    diagnostics.extend(more);
+    // A checker error on the very token a syntax error names is a consequence of it.
+    let syntax: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.code == "syntax")
+        .map(|d| (d.file, d.span))
+        .collect();
+    diagnostics.extend(
+        more.into_iter()
+            .filter(|d| !syntax.contains(&(d.file, d.span))),
+    );
     if diagnostics.iter().any(Diagnostic::is_error) {
         program = None;
     }

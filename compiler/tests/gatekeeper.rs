@@ -545,7 +545,10 @@ fn written_forms_agree_with_wasm() {
         .collect();
     let stats = differential(&program, &objects, false);
     assert_agree("written forms", &stats);
-    assert!(stats.fired > 10, "the objects exercise the rules: {stats:?}");
+    assert!(
+        stats.fired > 10,
+        "the objects exercise the rules: {stats:?}"
+    );
 }
 
 #[test]

@@ -16,7 +16,12 @@ fn findings() -> Vec<String> {
     let mut out = Vec::new();
     for (name, node) in load_objects("forms", FORMS_OBJECTS.as_bytes()) {
         let found = policies
-            .evaluate(&node, &ObjectSet::default(), &Params::default(), &Limits::default())
+            .evaluate(
+                &node,
+                &ObjectSet::default(),
+                &Params::default(),
+                &Limits::default(),
+            )
             .expect("evaluates");
         for f in found {
             let action = match f.action {

@@ -1048,10 +1048,7 @@ impl Checker<'_> {
                 if !scope.reads_kinds.contains(&gvk) {
                     scope.reads_kinds.push(gvk.clone());
                 }
-                e(
-                    Type::List(Box::new(super::kind_type(&k))),
-                    K::Objects(gvk),
-                )
+                e(Type::List(Box::new(super::kind_type(&k))), K::Objects(gvk))
             }
             "values" => {
                 let v = self.expr(scope, &args[0]);
@@ -1105,11 +1102,7 @@ impl Checker<'_> {
             self.expect(scope, &args[2], &Type::Bool, &what)
         };
         scope.pop(pushed);
-        let ty = if name == "map" {
-            body.ty.clone()
-        } else {
-            elem
-        };
+        let ty = if name == "map" { body.ty.clone() } else { elem };
         let (filter, map) = if name == "map" {
             (None, Some(Box::new(body)))
         } else {
@@ -1150,9 +1143,7 @@ fn sentinel(t: &Type) -> Option<ir::Expr> {
 fn optional_eq(x: ir::Expr, y: ir::Expr) -> ir::Expr {
     let absent = |v: &ir::Expr| e(Type::Bool, K::IsAbsent(Box::new(v.clone())));
     let unwrap = |v: ir::Expr| match sentinel(v.ty.strip_optional()) {
-        Some(s) if v.ty.is_optional() => {
-            e(s.ty.clone(), K::Default(Box::new(v), Box::new(s)))
-        }
+        Some(s) if v.ty.is_optional() => e(s.ty.clone(), K::Default(Box::new(v), Box::new(s))),
         _ => v,
     };
     let (xo, yo) = (x.ty.is_optional(), y.ty.is_optional());

@@ -684,7 +684,10 @@ impl<'s> Checker<'s> {
         message_parts(text, &mut message);
         for part in &mut message {
             if let ir::MessagePart::Expr(x) = part {
-                *x = wrap_lets(&lets, std::mem::replace(x, ir::Expr::lit(ir::Value::Null, Type::Null)));
+                *x = wrap_lets(
+                    &lets,
+                    std::mem::replace(x, ir::Expr::lit(ir::Value::Null, Type::Null)),
+                );
             }
         }
         scope.pop(pushed);
@@ -941,8 +944,9 @@ pub fn no_rules(file: FileId, ast: &ast::SourceFile) -> Option<Diagnostic> {
         None => ("this file has no rules".to_string(), Span::default()),
     };
     Some(
-        Diagnostic::warning("no-rules", file, span, what)
-            .with_help("add a rule: `rule name { title \"…\" match Pod deny when … message \"…\" }`"),
+        Diagnostic::warning("no-rules", file, span, what).with_help(
+            "add a rule: `rule name { title \"…\" match Pod deny when … message \"…\" }`",
+        ),
     )
 }
 

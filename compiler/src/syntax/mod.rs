@@ -179,6 +179,44 @@ fn expected_help(expected: &[String]) -> Option<String> {
     if expected.is_empty() {
         return None;
     }
+    // Where a name is expected, the keywords that may be names are not worth listing.
+    const SOFT: &[&str] = &[
+        "module",
+        "import",
+        "as",
+        "rule",
+        "fn",
+        "param",
+        "match",
+        "exclude",
+        "namespaces",
+        "labels",
+        "deny",
+        "warn",
+        "autogen",
+        "off",
+    ];
+    const HARD: &[&str] = &[
+        "and", "or", "not", "in", "if", "then", "else", "true", "false", "null", "any", "all",
+        "let", "for", "when", "at", "message",
+    ];
+    let word = |e: &String| {
+        let w = e.trim_matches('"');
+        SOFT.contains(&w) || HARD.contains(&w)
+    };
+    if expected.iter().all(|e| e == "IDENT" || word(e)) && expected.iter().any(|e| e == "IDENT") {
+        return Some("expected a name".to_string());
+    }
+    let expression = expected.iter().any(|e| e == "\"(\"");
+    let expected: Vec<String> = if expression {
+        expected
+            .iter()
+            .filter(|e| !SOFT.contains(&e.trim_matches('"')))
+            .cloned()
+            .collect()
+    } else {
+        expected.to_vec()
+    };
     let names: Vec<String> = expected
         .iter()
         .map(|e| match e.as_str() {
@@ -444,5 +482,10 @@ pub(crate) fn raw_string_literal(
     r: usize,
 ) -> Expr {
     let body = &raw[2..raw.len() - 1];
-    mk(errors, ExprKind::Str(vec![StrPart::Text(body.to_string())]), l, r)
+    mk(
+        errors,
+        ExprKind::Str(vec![StrPart::Text(body.to_string())]),
+        l,
+        r,
+    )
 }

@@ -650,9 +650,7 @@ impl<'a> RuleGen<'a> {
             Builtin::EndsWith => two(self, Helper::EndsWith),
             Builtin::Contains => two(self, Helper::Contains),
             Builtin::Glob => two(self, Helper::Glob),
-            Builtin::TrimPrefix | Builtin::TrimSuffix => {
-                self.trim(args, b == Builtin::TrimPrefix)
-            }
+            Builtin::TrimPrefix | Builtin::TrimSuffix => self.trim(args, b == Builtin::TrimPrefix),
             Builtin::Matches => {
                 let table = match &args[1].kind {
                     ExprKind::Lit(crate::ir::Value::String(p)) => dfa_table(p),

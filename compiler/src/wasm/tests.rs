@@ -1186,7 +1186,10 @@ fn wasm_collect_filters_and_maps() {
     };
     let gt2 = bin(BinOp::Gt, local(0, Type::Int), int(2), Type::Bool);
     let plus10 = bin(BinOp::Add, local(0, Type::Int), int(10), Type::Int);
-    assert_eq!(show(over(xs.clone(), None, Some(gt2.clone()), None)), "[3,4]");
+    assert_eq!(
+        show(over(xs.clone(), None, Some(gt2.clone()), None)),
+        "[3,4]"
+    );
     assert_eq!(
         show(over(xs.clone(), None, None, Some(plus10.clone()))),
         "[11,12,13,14]"

@@ -233,8 +233,8 @@ fn read_case(
     for (key, value) in entries {
         if !CASE_KEYS.contains(&key.as_str()) {
             let hint = rampart_compiler::diagnostics::did_you_mean(key, CASE_KEYS.iter().copied())
-            .map(|s| format!("; did you mean `{s}`?"))
-            .unwrap_or_default();
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
             errors.push(
                 key_line(text, key, value, node.line),
                 format!("unknown key `{key}` in a case{hint}"),
@@ -371,7 +371,9 @@ fn inline_object(node: &Node, case: &str, errors: &mut Errors) -> Option<Node> {
 }
 
 /// The keys of a case.
-const CASE_KEYS: &[&str] = &["name", "object", "file", "select", "with", "params", "expect"];
+const CASE_KEYS: &[&str] = &[
+    "name", "object", "file", "select", "with", "params", "expect",
+];
 
 /// `select: {kind: K, name: N}`: which object of a `file` holding several a case tests.
 struct Select {
@@ -402,7 +404,10 @@ impl Select {
 
     fn matches(&self, o: &manifest::Object) -> bool {
         self.kind.as_ref().is_none_or(|k| *k == o.kind)
-            && self.name.as_ref().is_none_or(|n| o.name.as_ref() == Some(n))
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|n| o.name.as_ref() == Some(n))
     }
 }
 
@@ -447,7 +452,11 @@ fn file_object(
         }
         Ok(loaded) if select.is_some() => {
             let select = select?;
-            let mut found: Vec<_> = loaded.objects.into_iter().filter(|o| select.matches(o)).collect();
+            let mut found: Vec<_> = loaded
+                .objects
+                .into_iter()
+                .filter(|o| select.matches(o))
+                .collect();
             if found.len() == 1 {
                 return found.pop().map(|o| o.node);
             }
