@@ -46,6 +46,9 @@ enum Command {
     Check {
         /// `.rp` files or folders holding them.
         paths: Vec<PathBuf>,
+        /// Policy `.rp` files or folders, as positional paths (repeatable).
+        #[arg(short, long = "policy", value_name = "PATH")]
+        policy: Vec<PathBuf>,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Human)]
         output: CheckFormat,
@@ -154,6 +157,9 @@ enum Command {
         kyverno_style: KyvernoStyle,
         /// Policy `.rp` files or folders.
         paths: Vec<PathBuf>,
+        /// Policy `.rp` files or folders, as positional paths (repeatable).
+        #[arg(short, long = "policy", value_name = "PATH")]
+        policy: Vec<PathBuf>,
     },
     /// Effective RBAC permissions of manifests: can, who-can, list, risks, diff (spec/rbac.md).
     Rbac {
@@ -235,10 +241,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check {
-            paths,
+            mut paths,
+            policy,
             output,
             target,
-        } => check(&paths, output, target.map(|t| t.target(false))),
+        } => {
+            paths.extend(policy);
+            check(&paths, output, target.map(|t| t.target(false)))
+        }
         Command::Test {
             paths,
             policy,
@@ -299,8 +309,10 @@ fn main() -> ExitCode {
             target,
             output,
             kyverno_style,
-            paths,
+            mut paths,
+            policy,
         } => {
+            paths.extend(policy);
             let pattern = kyverno_style == KyvernoStyle::Pattern;
             let export = match target {
                 BuildTarget::Wasm => return cli::build::wasm(&paths, &output),

@@ -55,3 +55,54 @@ fn json_diagnostics_name_file_and_line() {
         .unwrap()
         .contains("did you mean `privileged`?"));
 }
+
+/// Each `one_*.rp` input is one natural mistake: it must give exactly one error (its notes
+/// and help aside), never a cascade.
+#[test]
+fn one_mistake_one_error() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut inputs: Vec<_> = std::fs::read_dir(root.join("tests/diagnostics"))
+        .expect("the inputs are there")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("one_"))
+        })
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 10, "the one-mistake inputs are there");
+    for path in inputs {
+        let rel = path.strip_prefix(root).expect("under the crate");
+        let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .current_dir(root)
+            .args(["check", "-o", "json", &rel.display().to_string()])
+            .output()
+            .expect("the binary runs");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+        assert_eq!(
+            json["errors"],
+            1,
+            "{} gives {} errors: {:#}",
+            rel.display(),
+            json["errors"],
+            json["diagnostics"]
+        );
+    }
+}
+
+/// An empty file, or one with only `module x`, gets a `no-rules` warning and no error.
+#[test]
+fn empty_policy_files_warn() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["warn_empty_file.rp", "warn_module_only.rp"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .current_dir(root)
+            .args(["check", "-o", "json", &format!("tests/diagnostics/{file}")])
+            .output()
+            .expect("the binary runs");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+        assert_eq!(json["errors"], 0, "{file}");
+        assert_eq!(json["diagnostics"][0]["code"], "no-rules", "{file}");
+    }
+}

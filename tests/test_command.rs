@@ -917,3 +917,60 @@ fn set_rules_see_a_kind_written_with_an_escape_in_another_file() {
     std::fs::write(dir.join("np.json"), default_deny("NetworkPolicy")).unwrap();
     assert!(!denied(&check()));
 }
+
+#[test]
+fn policy_flag_is_accepted_by_check_and_build() {
+    let out = run(&["check", "-p", POLICIES]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = run(&["check", "--policy", "tests/diagnostics/unknown_field.rp"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let dir = scratch("build-policy-flag");
+    let out = run(&[
+        "build",
+        "--target",
+        "wasm",
+        "-o",
+        &dir.display().to_string(),
+        "-p",
+        POLICIES,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("policies.wasm").is_file());
+}
+
+#[test]
+fn human_output_prints_no_separator_without_a_path() {
+    let dir = scratch("no-path");
+    let policy = dir.join("whole.rp");
+    std::fs::write(
+        &policy,
+        "module t\nrule whole {\n  title \"t\"\n  match ConfigMap\n  deny message \"about the whole object\"\n}\n",
+    )
+    .unwrap();
+    let manifest = dir.join("cm.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: x}\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "test",
+        "-p",
+        &policy.display().to_string(),
+        &manifest.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("= ConfigMap x/cm\n"), "{text}");
+    assert!(!text.contains('·'), "{text}");
+}

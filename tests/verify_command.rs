@@ -136,7 +136,7 @@ fn a_failing_expectation_exits_1_with_its_row() {
 fn a_passing_suite_exits_0() {
     let out = verify(&[&at("pass")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out).lines().last(), Some("9 passed, 0 failed"));
+    assert_eq!(stdout(&out).lines().last(), Some("10 passed, 0 failed"));
     assert_eq!(stderr(&out), "");
 }
 
@@ -265,7 +265,7 @@ fn all_backends_agree() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let table = stdout(&out);
     assert!(!table.contains("wasm="), "one word per row: {table}");
-    assert_eq!(table.lines().last(), Some("9 passed, 0 failed"));
+    assert_eq!(table.lines().last(), Some("10 passed, 0 failed"));
 
     let out = verify(&["--backend", "all", "-o", "json", &at("pass")]);
     let json: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
@@ -339,5 +339,31 @@ fn a_disagreement_is_visible_in_every_format() {
     assert!(
         xml.contains("<failure message=\"expected deny, got wasm=deny rego=deny cel=deny\">cel: no deny finding with message matching"),
         "{xml}"
+    );
+}
+
+/// `select` must pick exactly one object of a file holding several.
+#[test]
+fn select_must_pick_one_object() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("verify-select");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(TESTS);
+    let file = dir.join("select.test.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "policies: [{}]\ncases:\n  - file: {}\n    select: {{name: debug}}\n    expect: {{demo.privileged: deny}}\n",
+            root.join("policies").display(),
+            root.join("pass/fixtures/several.yaml").display()
+        ),
+    )
+    .unwrap();
+    let out = verify(&[&file.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("`select` picks 2 objects"),
+        "{}",
+        stderr(&out)
     );
 }

@@ -971,6 +971,40 @@ impl<'a> Cx<'a> {
                     )))
                 }
             }
+            ExprKind::Collect {
+                item,
+                key,
+                collection,
+                filter,
+                map,
+            } => {
+                let b = Binder {
+                    item: *item,
+                    key: *key,
+                    collection: (**collection).clone(),
+                };
+                let is_list = matches!(collection.ty.strip_optional(), Type::List(_));
+                let (coll, var) = self.binder(&b)?;
+                let mut code = coll;
+                if let Some(filter) = filter {
+                    let p = self.expr(filter)?.value();
+                    code = format!("{code}.filter({var}, {p})");
+                }
+                // Over a map, CEL iterates keys: `map` turns them into the values.
+                if map.is_some() || !is_list {
+                    let value = match map {
+                        Some(m) => self.expr(m)?.value(),
+                        None => self
+                            .expr(&Expr {
+                                ty: Type::Any,
+                                kind: ExprKind::Local(*item),
+                            })?
+                            .value(),
+                    };
+                    code = format!("{code}.map({var}, {value})");
+                }
+                Ok(C::atom(code))
+            }
             ExprKind::Let(local, value, body) => {
                 let v = self.expr(value)?;
                 let v = C {
@@ -1079,6 +1113,16 @@ impl<'a> Cx<'a> {
             Builtin::EndsWith => C::atom(format!("{}.endsWith({})", arg(0), cs[1].value())),
             Builtin::Contains => C::atom(format!("{}.contains({})", arg(0), cs[1].value())),
             Builtin::Lower => C::atom(format!("{}.lowerAscii()", arg(0))),
+            Builtin::TrimPrefix => C::plain(format!(
+                "{0}.startsWith({1}) ? {0}.substring(size({1})) : {0}",
+                arg(0),
+                arg(1)
+            )),
+            Builtin::TrimSuffix => C::plain(format!(
+                "{0}.endsWith({1}) ? {0}.substring(0, size({0}) - size({1})) : {0}",
+                arg(0),
+                arg(1)
+            )),
             Builtin::Upper => C::atom(format!("{}.upperAscii()", arg(0))),
             Builtin::Glob => {
                 let ExprKind::Lit(Value::String(p)) = &args[1].kind else {

@@ -291,6 +291,10 @@ pub enum Builtin {
     Image,
     Keys,
     AllContainers,
+    /// `trim_prefix(s, p)`: `s` without the prefix `p` when it has it.
+    TrimPrefix,
+    /// `trim_suffix(s, p)`: `s` without the suffix `p` when it has it.
+    TrimSuffix,
 }
 
 /// `any` or `all`.
@@ -331,6 +335,15 @@ pub enum ExprKind {
         body: Box<Expr>,
     },
     If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `filter`/`map`/`values`: the elements of a list (the values of a map, in key order)
+    /// for which `filter` holds, each replaced by `map` when given; absent is empty.
+    Collect {
+        item: Local,
+        key: Option<Local>,
+        collection: Box<Expr>,
+        filter: Option<Box<Expr>>,
+        map: Option<Box<Expr>>,
+    },
     /// `let local = value in body` (from inlined function calls).
     Let(Local, Box<Expr>, Box<Expr>),
     List(Vec<Expr>),

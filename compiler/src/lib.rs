@@ -126,6 +126,9 @@ pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) ->
                 digest.write(text.as_bytes());
                 let (ast, errors) = syntax::parse_file(&text);
                 let id = files.add(source.name.clone(), text);
+                if errors.is_empty() {
+                    diagnostics.extend(check::no_rules(id, &ast));
+                }
                 for e in errors {
                     let mut d =
                         Diagnostic::error("syntax", id, e.span, e.message).with_label("here");
@@ -168,7 +171,16 @@ pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) ->
     let refs: Vec<_> = parsed.iter().map(|(id, ast, _)| (*id, ast)).collect();
     let (mut program, more) =
         check::check_program(&schema, &refs, format!("{:016x}", digest.finish()));
-    diagnostics.extend(more);
+    // A checker error on the very token a syntax error names is a consequence of it.
+    let syntax: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.code == "syntax")
+        .map(|d| (d.file, d.span))
+        .collect();
+    diagnostics.extend(
+        more.into_iter()
+            .filter(|d| !syntax.contains(&(d.file, d.span))),
+    );
     if diagnostics.iter().any(Diagnostic::is_error) {
         program = None;
     }

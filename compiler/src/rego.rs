@@ -1024,6 +1024,27 @@ impl<'a> Gen<'a> {
                 // lines short (regorus refuses lines longer than 1024 columns).
                 format!("pick({tc}, {ta},\n        {tb})")
             }
+            ExprKind::Collect {
+                item,
+                key,
+                collection,
+                filter,
+                map,
+            } => {
+                let coll = self.collection_term(collection);
+                let mut body = vec![match key {
+                    Some(k) => format!("some {}, {} in {coll}", self.name(*k), self.name(*item)),
+                    None => format!("some {} in {coll}", self.name(*item)),
+                }];
+                if let Some(filter) = filter {
+                    body.extend(self.cond(filter));
+                }
+                let value = match map {
+                    Some(map) => self.term(map),
+                    None => self.name(*item),
+                };
+                format!("[{value} | {}]", body.join("; "))
+            }
             ExprKind::Let(l, value, body) => {
                 let tv = self.term(value);
                 if is_simple(value) || count_uses(body, *l) <= 1 {
@@ -1088,6 +1109,8 @@ impl<'a> Gen<'a> {
             Builtin::EndsWith => format!("endswith({}, {})", arg(0), arg(1)),
             Builtin::Contains => format!("contains({}, {})", arg(0), arg(1)),
             Builtin::Lower => format!("lower({})", arg(0)),
+            Builtin::TrimPrefix => format!("trim_prefix({}, {})", arg(0), arg(1)),
+            Builtin::TrimSuffix => format!("trim_suffix({}, {})", arg(0), arg(1)),
             Builtin::Upper => format!("upper({})", arg(0)),
             Builtin::Glob => {
                 self.use_helper(Helper::Glob);
@@ -1237,6 +1260,17 @@ fn visit_locals(e: &Expr, f: &mut dyn FnMut(Local)) {
             visit_locals(c, f);
             visit_locals(a, f);
             visit_locals(b, f);
+        }
+        ExprKind::Collect {
+            collection,
+            filter,
+            map,
+            ..
+        } => {
+            visit_locals(collection, f);
+            for x in [filter, map].into_iter().flatten() {
+                visit_locals(x, f);
+            }
         }
         ExprKind::Interpolate(parts) => {
             for p in parts {

@@ -18,7 +18,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 mod common;
-use common::{compile_source, corpus, load_objects, stdlib, Reference, SNAPSHOT_RULES};
+use common::{
+    compile_source, corpus, load_objects, stdlib, Reference, FORMS, FORMS_OBJECTS, SNAPSHOT_RULES,
+};
 
 /// Policies exercising every IR construct the CEL backend translates.
 const CONSTRUCTS: &str = r#"
@@ -427,6 +429,18 @@ fn constructs_agree_with_wasm() {
         let t = differential(&program, &objects, dialect);
         report(&format!("constructs {dialect:?}"), &t);
         assert!(t.compared > 50, "too few comparisons: {}", t.compared);
+        assert!(t.disagreements.is_empty(), "{:#?}", t.disagreements);
+    }
+}
+
+#[test]
+fn written_forms_agree_with_wasm() {
+    let program = compile_source(FORMS);
+    let objects = load_objects("forms", FORMS_OBJECTS.as_bytes());
+    for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
+        let t = differential(&program, &objects, dialect);
+        report(&format!("written forms {dialect:?}"), &t);
+        assert!(t.compared > 40, "too few comparisons: {}", t.compared);
         assert!(t.disagreements.is_empty(), "{:#?}", t.disagreements);
     }
 }

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value as Json};
 
 mod common;
-use common::{crd_schema, structural, validate};
+use common::{crd_schema, structural, validate, FORMS, FORMS_OBJECTS};
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");
 
@@ -536,6 +536,21 @@ fn constructs_agree_object_by_object() {
     // Without a set, objects() sees only the object itself (and inventory is empty).
     let stats = differential(&constructs(), &fixture_objects(), false);
     assert_agree("hand-written policies, one object at a time", &stats);
+}
+
+#[test]
+fn written_forms_agree_with_wasm() {
+    let program = program_of(vec![("forms.rp".into(), FORMS.into())]);
+    let objects: Vec<(String, Node)> = load(FORMS_OBJECTS)
+        .into_iter()
+        .map(|n| ("forms".to_string(), n))
+        .collect();
+    let stats = differential(&program, &objects, false);
+    assert_agree("written forms", &stats);
+    assert!(
+        stats.fired > 10,
+        "the objects exercise the rules: {stats:?}"
+    );
 }
 
 #[test]

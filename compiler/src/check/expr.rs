@@ -82,6 +82,12 @@ const BUILTINS: &[&str] = &[
     "keys",
     "all_containers",
     "objects",
+    "values",
+    "trim_prefix",
+    "trim_suffix",
+    "filter",
+    "map",
+    "count",
 ];
 
 impl Checker<'_> {
@@ -561,17 +567,32 @@ impl Checker<'_> {
                     return negate(e(Type::Bool, K::IsAbsent(Box::new(v))));
                 }
                 let what = format!("`{}`", op.symbol());
-                let (x, y) = (self.present(scope, a, &what), self.present(scope, b, &what));
-                if !comparable(&x.ty, &y.ty) {
+                let (x, y) = (self.expr(scope, a), self.expr(scope, b));
+                if is_poison(&x) || is_poison(&y) {
+                    return poison();
+                }
+                // Optional scalars compare as values: absent equals only absent (spec §4.2).
+                if x.ty.is_optional() || y.ty.is_optional() {
+                    for (v, side) in [(&x, a), (&y, b)] {
+                        if v.ty.is_optional() && sentinel(v.ty.strip_optional()).is_none() {
+                            self.optional_misuse(scope, side.span, &v.ty, &what);
+                            return poison();
+                        }
+                    }
+                }
+                if !comparable(x.ty.strip_optional(), y.ty.strip_optional()) {
                     let msg = format!("cannot compare `{}` with `{}`", show(&x.ty), show(&y.ty));
                     return self.err(scope, "type-mismatch", span, msg);
                 }
-                let bop = if op == BinaryOp::Eq {
-                    BinOp::Eq
-                } else {
-                    BinOp::Ne
-                };
-                e(Type::Bool, K::Binary(bop, Box::new(x), Box::new(y)))
+                if !x.ty.is_optional() && !y.ty.is_optional() {
+                    let bop = if op == BinaryOp::Eq {
+                        BinOp::Eq
+                    } else {
+                        BinOp::Ne
+                    };
+                    return e(Type::Bool, K::Binary(bop, Box::new(x), Box::new(y)));
+                }
+                negate(optional_eq(x, y))
             }
             BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
                 let what = format!("`{}`", op.symbol());
@@ -840,6 +861,8 @@ impl Checker<'_> {
     ) -> ir::Expr {
         let arity = match name {
             "starts_with" | "ends_with" | "contains" | "glob" | "matches" => 2,
+            "trim_prefix" | "trim_suffix" => 2,
+            "filter" | "map" | "count" => 3,
             _ => 1,
         };
         if args.len() != arity {
@@ -888,6 +911,8 @@ impl Checker<'_> {
                                 );
                             }
                         }
+                        // A pattern whose `{…}` did not parse was already reported.
+                        None if super::has_broken_part(&args[1]) => {}
                         None => {
                             self.err(
                                 scope,
@@ -906,6 +931,17 @@ impl Checker<'_> {
                     _ => Builtin::Matches,
                 };
                 e(Type::Bool, K::Call(b, vec![s, p]))
+            }
+            "trim_prefix" | "trim_suffix" => {
+                let what = |n: &str| format!("the {n} argument of `{name}`");
+                let s = self.expect(scope, &args[0], &Type::String, &what("first"));
+                let p = self.expect(scope, &args[1], &Type::String, &what("second"));
+                let b = if name == "trim_prefix" {
+                    Builtin::TrimPrefix
+                } else {
+                    Builtin::TrimSuffix
+                };
+                e(Type::String, K::Call(b, vec![s, p]))
             }
             "lower" | "upper" => {
                 let s = self.expect(
@@ -1012,13 +1048,119 @@ impl Checker<'_> {
                 if !scope.reads_kinds.contains(&gvk) {
                     scope.reads_kinds.push(gvk.clone());
                 }
+                e(Type::List(Box::new(super::kind_type(&k))), K::Objects(gvk))
+            }
+            "values" => {
+                let v = self.expr(scope, &args[0]);
+                let Type::Map(t) = v.ty.strip_optional().clone() else {
+                    let msg = format!("`values` needs a map, found `{}`", show(&v.ty));
+                    return self.err(scope, "type-mismatch", args[0].span, msg);
+                };
+                let item = scope.bind("value", (*t).clone());
+                scope.pop(1);
                 e(
-                    Type::List(Box::new(Type::Object(k.type_name.clone()))),
-                    K::Objects(gvk),
+                    Type::List(t),
+                    K::Collect {
+                        item,
+                        key: None,
+                        collection: Box::new(v),
+                        filter: None,
+                        map: None,
+                    },
                 )
             }
+            "filter" | "map" | "count" => self.collect(scope, name, args),
             _ => unreachable!("every builtin name is handled"),
         }
+    }
+}
+
+impl Checker<'_> {
+    /// `filter(xs, x, cond)`, `map(xs, x, value)` and `count(xs, x, cond)`: the second
+    /// argument names each element (each value, for a map) in the third.
+    fn collect(&mut self, scope: &mut Scope, name: &str, args: &[ast::Expr]) -> ir::Expr {
+        let ExprKind::Var(binder) = &args[1].kind else {
+            let msg = format!(
+                "the second argument of `{name}` names each element, as in `{name}(xs, x, …)`"
+            );
+            return self.err(scope, "bad-binder", args[1].span, msg);
+        };
+        let coll = self.expr(scope, &args[0]);
+        let Some((key, item, pushed)) =
+            self.bind_iteration(scope, &coll, args[0].span, binder, None)
+        else {
+            return poison();
+        };
+        let elem = match coll.ty.strip_optional() {
+            Type::List(t) | Type::Map(t) => (**t).clone(),
+            _ => Type::Any,
+        };
+        let body = if name == "map" {
+            self.present(scope, &args[2], "the value of `map`")
+        } else {
+            let what = format!("the condition of `{name}`");
+            self.expect(scope, &args[2], &Type::Bool, &what)
+        };
+        scope.pop(pushed);
+        let ty = if name == "map" { body.ty.clone() } else { elem };
+        let (filter, map) = if name == "map" {
+            (None, Some(Box::new(body)))
+        } else {
+            (Some(Box::new(body)), None)
+        };
+        let list = e(
+            Type::List(Box::new(ty)),
+            K::Collect {
+                item,
+                key,
+                collection: Box::new(coll),
+                filter,
+                map,
+            },
+        );
+        if name == "count" {
+            return e(Type::Int, K::Call(Builtin::Len, vec![list]));
+        }
+        list
+    }
+}
+
+/// A present value of a scalar type, used to unwrap an optional that is known to be present.
+fn sentinel(t: &Type) -> Option<ir::Expr> {
+    let v = match t {
+        Type::String => ir::Value::String(String::new()),
+        Type::Int => ir::Value::Int(0),
+        Type::Number => ir::Value::Number(0.0),
+        Type::Bool => ir::Value::Bool(false),
+        _ => return None,
+    };
+    Some(ir::Expr::lit(v, t.clone()))
+}
+
+/// `x == y` where either side may be absent, lowered to present comparisons: absent equals
+/// absent, and an absent value equals no present one. Only scalars (see [`sentinel`]) get here
+/// optional.
+fn optional_eq(x: ir::Expr, y: ir::Expr) -> ir::Expr {
+    let absent = |v: &ir::Expr| e(Type::Bool, K::IsAbsent(Box::new(v.clone())));
+    let unwrap = |v: ir::Expr| match sentinel(v.ty.strip_optional()) {
+        Some(s) if v.ty.is_optional() => e(s.ty.clone(), K::Default(Box::new(v), Box::new(s))),
+        _ => v,
+    };
+    let (xo, yo) = (x.ty.is_optional(), y.ty.is_optional());
+    let (ax, ay) = (absent(&x), absent(&y));
+    let eq = e(
+        Type::Bool,
+        K::Binary(BinOp::Eq, Box::new(unwrap(x)), Box::new(unwrap(y))),
+    );
+    let no = || e(Type::Bool, K::Lit(ir::Value::Bool(false)));
+    let pick = |c: ir::Expr, a: ir::Expr, b: ir::Expr| {
+        e(Type::Bool, K::If(Box::new(c), Box::new(a), Box::new(b)))
+    };
+    match (xo, yo) {
+        (false, false) => eq,
+        (true, false) => pick(ax, no(), eq),
+        (false, true) => pick(ay, no(), eq),
+        (true, true) => pick(ax, ay.clone(), pick(ay, no(), eq)),
     }
 }
 

@@ -2,6 +2,7 @@
 //! to the typed IR. Every error is collected: one run reports every mistake.
 
 mod expr;
+mod removed;
 pub mod types;
 
 use std::collections::{BTreeMap, HashMap};
@@ -233,8 +234,17 @@ impl<'s> Checker<'s> {
         }
     }
 
-    /// Resolves a written type.
+    /// Resolves a written type; `T?` is optional.
     fn type_expr(&mut self, file: FileId, t: &ast::TypeExpr) -> Type {
+        let ty = self.type_expr_present(file, t);
+        if t.optional && ty != Type::Any {
+            ty.optional()
+        } else {
+            ty
+        }
+    }
+
+    fn type_expr_present(&mut self, file: FileId, t: &ast::TypeExpr) -> Type {
         match (t.name.name.as_str(), &t.arg) {
             ("list", Some(arg)) => Type::List(Box::new(self.type_expr(file, arg))),
             ("map", Some(arg)) => Type::Map(Box::new(self.type_expr(file, arg))),
@@ -262,6 +272,10 @@ impl<'s> Checker<'s> {
             (name, None) => match types::named(self.schema, name) {
                 Ok(t) => t,
                 Err(candidates) if !candidates.is_empty() => {
+                    let shortest: Vec<String> = candidates
+                        .iter()
+                        .map(|c| self.shortest_type_name(c))
+                        .collect();
                     self.diags.push(
                         Diagnostic::error(
                             "ambiguous-type",
@@ -270,7 +284,10 @@ impl<'s> Checker<'s> {
                             format!("type name `{name}` is ambiguous"),
                         )
                         .with_note(format!("candidates: {}", candidates.join(", ")))
-                        .with_help("write the full name"),
+                        .with_help(format!(
+                            "write one of `{}` (or the full name)",
+                            shortest.join("`, `")
+                        )),
                     );
                     Type::Any
                 }
@@ -299,6 +316,15 @@ impl<'s> Checker<'s> {
         }
     }
 
+    /// The fewest trailing dotted segments of a schema type name that name it alone.
+    fn shortest_type_name(&self, full: &str) -> String {
+        let segments: Vec<&str> = full.split('.').collect();
+        (1..=segments.len())
+            .map(|k| segments[segments.len() - k..].join("."))
+            .find(|s| self.schema.resolve_type_name(s).as_deref() == Ok(full))
+            .unwrap_or_else(|| full.to_string())
+    }
+
     /// Resolves `Kind`, `group/Kind` or `group/version/Kind` (core group: `core`).
     fn resolve_kind(&mut self, file: FileId, text: &str, span: Span) -> Vec<KindInfo> {
         let parts: Vec<&str> = text.split('/').collect();
@@ -320,12 +346,15 @@ impl<'s> Checker<'s> {
             }
         };
         let group = group.map(|g| if g == "core" { "" } else { g });
-        let found: Vec<KindInfo> = self
+        let mut found: Vec<KindInfo> = self
             .schema
             .find_kinds(group, version, kind)
             .into_iter()
             .cloned()
             .collect();
+        if let (true, Some(g), Some(v)) = (found.is_empty(), group, version) {
+            found.extend(removed::find(self.schema, g, v, kind));
+        }
         if found.is_empty() {
             let mut d =
                 Diagnostic::error("unknown-kind", file, span, format!("unknown kind `{text}`"))
@@ -354,6 +383,11 @@ impl<'s> Checker<'s> {
             controls: Vec::new(),
         };
         let mut has_title = false;
+        // A misspelled `title` was reported as unknown metadata: it is not missing too.
+        let misspelled_title = r.items.iter().any(|i| {
+            matches!(i, RuleItem::Meta { key, .. }
+                if key.name != "title" && did_you_mean(&key.name, ["title"]).is_some())
+        });
         let mut matcher = ir::Matcher::default();
         let mut kinds: Vec<KindInfo> = Vec::new();
         let mut autogen = true;
@@ -412,7 +446,7 @@ impl<'s> Checker<'s> {
         }
         // A rule with a syntax error is incomplete: say nothing more about what it lacks.
         let broken = r.items.iter().any(|i| matches!(i, RuleItem::Error(_)));
-        if !has_title && !broken {
+        if !has_title && !broken && !misspelled_title {
             self.diags.push(
                 Diagnostic::error(
                     "missing-title",
@@ -444,7 +478,7 @@ impl<'s> Checker<'s> {
                 .with_help("add a line such as `match Pod`"),
             );
         }
-        if !r.items.iter().any(|i| matches!(i, RuleItem::Outcome(_))) {
+        if !broken && !r.items.iter().any(|i| matches!(i, RuleItem::Outcome(_))) {
             self.diags.push(Diagnostic::error(
                 "missing-outcome",
                 file,
@@ -482,7 +516,7 @@ impl<'s> Checker<'s> {
         // Check the body against each distinct subject type; the IR comes from the first.
         let mut subject_types: Vec<Type> = Vec::new();
         for k in &kinds {
-            let t = Type::Object(k.type_name.clone());
+            let t = kind_type(k);
             if !subject_types.contains(&t) {
                 subject_types.push(t);
             }
@@ -612,8 +646,11 @@ impl<'s> Checker<'s> {
         let mut binders = Vec::new();
         let mut pushed = 0;
         let mut binder_names: Vec<(String, ir::Local)> = Vec::new();
-        for b in &o.binders {
-            let coll = self.expr(scope, &b.collection);
+        // The outcome's `let`s, outermost first: wrapped around every expression after them.
+        let mut lets: Vec<(ir::Local, ir::Expr)> = Vec::new();
+        for (i, b) in o.binders.iter().enumerate() {
+            pushed += self.outcome_lets(scope, o, i, &mut lets);
+            let coll = wrap_lets(&lets, self.expr(scope, &b.collection));
             let (key, item, n) =
                 self.bind_iteration(scope, &coll, b.collection.span, &b.first, b.second.as_ref())?;
             pushed += n;
@@ -625,10 +662,11 @@ impl<'s> Checker<'s> {
                 collection: coll,
             });
         }
-        let when = o
-            .when
-            .as_ref()
-            .map(|w| self.expect(scope, w, &Type::Bool, "a `when` condition"));
+        pushed += self.outcome_lets(scope, o, o.binders.len(), &mut lets);
+        let when = o.when.as_ref().map(|w| {
+            let w = self.expect(scope, w, &Type::Bool, "a `when` condition");
+            wrap_lets(&lets, w)
+        });
         let at = match &o.at {
             Some(at) => {
                 self.expr(scope, at);
@@ -645,11 +683,17 @@ impl<'s> Checker<'s> {
                 },
             },
         };
-        let message = match self.expr(scope, &o.message).kind {
-            ir::ExprKind::Lit(ir::Value::String(s)) => vec![ir::MessagePart::Text(s)],
-            ir::ExprKind::Interpolate(parts) => parts,
-            _ => Vec::new(),
-        };
+        let text = self.expect(scope, &o.message, &Type::String, "a message");
+        let mut message = Vec::new();
+        message_parts(text, &mut message);
+        for part in &mut message {
+            if let ir::MessagePart::Expr(x) = part {
+                *x = wrap_lets(
+                    &lets,
+                    std::mem::replace(x, ir::Expr::lit(ir::Value::Null, Type::Null)),
+                );
+            }
+        }
         scope.pop(pushed);
         Some(ir::Outcome {
             action: o.action,
@@ -658,6 +702,25 @@ impl<'s> Checker<'s> {
             at,
             message,
         })
+    }
+
+    /// Binds the outcome's `let`s that follow binder number `after`; returns how many.
+    fn outcome_lets(
+        &mut self,
+        scope: &mut Scope,
+        o: &ast::OutcomeDef,
+        after: usize,
+        lets: &mut Vec<(ir::Local, ir::Expr)>,
+    ) -> usize {
+        let mut n = 0;
+        for l in o.lets.iter().filter(|l| l.after == after) {
+            // Its value sees the `let`s before it: they are wrapped around it at each use.
+            let v = self.expr(scope, &l.value);
+            let local = scope.bind(&l.name.name, v.ty.clone());
+            lets.push((local, v));
+            n += 1;
+        }
+        n
     }
 
     /// Lowers the `at` expression to a path: `object` or a binder, then fields and constant indexes.
@@ -843,6 +906,52 @@ impl<'s> Checker<'s> {
             })
             .collect()
     }
+}
+
+/// `let local = value in x` for each outcome `let`, outermost first.
+fn wrap_lets(lets: &[(ir::Local, ir::Expr)], x: ir::Expr) -> ir::Expr {
+    lets.iter().rev().fold(x, |body, (local, value)| ir::Expr {
+        ty: body.ty.clone(),
+        kind: ir::ExprKind::Let(*local, Box::new(value.clone()), Box::new(body)),
+    })
+}
+
+/// The parts of a message: string concatenations are flattened into their pieces.
+fn message_parts(x: ir::Expr, out: &mut Vec<ir::MessagePart>) {
+    match x.kind {
+        ir::ExprKind::Binary(ir::BinOp::Add, a, b) if x.ty == Type::String => {
+            message_parts(*a, out);
+            message_parts(*b, out);
+        }
+        ir::ExprKind::Lit(ir::Value::String(s)) => out.push(ir::MessagePart::Text(s)),
+        ir::ExprKind::Interpolate(parts) => out.extend(parts),
+        kind => out.push(ir::MessagePart::Expr(ir::Expr { ty: x.ty, kind })),
+    }
+}
+
+/// The type of a kind's objects: `any` for a removed version read without a schema.
+pub(crate) fn kind_type(k: &KindInfo) -> Type {
+    if k.type_name.is_empty() {
+        Type::Any
+    } else {
+        Type::Object(k.type_name.clone())
+    }
+}
+
+/// The warning for a file that parsed but holds nothing: empty, or only `module x`.
+pub fn no_rules(file: FileId, ast: &ast::SourceFile) -> Option<Diagnostic> {
+    if !ast.items.is_empty() {
+        return None;
+    }
+    let (what, span) = match &ast.module {
+        Some(m) => (format!("module `{}` has no rules", m.text()), m.span),
+        None => ("this file has no rules".to_string(), Span::default()),
+    };
+    Some(
+        Diagnostic::warning("no-rules", file, span, what).with_help(
+            "add a rule: `rule name { title \"…\" match Pod deny when … message \"…\" }`",
+        ),
+    )
 }
 
 /// Whether a string literal holds an interpolation that did not parse.

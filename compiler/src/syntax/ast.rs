@@ -84,8 +84,11 @@ pub struct Function {
 /// A written type: `string`, `list<Container>`.
 #[derive(Clone, Debug)]
 pub struct TypeExpr {
+    /// The name, dotted names joined: `Container`, `io.k8s.api.rbac.v1.Subject`.
     pub name: Ident,
     pub arg: Option<Box<TypeExpr>>,
+    /// Written with a trailing `?`.
+    pub optional: bool,
     pub span: Span,
 }
 
@@ -144,10 +147,21 @@ pub struct KindRef {
 pub struct OutcomeDef {
     pub action: Action,
     pub binders: Vec<BinderDef>,
+    /// `let`s between the binders, each after that many binders.
+    pub lets: Vec<OutcomeLet>,
     pub when: Option<Expr>,
     pub at: Option<Expr>,
     pub message: Expr,
     pub span: Span,
+}
+
+/// `let name = value` inside an outcome, seeing the binders before it.
+#[derive(Clone, Debug)]
+pub struct OutcomeLet {
+    /// How many binders precede it.
+    pub after: usize,
+    pub name: Ident,
+    pub value: Expr,
 }
 
 /// `for a[, b] in collection`.

@@ -80,6 +80,9 @@ pub enum Token<'a> {
     /// Strings may nest inside `{…}` interpolations: `"{m["app"]}"` is one token.
     #[token("\"", string_literal)]
     Str(&'a str),
+    /// A raw string literal `r"…"`: no escapes, no interpolation (for regular expressions).
+    #[regex(r#"r"[^"\n]*""#)]
+    RawStr(&'a str),
     #[token("{")]
     LBrace,
     #[token("}")]
@@ -100,6 +103,9 @@ pub enum Token<'a> {
     Dot,
     #[token("??")]
     Coalesce,
+    /// The optional-type marker: `quantity?`.
+    #[token("?")]
+    Question,
     #[token("==")]
     EqEq,
     #[token("!=")]
@@ -141,6 +147,16 @@ fn string_literal<'a>(lex: &mut logos::Lexer<'a, Token<'a>>) -> Option<&'a str> 
     let mut i = 0;
     while i < rest.len() {
         let in_string = strings.last() == Some(&depth);
+        // Inside `{…}`, `\"` stands for `"` (a string within the interpolation).
+        if depth > 0 && rest[i] == b'\\' && rest.get(i + 1) == Some(&b'"') {
+            if in_string {
+                strings.pop();
+            } else {
+                strings.push(depth);
+            }
+            i += 2;
+            continue;
+        }
         match rest[i] {
             b'\n' => return None,
             b'\\' if in_string => i += 1,
@@ -165,7 +181,11 @@ fn string_literal<'a>(lex: &mut logos::Lexer<'a, Token<'a>>) -> Option<&'a str> 
 impl fmt::Display for Token<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Token::Ident(s) | Token::Int(s) | Token::Number(s) | Token::Str(s) => write!(f, "{s}"),
+            Token::Ident(s)
+            | Token::Int(s)
+            | Token::Number(s)
+            | Token::Str(s)
+            | Token::RawStr(s) => write!(f, "{s}"),
             other => {
                 let text = format!("{other:?}");
                 write!(f, "{}", describe(&text))
@@ -218,6 +238,7 @@ fn describe(variant: &str) -> &'static str {
         "Colon" => ":",
         "Dot" => ".",
         "Coalesce" => "??",
+        "Question" => "?",
         "EqEq" => "==",
         "NotEq" => "!=",
         "Le" => "<=",

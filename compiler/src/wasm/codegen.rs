@@ -188,6 +188,90 @@ impl<'a> RuleGen<'a> {
             .end();
     }
 
+    /// `filter`/`map`: a list as long as the collection, filled with the kept elements,
+    /// whose length is then set to how many were kept.
+    fn collect(
+        &mut self,
+        item: u32,
+        key: Option<u32>,
+        collection: &Expr,
+        filter: Option<&Expr>,
+        map: Option<&Expr>,
+    ) {
+        let (out, kept) = (self.f.l32(), self.f.l32());
+        self.expr(collection);
+        self.call(Helper::CollLen);
+        self.call(Helper::NewList);
+        self.f.i().local_set(out).i32_const(0).local_set(kept);
+        let item = self.local(item);
+        let key = key.map(|k| self.local(k));
+        let elem = element(&collection.ty);
+        self.each(collection, item, key, &elem, |rg| {
+            if let Some(filter) = filter {
+                rg.expr(filter);
+                rg.call(Helper::AsBool);
+                rg.f.i().if_(EMPTY);
+            }
+            // out.items[kept] = value
+            rg.f.i()
+                .local_get(out)
+                .i32_load(m(8, 2))
+                .local_get(kept)
+                .i32_const(4)
+                .i32_mul()
+                .i32_add();
+            match map {
+                Some(map) => rg.expr(map),
+                None => {
+                    rg.f.i().local_get(item);
+                }
+            }
+            rg.f.i()
+                .i32_store(m(0, 2))
+                .local_get(kept)
+                .i32_const(1)
+                .i32_add()
+                .local_set(kept);
+            if filter.is_some() {
+                rg.f.i().end();
+            }
+            false
+        });
+        self.f
+            .i()
+            .local_get(out)
+            .local_get(kept)
+            .i32_store(m(4, 2))
+            .local_get(out);
+    }
+
+    /// `trim_prefix`/`trim_suffix`: a string node over the kept bytes of `s` (no copy).
+    fn trim(&mut self, args: &[Expr], prefix: bool) {
+        let (s, p) = (self.f.l32(), self.f.l32());
+        self.expr(&args[0]);
+        self.f.i().local_tee(s);
+        self.expr(&args[1]);
+        self.f.i().local_tee(p);
+        self.call(if prefix {
+            Helper::StartsWith
+        } else {
+            Helper::EndsWith
+        });
+        self.f.i().if_(RI32).local_get(s).i32_load(m(8, 2));
+        if prefix {
+            self.f.i().local_get(p).i32_load(m(4, 2)).i32_add();
+        }
+        self.f
+            .i()
+            .local_get(s)
+            .i32_load(m(4, 2))
+            .local_get(p)
+            .i32_load(m(4, 2))
+            .i32_sub();
+        self.call(Helper::NewStr);
+        self.f.i().else_().local_get(s).end();
+    }
+
     /// Leaves a string node holding the message.
     fn message(&mut self, parts: &[MessagePart]) {
         if let [MessagePart::Text(s)] = parts {
@@ -367,6 +451,13 @@ impl<'a> RuleGen<'a> {
                 self.expr(b);
                 self.f.i().end();
             }
+            ExprKind::Collect {
+                item,
+                key,
+                collection,
+                filter,
+                map,
+            } => self.collect(*item, *key, collection, filter.as_deref(), map.as_deref()),
             ExprKind::Let(l, v, body) => {
                 self.expr(v);
                 let l = self.local(*l);
@@ -559,6 +650,7 @@ impl<'a> RuleGen<'a> {
             Builtin::EndsWith => two(self, Helper::EndsWith),
             Builtin::Contains => two(self, Helper::Contains),
             Builtin::Glob => two(self, Helper::Glob),
+            Builtin::TrimPrefix | Builtin::TrimSuffix => self.trim(args, b == Builtin::TrimPrefix),
             Builtin::Matches => {
                 let table = match &args[1].kind {
                     ExprKind::Lit(crate::ir::Value::String(p)) => dfa_table(p),

@@ -1180,3 +1180,60 @@ fn wasm_measure() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn wasm_collect_filters_and_maps() {
+    let lt = Type::List(Box::new(Type::Int));
+    let xs = list_of(vec![int(1), int(2), int(3), int(4)], Type::Int);
+    let over = |coll: Expr, key: Option<Local>, filter: Option<Expr>, map: Option<Expr>| {
+        x(
+            lt.clone(),
+            ExprKind::Collect {
+                item: 0,
+                key,
+                collection: Box::new(coll),
+                filter: filter.map(Box::new),
+                map: map.map(Box::new),
+            },
+        )
+    };
+    let gt2 = bin(BinOp::Gt, local(0, Type::Int), int(2), Type::Bool);
+    let plus10 = bin(BinOp::Add, local(0, Type::Int), int(10), Type::Int);
+    assert_eq!(
+        show(over(xs.clone(), None, Some(gt2.clone()), None)),
+        "[3,4]"
+    );
+    assert_eq!(
+        show(over(xs.clone(), None, None, Some(plus10.clone()))),
+        "[11,12,13,14]"
+    );
+    assert_eq!(show(over(xs, None, Some(gt2), Some(plus10))), "[13,14]");
+    // Over a map: its values in key order, the key bound too; absent is empty.
+    let key_a = call(
+        Builtin::StartsWith,
+        vec![local(1, Type::String), s("a")],
+        Type::Bool,
+    );
+    let m = path(&["m"], Type::Map(Box::new(Type::Int)));
+    assert_eq!(
+        show_on(
+            over(m.clone(), Some(1), Some(key_a), None),
+            json!({"m": {"b": 1, "ab": 2, "a": 3}})
+        )
+        .unwrap(),
+        "[3,2]"
+    );
+    assert_eq!(show_on(over(m, None, None, None), json!({})).unwrap(), "[]");
+}
+
+#[test]
+fn wasm_trim_prefix_and_suffix() {
+    let t = |f: Builtin, a: &str, p: &str| show(call(f, vec![s(a), s(p)], Type::String));
+    assert_eq!(t(Builtin::TrimPrefix, "ab-12", "ab-"), "12");
+    assert_eq!(t(Builtin::TrimPrefix, "ab-12", "x"), "ab-12");
+    assert_eq!(t(Builtin::TrimPrefix, "a", "abc"), "a");
+    assert_eq!(t(Builtin::TrimPrefix, "héllo", "hé"), "llo");
+    assert_eq!(t(Builtin::TrimSuffix, "ab-12", "12"), "ab-");
+    assert_eq!(t(Builtin::TrimSuffix, "ab-12", "1"), "ab-12");
+    assert_eq!(t(Builtin::TrimSuffix, "ab", "ab"), "");
+}

@@ -296,3 +296,9 @@ pub fn corpus(sub: &str) -> Vec<(String, Node)> {
     }
     out
 }
+
+/// The forms authors write first (outcome `let`, quantifiers after `not`, keyword names,
+/// optional comparisons, optional and qualified types, raw strings, message `+`), and the
+/// objects that exercise them: every backend must agree with the Wasm evaluator on them.
+pub const FORMS: &str = include_str!("../forms/written.rp");
+pub const FORMS_OBJECTS: &str = include_str!("../forms/objects.yaml");

@@ -76,7 +76,12 @@ fn violation(buffer: &mut termcolor::Buffer, r: &ObjectResult, v: &Violation) {
     } else {
         Severity::Warning
     };
-    let mut notes = vec![format!("{} · {}", r.describe(), v.path)];
+    // A finding about the whole object has no path: no dangling separator.
+    let mut notes = vec![if v.path.is_empty() {
+        r.describe()
+    } else {
+        format!("{} · {}", r.describe(), v.path)
+    }];
     if let Some(e) = &v.exemption {
         let mut note = format!("exempted ({}): {}", e.origin, e.reason);
         if let Some(until) = &e.until {

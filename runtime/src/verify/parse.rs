@@ -231,13 +231,10 @@ fn read_case(
     };
     let mut ok = true;
     for (key, value) in entries {
-        if !["name", "object", "file", "with", "params", "expect"].contains(&key.as_str()) {
-            let hint = rampart_compiler::diagnostics::did_you_mean(
-                key,
-                ["name", "object", "file", "with", "params", "expect"],
-            )
-            .map(|s| format!("; did you mean `{s}`?"))
-            .unwrap_or_default();
+        if !CASE_KEYS.contains(&key.as_str()) {
+            let hint = rampart_compiler::diagnostics::did_you_mean(key, CASE_KEYS.iter().copied())
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
             errors.push(
                 key_line(text, key, value, node.line),
                 format!("unknown key `{key}` in a case{hint}"),
@@ -271,7 +268,10 @@ fn read_case(
             return None;
         }
         (Some(o), None) => inline_object(o, &name, errors)?,
-        (None, Some(f)) => file_object(f, dir, &name, errors)?,
+        (None, Some(f)) => {
+            let select = node.get("select").map(|s| Select::read(s, &name, errors));
+            file_object(f, dir, &name, select.flatten().as_ref(), errors)?
+        }
     };
     let mut set = vec![object.clone()];
     if let Some(with) = node.get("with") {
@@ -285,7 +285,7 @@ fn read_case(
         for item in list {
             let extra = match item.get("file") {
                 Some(f) if item.as_map().is_some_and(|m| m.len() == 1) => {
-                    file_object(f, dir, &name, errors)
+                    file_object(f, dir, &name, None, errors)
                 }
                 _ => inline_object(item, &name, errors),
             };
@@ -370,8 +370,56 @@ fn inline_object(node: &Node, case: &str, errors: &mut Errors) -> Option<Node> {
     Some(node.clone())
 }
 
-/// The one Kubernetes object of a file named relative to the test file.
-fn file_object(node: &Node, dir: &Path, case: &str, errors: &mut Errors) -> Option<Node> {
+/// The keys of a case.
+const CASE_KEYS: &[&str] = &[
+    "name", "object", "file", "select", "with", "params", "expect",
+];
+
+/// `select: {kind: K, name: N}`: which object of a `file` holding several a case tests.
+struct Select {
+    kind: Option<String>,
+    name: Option<String>,
+}
+
+impl Select {
+    fn read(node: &Node, case: &str, errors: &mut Errors) -> Option<Select> {
+        let text = |key: &str| node.get(key).and_then(Node::as_str).map(str::to_string);
+        let valid = node.as_map().is_some_and(|m| {
+            !m.is_empty()
+                && m.iter()
+                    .all(|(k, v)| ["kind", "name"].contains(&k.as_str()) && v.as_str().is_some())
+        });
+        if !valid {
+            errors.push(
+                node.line,
+                format!("case `{case}`: `select` takes `kind` and/or `name` (strings)"),
+            );
+            return None;
+        }
+        Some(Select {
+            kind: text("kind"),
+            name: text("name"),
+        })
+    }
+
+    fn matches(&self, o: &manifest::Object) -> bool {
+        self.kind.as_ref().is_none_or(|k| *k == o.kind)
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|n| o.name.as_ref() == Some(n))
+    }
+}
+
+/// The one Kubernetes object of a file named relative to the test file, or the one `select`
+/// picks among several.
+fn file_object(
+    node: &Node,
+    dir: &Path,
+    case: &str,
+    select: Option<&Select>,
+    errors: &mut Errors,
+) -> Option<Node> {
     let Some(name) = node.as_str() else {
         errors.push(node.line, format!("case `{case}`: `file` must be a path"));
         return None;
@@ -402,6 +450,25 @@ fn file_object(node: &Node, dir: &Path, case: &str, errors: &mut Errors) -> Opti
             );
             None
         }
+        Ok(loaded) if select.is_some() => {
+            let select = select?;
+            let mut found: Vec<_> = loaded
+                .objects
+                .into_iter()
+                .filter(|o| select.matches(o))
+                .collect();
+            if found.len() == 1 {
+                return found.pop().map(|o| o.node);
+            }
+            errors.push(
+                node.line,
+                format!(
+                    "case `{case}`: `select` picks {} objects of `{name}`, it must pick one",
+                    found.len()
+                ),
+            );
+            None
+        }
         Ok(loaded) if loaded.objects.len() == 1 && loaded.skipped == 0 => {
             loaded.objects.into_iter().next().map(|o| o.node)
         }
@@ -409,7 +476,7 @@ fn file_object(node: &Node, dir: &Path, case: &str, errors: &mut Errors) -> Opti
             errors.push(
                 node.line,
                 format!(
-                    "case `{case}`: `{name}` must hold exactly one Kubernetes object, it holds {}",
+                    "case `{case}`: `{name}` must hold exactly one Kubernetes object, it holds {} (pick one with `select: {{kind: …, name: …}}`)",
                     loaded.objects.len() + loaded.skipped
                 ),
             );
