@@ -356,7 +356,7 @@ params:
             "error: FILE:3:1: unknown key `parms` in a `kind: Params` document (did you mean `params`?)",
             "error: FILE:5:3: unknown rule `p.imagez` (did you mean `p.images`?)",
             "error: FILE:8:5: rule `p.images` has no parameter `baned` (did you mean `banned`?)",
-            "error: FILE:9:13: parameter `p.images.banned` expects `list<string>`, got `1.0`",
+            "error: FILE:9:13: parameter `p.images.banned` expects `list<string>`, got `1`",
             "error: FILE:10:21: parameter `p.images.max_containers` expects `int`, got `\"3\"`",
             "error: --param p.images.max_containers=x: parameter `p.images.max_containers` expects `int`, got `\"x\"`",
             "error: --param p.images: must be written RULE.NAME=VALUE",

@@ -192,8 +192,10 @@ fn build_output_folder_and_files_follow_the_same_rules() {
     symlink("real", dir.join("out")).unwrap();
     std::fs::create_dir(dir.join("elsewhere")).unwrap();
     std::fs::write(dir.join("elsewhere/t-tag.yaml"), "old").unwrap();
-    symlink("../elsewhere/t-tag.yaml", dir.join("real/t-tag.yaml")).unwrap();
-    symlink("/dev/null", dir.join("real/t-privileged.yaml")).unwrap();
+    std::fs::create_dir_all(dir.join("real/templates")).unwrap();
+    std::fs::create_dir_all(dir.join("real/constraints")).unwrap();
+    symlink("../../elsewhere/t-tag.yaml", dir.join("real/templates/t-tag.yaml")).unwrap();
+    symlink("/dev/null", dir.join("real/constraints/t-privileged.yaml")).unwrap();
     let out = rampart(&[
         "build",
         "--target",
@@ -209,17 +211,16 @@ fn build_output_folder_and_files_follow_the_same_rules() {
         .unwrap()
         .file_type()
         .is_symlink());
-    assert_eq!(
-        names(&dir.join("real")),
-        [
-            "kustomization.yaml",
-            "t-non-root.yaml",
-            "t-privileged.yaml",
-            "t-role-wildcard.yaml",
-            "t-tag.yaml"
-        ]
-    );
-    for linked in ["t-tag.yaml", "t-privileged.yaml"] {
+    assert_eq!(names(&dir.join("real")), ["constraints", "templates"]);
+    let rules = [
+        "t-non-root.yaml",
+        "t-privileged.yaml",
+        "t-role-wildcard.yaml",
+        "t-tag.yaml",
+    ];
+    assert_eq!(names(&dir.join("real/templates")), rules);
+    assert_eq!(names(&dir.join("real/constraints")), rules);
+    for linked in ["templates/t-tag.yaml", "constraints/t-privileged.yaml"] {
         let kind = std::fs::symlink_metadata(dir.join("real").join(linked)).unwrap();
         assert!(kind.file_type().is_symlink(), "{linked} is still a link");
     }

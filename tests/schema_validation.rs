@@ -2,48 +2,22 @@
 //! `schema.*` findings on built-in kinds and CRDs, `--crd`, `--strict-kinds`, rule selection,
 //! exceptions, `rules` and `explain`, and every schema finding on ../shared/corpus/real.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::collections::BTreeMap;
+
+use common::{report, root, run};
 use serde_json::Value;
 
 const DIR: &str = "tests/manifests/schema";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .current_dir(root())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env(
-            "RAMPART_CACHE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("rampart-cache"),
-        )
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
-}
 
 /// Runs `rampart test -o json ARGS`: the exit code and the report.
 fn test_json(args: &[&str]) -> (i32, Value) {
     let mut all = vec!["test", "-o", "json"];
     all.extend_from_slice(args);
-    let out = run(&all);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), json)
+    report(&run(&all))
 }
 
-/// `(object name, rule, path, line, column)` of every active `schema.*` finding.
 fn schema_findings(json: &Value) -> Vec<(String, String, String, u64, u64)> {
     let mut out = Vec::new();
     for r in json["results"].as_array().unwrap() {
@@ -239,15 +213,15 @@ fn rules_and_explain_describe_the_schema_rules() {
     assert!(text.contains("Remediation\n  Quote values"), "{text}");
 }
 
-/// The corpus of real-world manifests; the test is skipped when it is absent.
+/// The corpus of real-world manifests (../shared beside the checkout, as CI lays it out).
 const CORPUS: &str = "../shared/corpus/real";
 
 #[test]
 fn every_schema_finding_on_the_real_world_corpus_is_a_true_positive() {
-    if !root().join(CORPUS).is_dir() {
-        eprintln!("skipped: {CORPUS} is not there");
-        return;
-    }
+    assert!(
+        root().join(CORPUS).is_dir(),
+        "{CORPUS} is missing: ../shared must be beside the checkout"
+    );
     let (code, json) = test_json(&["--rule", "schema.*", CORPUS]);
     assert!(code == 0 || code == 1, "exit code {code}");
     assert_eq!(json["errors"], serde_json::json!([]));

@@ -22,6 +22,7 @@ fn findings() -> Vec<String> {
                 &Params::default(),
                 &Limits::default(),
             )
+            .into_result()
             .expect("evaluates");
         for f in found {
             let action = match f.action {

@@ -542,10 +542,11 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn real_corpus_loads_with_the_expected_object_counts() {
     let root = shared("real");
-    if !root.exists() {
-        eprintln!("skipped: {} is missing", root.display());
-        return;
-    }
+    assert!(
+        root.exists(),
+        "{} is missing: ../shared must be beside the checkout",
+        root.display()
+    );
     let expected: BTreeMap<String, usize> =
         serde_json::from_slice(&std::fs::read(root.join("documents.json")).unwrap()).unwrap();
     // The defaults leave at least four times the room real manifests need (the largest
@@ -580,10 +581,11 @@ fn real_corpus_loads_with_the_expected_object_counts() {
 #[test]
 fn psa_fixtures_are_single_pods() {
     let root = shared("psa");
-    if !root.exists() {
-        eprintln!("skipped: {} is missing", root.display());
-        return;
-    }
+    assert!(
+        root.exists(),
+        "{} is missing: ../shared must be beside the checkout",
+        root.display()
+    );
     let files = yaml_files(&root);
     assert!(!files.is_empty());
     for path in files {

@@ -254,6 +254,14 @@ fn find_key(
     line: u32,
     col: u32,
 ) -> Option<(u32, u32)> {
+    // A block mapping or list is placed at its own key (spec §4.5): the key starts there.
+    let here: String = line_text(line)
+        .chars()
+        .skip(col.saturating_sub(1) as usize)
+        .collect();
+    if last_key_at(&here, key) == Some(0) {
+        return Some((line, col));
+    }
     let first = line.saturating_sub(KEY_SEARCH_LINES).max(1);
     for at in (first..=line).rev() {
         let text = line_text(at);
