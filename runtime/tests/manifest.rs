@@ -58,8 +58,8 @@ fn block_style_positions_are_exact() {
     assert_eq!(pos(&pod.node), (1, 1));
 
     let containers = at(&pod.node, &[field("spec"), field("containers")]);
-    // An indentless block sequence starts at its first `-`.
-    assert_eq!(pos(containers), (8, 3));
+    // A block sequence is placed at its key (spec/language.md §4.5), here `containers:`.
+    assert_eq!(pos(containers), (7, 3));
     let first = at(containers, &[PathSegment::Index(0)]);
     assert_eq!(pos(first), (8, 5));
     let privileged = at(first, &[field("securityContext"), field("privileged")]);
@@ -131,7 +131,8 @@ data:
     );
     assert_eq!(pos(data.get("tagged").unwrap()), (19, 11));
     let list = data.get("list").unwrap();
-    assert_eq!(pos(list), (12, 5));
+    // A block sequence is placed at its key, `list:`.
+    assert_eq!(pos(list), (11, 3));
     let inner = &list.as_list().unwrap()[0];
     assert_eq!(pos(inner), (12, 7));
     assert_eq!(pos(&inner.as_list().unwrap()[1]), (13, 9));
@@ -440,7 +441,7 @@ fn locate_returns_the_nearest_ancestor() {
     assert_eq!(matched, 3);
     assert_eq!(pos(node), (13, 5));
     let (node, matched) = pod.locate(&[field("spec"), field("containers"), PathSegment::Index(9)]);
-    assert_eq!((matched, pos(node)), (2, (8, 3)));
+    assert_eq!((matched, pos(node)), (2, (7, 3)));
     let (node, matched) = pod.locate(&[]);
     assert_eq!((matched, pos(node)), (0, (1, 1)));
 }

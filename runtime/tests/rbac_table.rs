@@ -210,7 +210,7 @@ fn malformed_objects_are_errors_at_their_line_and_the_rest_still_counts() {
     let bad = dir.path().join("bad.yaml");
     std::fs::write(
         &bad,
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: x}\nrules:\n- verbs: get\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: y}\nroleRef: {kind: ClusterRole, name: z}\nsubjects: [{kind: User, name: u}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: z}\nrules: [{apiGroups: [''], resources: [pods], verbs: [get]}]\n",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: x}\nrules:\n- verbs: get\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: binding}\nroleRef: {kind: ClusterRole, name: z}\nsubjects: [{kind: User, name: u}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: z}\nrules: [{apiGroups: [''], resources: [pods], verbs: [get]}]\n",
     )
     .unwrap();
     let policy = load::load(&[bad.display().to_string()], false, &Limits::default());
