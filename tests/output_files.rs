@@ -194,7 +194,11 @@ fn build_output_folder_and_files_follow_the_same_rules() {
     std::fs::write(dir.join("elsewhere/t-tag.yaml"), "old").unwrap();
     std::fs::create_dir_all(dir.join("real/templates")).unwrap();
     std::fs::create_dir_all(dir.join("real/constraints")).unwrap();
-    symlink("../../elsewhere/t-tag.yaml", dir.join("real/templates/t-tag.yaml")).unwrap();
+    symlink(
+        "../../elsewhere/t-tag.yaml",
+        dir.join("real/templates/t-tag.yaml"),
+    )
+    .unwrap();
     symlink("/dev/null", dir.join("real/constraints/t-privileged.yaml")).unwrap();
     let out = rampart(&[
         "build",

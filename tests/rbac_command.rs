@@ -36,9 +36,8 @@ fn json(args: &[&str]) -> (i32, Value) {
     all.extend(["-o", "json"]);
     let out = run(&all);
     let text = String::from_utf8_lossy(&out.stdout);
-    let value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr))
-    });
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap(), value)
 }
 
@@ -53,21 +52,52 @@ fn corpus() -> Option<PathBuf> {
 
 #[test]
 fn can_exits_0_for_yes_and_1_for_no_with_the_chain() {
-    let yes = run(&["can", "sa:payments/api", "get", "secrets", "-n", "payments", "tests/rbac/new"]);
+    let yes = run(&[
+        "can",
+        "sa:payments/api",
+        "get",
+        "secrets",
+        "-n",
+        "payments",
+        "tests/rbac/new",
+    ]);
     assert_eq!(yes.status.code(), Some(0), "{}", text(&yes));
     let out = text(&yes);
-    assert!(out.starts_with("yes: sa:payments/api get secrets in namespace `payments`"), "{out}");
-    assert!(out.contains("RoleBinding payments/api (tests/rbac/new/payments.yaml:9)"), "{out}");
-    assert!(out.contains("Role payments/api (tests/rbac/new/payments.yaml:1)"), "{out}");
+    assert!(
+        out.starts_with("yes: sa:payments/api get secrets in namespace `payments`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("RoleBinding payments/api (tests/rbac/new/payments.yaml:9)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Role payments/api (tests/rbac/new/payments.yaml:1)"),
+        "{out}"
+    );
     assert!(out.contains("(tests/rbac/new/payments.yaml:5)"), "{out}");
-    let no = run(&["can", "sa:payments/api", "get", "secrets", "-n", "payments", "tests/rbac/old"]);
+    let no = run(&[
+        "can",
+        "sa:payments/api",
+        "get",
+        "secrets",
+        "-n",
+        "payments",
+        "tests/rbac/old",
+    ]);
     assert_eq!(no.status.code(), Some(1));
     assert!(text(&no).starts_with("no: "));
 }
 
 #[test]
 fn can_answers_non_resource_urls_and_json() {
-    let (code, v) = json(&["can", "sa:monitoring/prometheus", "get", "/metrics", "tests/rbac/old"]);
+    let (code, v) = json(&[
+        "can",
+        "sa:monitoring/prometheus",
+        "get",
+        "/metrics",
+        "tests/rbac/old",
+    ]);
     assert_eq!(code, 0);
     assert_eq!(v["allowed"], true);
     let chain = &v["chains"][0]["chain"];
@@ -88,7 +118,10 @@ fn who_can_reads_stdin_and_says_where_each_grant_holds() {
     assert!(lines[0].starts_with("SUBJECT"));
     assert!(lines[1].starts_with("sa:payments/api"), "{table}");
     assert!(lines[1].contains("namespace payments"));
-    assert!(lines[1].contains("RoleBinding payments/api (-:9)"), "{table}");
+    assert!(
+        lines[1].contains("RoleBinding payments/api (-:9)"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -115,7 +148,10 @@ fn diff_shows_gains_with_risks_and_losses() {
                 c["subject"].as_str().unwrap(),
                 c["change"].as_str().unwrap(),
                 c["verb"].as_str().unwrap(),
-                c["resource"].as_str().or(c["nonResourceURL"].as_str()).unwrap(),
+                c["resource"]
+                    .as_str()
+                    .or(c["nonResourceURL"].as_str())
+                    .unwrap(),
                 c["namespace"].as_str().unwrap_or("cluster-wide"),
                 c["risks"]
             )
@@ -133,15 +169,39 @@ fn diff_shows_gains_with_risks_and_losses() {
 
 #[test]
 fn diff_fails_on_the_named_risks_only() {
-    let hit = run(&["diff", "tests/rbac/old", "tests/rbac/new", "--fail-on", "read-secrets"]);
+    let hit = run(&[
+        "diff",
+        "tests/rbac/old",
+        "tests/rbac/new",
+        "--fail-on",
+        "read-secrets",
+    ]);
     assert_eq!(hit.status.code(), Some(1));
     assert!(text(&hit).contains("+ gained"));
-    let miss = run(&["diff", "tests/rbac/old", "tests/rbac/new", "--fail-on", "create-pods"]);
+    let miss = run(&[
+        "diff",
+        "tests/rbac/old",
+        "tests/rbac/new",
+        "--fail-on",
+        "create-pods",
+    ]);
     assert_eq!(miss.status.code(), Some(0));
-    let any = run(&["diff", "tests/rbac/new", "tests/rbac/old", "--fail-on", "any"]);
+    let any = run(&[
+        "diff",
+        "tests/rbac/new",
+        "tests/rbac/old",
+        "--fail-on",
+        "any",
+    ]);
     // Going back only gains the /metrics permission.
     assert_eq!(any.status.code(), Some(1));
-    let unknown = run(&["diff", "tests/rbac/old", "tests/rbac/new", "--fail-on", "nope"]);
+    let unknown = run(&[
+        "diff",
+        "tests/rbac/old",
+        "tests/rbac/new",
+        "--fail-on",
+        "nope",
+    ]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown risk `nope`"));
 }
@@ -162,7 +222,10 @@ fn bad_input_is_exit_2_with_file_and_line_and_the_rest_still_answers() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).starts_with("yes: "));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("b.yaml:4: `rules` must be a list"), "{stderr}");
+    assert!(
+        stderr.contains("b.yaml:4: `rules` must be a list"),
+        "{stderr}"
+    );
     assert!(stderr.contains("c.yaml:"), "{stderr}");
     let none = run(&["who-can", "get", "pods"]);
     assert_eq!(none.status.code(), Some(2));
@@ -175,7 +238,8 @@ fn bad_input_is_exit_2_with_file_and_line_and_the_rest_still_answers() {
 fn with_defaults_answers_without_manifests() {
     let out = run(&["can", "user:x", "get", "/version", "--with-defaults"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out).contains("ClusterRoleBinding system:public-info-viewer (defaults:kubernetes-1.37.yaml:"));
+    assert!(text(&out)
+        .contains("ClusterRoleBinding system:public-info-viewer (defaults:kubernetes-1.37.yaml:"));
     let out = run(&["can", "user:x", "get", "/metrics", "--with-defaults"]);
     assert_eq!(out.status.code(), Some(1));
 }
@@ -291,16 +355,16 @@ fn corpus_risks() {
         "read-secrets sa:flux-system/kustomize-controller cluster", // same
         "read-secrets sa:flux-system/notification-controller cluster", // same
         "read-secrets sa:flux-system/source-controller cluster", // same
-        "read-secrets sa:flux-system/source-watcher cluster", // same
+        "read-secrets sa:flux-system/source-watcher cluster",  // same
         "read-secrets sa:gatekeeper-system/gatekeeper-admin cluster", // get/list/watch `*`
         "read-secrets sa:gatekeeper-system/gatekeeper-admin gatekeeper-system", // Role: secrets
         "read-secrets sa:ingress-nginx/ingress-nginx cluster", // ClusterRole: list/watch secrets
         "read-secrets sa:ingress-nginx/ingress-nginx ingress-nginx", // Role: get/list/watch secrets
         "read-secrets sa:ingress-nginx/ingress-nginx-admission ingress-nginx", // Role: get/create secrets
-        "read-secrets sa:metallb-system/controller metallb-system", // Role: secrets
+        "read-secrets sa:metallb-system/controller metallb-system",            // Role: secrets
         "read-secrets sa:metallb-system/frr-k8s-daemon metallb-system", // Role: get/list/watch/update secrets
         "read-secrets sa:metallb-system/speaker metallb-system", // pod-lister Role: get/list/watch secrets
-        "bind sa:argocd/argocd-application-controller cluster", // AC
+        "bind sa:argocd/argocd-application-controller cluster",  // AC
         "escalate sa:argocd/argocd-application-controller cluster", // AC
         "impersonate sa:argocd/argocd-application-controller cluster", // AC
         "pods-exec sa:argocd/argocd-application-controller cluster", // AC
@@ -316,7 +380,7 @@ fn corpus_risks() {
         "serviceaccount-token sa:flux-system/kustomize-controller cluster", // same
         "serviceaccount-token sa:flux-system/notification-controller cluster", // same
         "serviceaccount-token sa:flux-system/source-controller cluster", // same
-        "serviceaccount-token sa:flux-system/source-watcher cluster", // same
+        "serviceaccount-token sa:flux-system/source-watcher cluster",  // same
         "approve-csr sa:argocd/argocd-application-controller cluster", // AC
         "approve-csr sa:argocd/argocd-server cluster", // AS: patch on `*` includes the approval subresource
         "nodes-proxy sa:argocd/argocd-application-controller cluster", // AC
@@ -331,9 +395,11 @@ fn corpus_risks() {
         "webhooks-write sa:ingress-nginx/ingress-nginx-admission cluster", // patches its caBundle: update validatingwebhookconfigurations
         "webhooks-write sa:spire/spire-server cluster", // manages its webhook: patch validatingwebhookconfigurations
         "rbac-write sa:argocd/argocd-application-controller cluster", // AC
-        "rbac-write sa:argocd/argocd-server cluster", // AS: patch on `*`
+        "rbac-write sa:argocd/argocd-server cluster",   // AS: patch on `*`
     ];
     assert_eq!(found, expected);
-    let code = run(&["risks", &corpus().unwrap().display().to_string()]).status.code();
+    let code = run(&["risks", &corpus().unwrap().display().to_string()])
+        .status
+        .code();
     assert_eq!(code, Some(1), "risks found: exit 1");
 }

@@ -148,7 +148,11 @@ fn a_rule_error_keeps_the_other_rules_findings() {
         let errs = errors(&json);
         assert_eq!(errs.len(), 1, "{file}: {errs:?}");
         let (r, p, l, c, m) = &errs[0];
-        assert_eq!((r.as_str(), p.as_str(), (*l, *c)), (rule, path, (line, col)), "{file}");
+        assert_eq!(
+            (r.as_str(), p.as_str(), (*l, *c)),
+            (rule, path, (line, col)),
+            "{file}"
+        );
         assert_eq!(
             m,
             &format!("Pod p: rule `{rule}`: `{path}`: {message}"),
@@ -201,16 +205,28 @@ spec:
         assert_eq!(code, code_wanted, "{file}: {json:#}");
         let found: Vec<String> = violations(&json).into_iter().map(|(r, _)| r).collect();
         for rule in expected {
-            assert!(found.iter().any(|r| r == rule), "{file}: {rule} missing in {found:?}");
+            assert!(
+                found.iter().any(|r| r == rule),
+                "{file}: {rule} missing in {found:?}"
+            );
         }
-        assert!(!found.iter().any(|r| r.starts_with("images.")), "{file}: {found:?}");
+        assert!(
+            !found.iter().any(|r| r.starts_with("images.")),
+            "{file}: {found:?}"
+        );
         let errs = errors(&json);
         assert_eq!(errs.len(), errors_wanted, "{file}: {errs:?}");
         if let Some((rule, path, line, _, message)) = errs.first() {
             assert_eq!(rule, "pss.baseline.privileged");
-            assert_eq!(path, "spec.template.spec.containers[0].securityContext.privileged");
+            assert_eq!(
+                path,
+                "spec.template.spec.containers[0].securityContext.privileged"
+            );
             assert_eq!(*line, 11);
-            assert!(message.ends_with("expected a boolean, found the string \"no\""), "{message}");
+            assert!(
+                message.ends_with("expected a boolean, found the string \"no\""),
+                "{message}"
+            );
         }
     }
 }
@@ -231,6 +247,9 @@ fn privileged_yes_is_a_privileged_container() {
     assert_eq!(v["rule"], "pss.baseline.privileged");
     assert_eq!(v["severity"], "critical");
     assert_eq!(v["path"], "spec.containers[0].securityContext.privileged");
-    assert_eq!((v["line"].as_u64(), v["column"].as_u64()), (Some(9), Some(21)));
+    assert_eq!(
+        (v["line"].as_u64(), v["column"].as_u64()),
+        (Some(9), Some(21))
+    );
     assert_eq!(json["errors"], Value::Array(vec![]));
 }

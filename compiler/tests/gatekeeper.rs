@@ -188,14 +188,13 @@ fn differential(program: &Program, objects: &[(String, Node)], set: bool) -> Sta
             let set_objects = ObjectSet {
                 objects: if set { all.clone() } else { vec![node] },
             };
-            let findings =
-                match policies
-                    .evaluate(node, &set_objects, &Params::default(), &Limits::default())
-                    .into_result()
-                {
-                    Ok(f) => f,
-                    Err(_) => return (0, 0, 1, Vec::new()),
-                };
+            let findings = match policies
+                .evaluate(node, &set_objects, &Params::default(), &Limits::default())
+                .into_result()
+            {
+                Ok(f) => f,
+                Err(_) => return (0, 0, 1, Vec::new()),
+            };
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for f in &findings {
                 *counts.entry(f.rule_id.as_str()).or_default() += 1;

@@ -46,7 +46,11 @@ fn generate(dir: &Path, total: usize) -> usize {
     let mut text = String::new();
     for c in 0..cluster {
         text.push_str("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n");
-        let _ = writeln!(text, "metadata:\n  name: cr-{c}\n  labels: {{group: g{}}}", c % 50);
+        let _ = writeln!(
+            text,
+            "metadata:\n  name: cr-{c}\n  labels: {{group: g{}}}",
+            c % 50
+        );
         if c % 10 == 0 {
             let _ = writeln!(
                 text,
@@ -81,7 +85,10 @@ fn generate(dir: &Path, total: usize) -> usize {
             let (kind, name) = if r % 2 == 0 {
                 ("Role", format!("role-{r}"))
             } else {
-                ("ClusterRole", format!("cr-{}", (n * 7 + r) % cluster.max(1)))
+                (
+                    "ClusterRole",
+                    format!("cr-{}", (n * 7 + r) % cluster.max(1)),
+                )
             };
             let _ = writeln!(
                 text,
@@ -128,27 +135,43 @@ fn main() {
         policy.bindings.len(),
         std::fs::read_dir(dir.path()).unwrap().count()
     );
-    println!("{:<46} {:>12} {:>14} {:>8}", "question", "answer only", "with loading", "answers");
+    println!(
+        "{:<46} {:>12} {:>14} {:>8}",
+        "question", "answer only", "with loading", "answers"
+    );
     let ask = |verb: &str, resource: &str| Ask {
         verb: verb.into(),
         resource: resource.into(),
         ..Ask::default()
     };
     let row = |name: &str, answer: Duration, count: usize| {
-        println!("{name:<46} {:>12} {:>14} {count:>8}", ms(answer), ms(answer + load_time));
+        println!(
+            "{name:<46} {:>12} {:>14} {count:>8}",
+            ms(answer),
+            ms(answer + load_time)
+        );
     };
-    println!("{:<46} {:>12} {:>14}", "load + aggregate + resolve", "", ms(load_time));
+    println!(
+        "{:<46} {:>12} {:>14}",
+        "load + aggregate + resolve",
+        "",
+        ms(load_time)
+    );
 
     let secrets = ask("get", "secrets");
     let (t, grants) = best(5, || who_can(&policy, &secrets, &Scope::Any).unwrap());
     row("who-can get secrets (every namespace)", t, grants.len());
-    let (t, grants) = best(5, || who_can(&policy, &secrets, &Scope::Namespace("ns-7".into())).unwrap());
+    let (t, grants) = best(5, || {
+        who_can(&policy, &secrets, &Scope::Namespace("ns-7".into())).unwrap()
+    });
     row("who-can get secrets -n ns-7", t, grants.len());
     let exec = ask("create", "pods/exec");
     let (t, grants) = best(5, || who_can(&policy, &exec, &Scope::Any).unwrap());
     row("who-can create pods/exec", t, grants.len());
     let sa = Identity::parse("sa:ns-3/sa-3").unwrap();
-    let (t, grants) = best(5, || can(&policy, &sa, &secrets, &Scope::Namespace("ns-3".into())).unwrap());
+    let (t, grants) = best(5, || {
+        can(&policy, &sa, &secrets, &Scope::Namespace("ns-3".into())).unwrap()
+    });
     row("can sa:ns-3/sa-3 get secrets -n ns-3", t, grants.len());
     let (t, rules) = best(5, || effective(&policy, &sa, &Scope::Any));
     row("list sa:ns-3/sa-3", t, rules.len());

@@ -42,7 +42,6 @@ fn raw_module(tag: &str) -> Vec<u8> {
     support::module(&eval, None, tag, rules)
 }
 
-
 fn engine() -> Engine {
     Engine::new().unwrap()
 }
@@ -57,13 +56,18 @@ fn eval_deadline_stops_a_loop_and_the_next_object_runs() {
     let none = (ObjectSet::default(), Params::default());
     let start = Instant::now();
     let e = p
-        .evaluate(&object("Pod"), &none.0, &none.1, &limits).into_result()
+        .evaluate(&object("Pod"), &none.0, &none.1, &limits)
+        .into_result()
         .unwrap_err();
     assert_eq!(e.error, EvalError::Deadline(Duration::from_millis(200)));
-    assert_eq!(e.error.to_string(), "evaluation exceeded its 200ms deadline");
+    assert_eq!(
+        e.error.to_string(),
+        "evaluation exceeded its 200ms deadline"
+    );
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(
-        p.evaluate(&object("ConfigMap"), &none.0, &none.1, &limits).into_result(),
+        p.evaluate(&object("ConfigMap"), &none.0, &none.1, &limits)
+            .into_result(),
         Ok(vec![])
     );
     assert_eq!(
@@ -78,17 +82,23 @@ fn eval_memory_cap_stops_a_hog_and_the_next_object_runs() {
     let limits = Limits::default();
     let none = (ObjectSet::default(), Params::default());
     let e = p
-        .evaluate(&object("Secret"), &none.0, &none.1, &limits).into_result()
+        .evaluate(&object("Secret"), &none.0, &none.1, &limits)
+        .into_result()
         .unwrap_err();
     assert_eq!(e.error, EvalError::Memory(64 << 20));
-    assert_eq!(e.error.to_string(), "evaluation exceeded its 64 MiB memory limit");
     assert_eq!(
-        p.evaluate(&object("ConfigMap"), &none.0, &none.1, &limits).into_result(),
+        e.error.to_string(),
+        "evaluation exceeded its 64 MiB memory limit"
+    );
+    assert_eq!(
+        p.evaluate(&object("ConfigMap"), &none.0, &none.1, &limits)
+            .into_result(),
         Ok(vec![])
     );
     // Objects no rule applies to never reach the module.
     assert_eq!(
-        p.evaluate(&object("Service"), &none.0, &none.1, &limits).into_result(),
+        p.evaluate(&object("Service"), &none.0, &none.1, &limits)
+            .into_result(),
         Ok(vec![])
     );
 }
@@ -107,7 +117,9 @@ fn eval_cache_is_written_then_used_and_keyed_by_module() {
     let limits = Limits::default();
     let none = (ObjectSet::default(), Params::default());
     assert_eq!(
-        second.evaluate(&object("ConfigMap"), &none.0, &none.1, &limits).into_result(),
+        second
+            .evaluate(&object("ConfigMap"), &none.0, &none.1, &limits)
+            .into_result(),
         Ok(vec![])
     );
     let other = Policies::load(&engine, &raw_module("d"), Some(&dir)).unwrap();

@@ -513,7 +513,11 @@ no: 1e3
     assert!(load_err("a: !!int ten\n").message.contains("`ten`"));
     let inf = load_err("a: 1\nb: -.inf\n");
     assert_eq!((inf.line, inf.col), (2, 4));
-    assert!(inf.message.contains("`-.inf` is not a JSON number"), "{}", inf.message);
+    assert!(
+        inf.message.contains("`-.inf` is not a JSON number"),
+        "{}",
+        inf.message
+    );
     assert!(load_err("? [a]\n: b\n")
         .message
         .contains("keys must be scalars"));

@@ -47,7 +47,11 @@ fn module() -> Vec<u8> {
     i.end();
     // rules 5 and 6: 640 pages (40 MiB) each
     i.local_get(0).i32_const(5).i32_ge_s().if_(BlockType::Empty);
-    i.i32_const(640).memory_grow(0).drop().i32_const(0).return_();
+    i.i32_const(640)
+        .memory_grow(0)
+        .drop()
+        .i32_const(0)
+        .return_();
     i.end();
     // rules 0 and 4: one finding record {next 0, rule, outcome 0, subject, message "ok"}
     i.i32_const(RECORD).i32_const(0).i32_store(at(0));
@@ -85,7 +89,6 @@ fn module() -> Vec<u8> {
     support::module(&f, None, "rule-errors", rules)
 }
 
-
 #[test]
 fn deadline_memory_and_trap_are_errors_of_their_rule_only() {
     let p = Policies::load(&Engine::new().unwrap(), &module(), None).unwrap();
@@ -109,7 +112,10 @@ fn deadline_memory_and_trap_are_errors_of_their_rule_only() {
     assert_eq!(errors.len(), 3, "{errors:?}");
     assert_eq!(
         errors[0],
-        (Some("b_loop"), &EvalError::Deadline(Duration::from_millis(200)))
+        (
+            Some("b_loop"),
+            &EvalError::Deadline(Duration::from_millis(200))
+        )
     );
     assert_eq!(errors[1], (Some("c_grow"), &EvalError::Memory(64 << 20)));
     assert_eq!(errors[2].0, Some("d_trap"));

@@ -145,7 +145,9 @@ pub fn run(command: Command) -> ExitCode {
                 let grants = query::can(policy, &who, &ask, &scope)?;
                 let place = namespace
                     .as_deref()
-                    .map_or("cluster-wide".to_string(), |ns| format!("in namespace `{ns}`"));
+                    .map_or("cluster-wide".to_string(), |ns| {
+                        format!("in namespace `{ns}`")
+                    });
                 let question = format!("{subject} {} {} {place}", ask.verb, ask.resource);
                 match inputs.output {
                     Format::Json => print_json(&json!({
@@ -164,7 +166,10 @@ pub fn run(command: Command) -> ExitCode {
                         } else {
                             out.push_str(&format!("yes: {question}\n"));
                             for g in &grants {
-                                out.push_str(&format!("  {}\n", chain_text(policy, g.binding, g.role, g.rule)));
+                                out.push_str(&format!(
+                                    "  {}\n",
+                                    chain_text(policy, g.binding, g.role, g.rule)
+                                ));
                             }
                         }
                         print(&out);
@@ -230,7 +235,10 @@ pub fn run(command: Command) -> ExitCode {
         }
         Command::Risks { risk, inputs } => {
             if risk.iter().any(|r| r == "help") {
-                let rows = RISKS.iter().map(|r| vec![r.id.to_string(), r.why.to_string()]).collect();
+                let rows = RISKS
+                    .iter()
+                    .map(|r| vec![r.id.to_string(), r.why.to_string()])
+                    .collect();
                 print(&table(&["RISK", "WHY"], rows));
                 return ExitCode::SUCCESS;
             }
@@ -254,11 +262,19 @@ pub fn run(command: Command) -> ExitCode {
                                     f.subject.to_string(),
                                     place(&f.namespace),
                                     f.actions.join(", "),
-                                    chain_text(policy, f.grants[0].binding, f.grants[0].role, f.grants[0].rule),
+                                    chain_text(
+                                        policy,
+                                        f.grants[0].binding,
+                                        f.grants[0].role,
+                                        f.grants[0].rule,
+                                    ),
                                 ]
                             })
                             .collect();
-                        print(&table(&["RISK", "SUBJECT", "WHERE", "ACTIONS", "CHAIN"], rows));
+                        print(&table(
+                            &["RISK", "SUBJECT", "WHERE", "ACTIONS", "CHAIN"],
+                            rows,
+                        ));
                     }
                 }
                 Ok(if found.is_empty() { 0 } else { 1 })
@@ -282,7 +298,9 @@ fn with_policy(
     answer: impl FnOnce(&Policy) -> Result<u8, String>,
 ) -> ExitCode {
     if paths.is_empty() && !with_defaults {
-        return fail("no manifests given: name files, folders, or `-` for stdin (or use `--with-defaults`)");
+        return fail(
+            "no manifests given: name files, folders, or `-` for stdin (or use `--with-defaults`)",
+        );
     }
     let policy = load::load(paths, with_defaults, &Limits::default());
     report_problems(&policy);
@@ -313,7 +331,13 @@ fn parse_risks(ids: &[String]) -> Result<Vec<&'static Risk>, String> {
         .collect()
 }
 
-fn run_diff(old: &str, new: &str, fail_on: &[String], with_defaults: bool, output: Format) -> ExitCode {
+fn run_diff(
+    old: &str,
+    new: &str,
+    fail_on: &[String],
+    with_defaults: bool,
+    output: Format,
+) -> ExitCode {
     let any = fail_on.iter().any(|r| r == "any");
     let named: Vec<String> = fail_on.iter().filter(|r| *r != "any").cloned().collect();
     let fail_risks = match parse_risks(&named) {
@@ -329,7 +353,11 @@ fn run_diff(old: &str, new: &str, fail_on: &[String], with_defaults: bool, outpu
     report_problems(&after);
     let changes = diff::diff(&before, &after);
     let failing = |c: &Change| {
-        c.gained && (any || c.risks.iter().any(|r| fail_risks.iter().any(|f| f.id == r.id)))
+        c.gained
+            && (any
+                || c.risks
+                    .iter()
+                    .any(|r| fail_risks.iter().any(|f| f.id == r.id)))
     };
     match output {
         Format::Json => print_json(&json!({
@@ -368,7 +396,10 @@ fn run_diff(old: &str, new: &str, fail_on: &[String], with_defaults: bool, outpu
             if changes.is_empty() {
                 print("no permission gained or lost\n");
             } else {
-                print(&table(&["SUBJECT", "CHANGE", "PERMISSION", "WHERE", "RISKS", "CHAIN"], rows));
+                print(&table(
+                    &["SUBJECT", "CHANGE", "PERMISSION", "WHERE", "RISKS", "CHAIN"],
+                    rows,
+                ));
             }
         }
     }
@@ -516,7 +547,14 @@ fn list_table(policy: &Policy, rules: &[Effective]) -> String {
         })
         .collect();
     table(
-        &["WHERE", "RESOURCES", "NON-RESOURCE URLS", "RESOURCE NAMES", "VERBS", "VIA"],
+        &[
+            "WHERE",
+            "RESOURCES",
+            "NON-RESOURCE URLS",
+            "RESOURCE NAMES",
+            "VERBS",
+            "VIA",
+        ],
         rows,
     )
 }
@@ -553,5 +591,8 @@ fn print(text: &str) {
 }
 
 fn print_json(value: &Value) {
-    print(&format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_default()));
+    print(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    ));
 }

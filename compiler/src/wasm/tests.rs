@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use rampart_runtime::eval::{
-    Action as RAction, Evaluation, Finding, RuleError, Limits, ObjectSet, Params, Policies,
+    Action as RAction, Evaluation, Finding, Limits, ObjectSet, Params, Policies, RuleError,
 };
 use rampart_runtime::manifest::{format_path, Node, Value as NV};
 use serde_json::json;
@@ -192,12 +192,14 @@ fn load(p: &Program) -> Policies {
 }
 
 fn run(p: &Program, object: &serde_json::Value) -> Result<Vec<Finding>, RuleError> {
-    load(p).evaluate(
-        &node(object),
-        &ObjectSet::default(),
-        &Params::default(),
-        &Limits::default(),
-    ).into_result()
+    load(p)
+        .evaluate(
+            &node(object),
+            &ObjectSet::default(),
+            &Params::default(),
+            &Limits::default(),
+        )
+        .into_result()
 }
 
 fn pod(spec: serde_json::Value) -> serde_json::Value {
@@ -778,7 +780,8 @@ fn wasm_all_containers_order_and_paths() {
             &ObjectSet::default(),
             &Params::default(),
             &Limits::default(),
-        ).into_result()
+        )
+        .into_result()
         .unwrap();
     let got: Vec<(String, String)> = findings
         .iter()
@@ -863,7 +866,8 @@ fn wasm_absent_at_path_points_at_nearest_ancestor() {
             &ObjectSet::default(),
             &Params::default(),
             &Limits::default(),
-        ).into_result()
+        )
+        .into_result()
         .unwrap();
     assert_eq!(findings.len(), 1);
     assert_eq!(
@@ -939,14 +943,16 @@ fn wasm_params_default_and_override() {
     let object = node(&pod(json!({"replicas": 5})));
     let none = ObjectSet::default();
     let f = p
-        .evaluate(&object, &none, &Params::default(), &Limits::default()).into_result()
+        .evaluate(&object, &none, &Params::default(), &Limits::default())
+        .into_result()
         .unwrap();
     assert_eq!(f[0].message, "max 3");
     assert_eq!(format_path(&f[0].path), "spec.replicas");
     let mut params = Params::default();
     params.set("t.replicas", "max", json!(10));
     assert_eq!(
-        p.evaluate(&object, &none, &params, &Limits::default()).into_result()
+        p.evaluate(&object, &none, &params, &Limits::default())
+            .into_result()
             .unwrap(),
         vec![]
     );
@@ -1097,10 +1103,7 @@ fn wasm_evaluate_all_is_deterministic() {
     assert_eq!(one, two);
     assert_eq!(one[0].findings.len(), 4);
     assert_eq!(one[1].findings.len(), 3);
-    assert_eq!(
-        one[0].findings[1].message,
-        "container `app0` is privileged"
-    );
+    assert_eq!(one[0].findings[1].message, "container `app0` is privileged");
 }
 
 /// Prints sizes and timings (`cargo test -p rampart-compiler wasm_measure -- --ignored --nocapture`).
@@ -1170,7 +1173,8 @@ fn wasm_measure() {
                 &ObjectSet::default(),
                 &Params::default(),
                 &Limits::default(),
-            ).into_result()
+            )
+            .into_result()
             .unwrap();
         assert_eq!(f.len(), 4);
     }

@@ -758,7 +758,10 @@ impl Policies {
             // The deadline is per rule: each call gets the whole of it.
             store.set_epoch_deadline(ticks);
             let called = place(&mut store, &prepared.params[rule], false).and_then(|params| {
-                eval.call(&mut store, (rule as i32, s as i32, params.base as i32, set_addr))
+                eval.call(
+                    &mut store,
+                    (rule as i32, s as i32, params.base as i32, set_addr),
+                )
             });
             let e = match called {
                 Ok(0) => continue,
@@ -770,7 +773,8 @@ impl Policies {
             break;
         }
         let failed_rule = failed.as_ref().map(|(k, _)| rules[*k].0);
-        let findings = self.read_findings(&mut store, &instance, memory, &encoded, object, &subjects)
+        let findings = self
+            .read_findings(&mut store, &instance, memory, &encoded, object, &subjects)
             .into_iter()
             // A failed rule reports its error, not the findings it made before failing.
             .filter(|(rule, _)| Some(*rule) != failed_rule)
@@ -971,7 +975,11 @@ fn describe_tag(tag: u32) -> String {
 /// A set of tags (`1 << tag` bits), for messages: `a list or a map`.
 fn describe_tags(mask: u32) -> String {
     // An integer is also a number: say "a number" once.
-    let mask = if mask & (1 << 3) != 0 { mask & !(1 << 2) } else { mask };
+    let mask = if mask & (1 << 3) != 0 {
+        mask & !(1 << 2)
+    } else {
+        mask
+    };
     let names: Vec<String> = (1..=6)
         .filter(|t| mask & (1 << t) != 0)
         .map(describe_tag)

@@ -257,7 +257,10 @@ mod tests {
         let mut rows = 0;
         for line in table.lines().filter(|l| l.starts_with("| `")) {
             let cells: Vec<&str> = line.split(" | ").collect();
-            let (texts, want) = (cells[0].trim_start_matches("| "), cells[1].trim_end_matches(" |"));
+            let (texts, want) = (
+                cells[0].trim_start_matches("| "),
+                cells[1].trim_end_matches(" |"),
+            );
             let texts: Vec<&str> = texts.split('`').skip(1).step_by(2).collect();
             assert!(!texts.is_empty(), "{line}");
             for text in texts {

@@ -74,7 +74,11 @@ pub fn aggregate(roles: &mut [Role]) -> Vec<Problem> {
         .collect();
     let is_aggregated: HashSet<usize> = aggregated.iter().copied().collect();
     let mut current: Vec<Vec<(usize, usize)>> = vec![Vec::new(); aggregated.len()];
-    let position: HashMap<usize, usize> = aggregated.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+    let position: HashMap<usize, usize> = aggregated
+        .iter()
+        .enumerate()
+        .map(|(p, &i)| (i, p))
+        .collect();
     // Each pass can only add rules, and there are finitely many, so this ends; the bound
     // is the longest possible chain of aggregations.
     for _ in 0..=aggregated.len() {
@@ -104,9 +108,15 @@ pub fn aggregate(roles: &mut [Role]) -> Vec<Problem> {
         }
     }
     for (p, &i) in aggregated.iter().enumerate() {
-        let rules: Vec<Rule> = current[p].iter().map(|&(r, k)| roles[r].rules[k].clone()).collect();
+        let rules: Vec<Rule> = current[p]
+            .iter()
+            .map(|&(r, k)| roles[r].rules[k].clone())
+            .collect();
         // Name the role each rule is written in, through any chain.
-        let from = current[p].iter().map(|&(r, _)| Some(roles[r].name.clone())).collect();
+        let from = current[p]
+            .iter()
+            .map(|&(r, _)| Some(roles[r].name.clone()))
+            .collect();
         roles[i].rules = rules;
         roles[i].aggregated_from = from;
     }

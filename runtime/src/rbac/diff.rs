@@ -57,10 +57,22 @@ impl Atom {
         let one = |s: &str| vec![s.to_string()];
         Rule {
             verbs: one(&self.verb),
-            api_groups: if self.url { vec![] } else { one(&self.api_group) },
-            resources: if self.url { vec![] } else { one(&self.resource) },
+            api_groups: if self.url {
+                vec![]
+            } else {
+                one(&self.api_group)
+            },
+            resources: if self.url {
+                vec![]
+            } else {
+                one(&self.resource)
+            },
             resource_names: self.name.iter().cloned().collect(),
-            non_resource_urls: if self.url { one(&self.resource) } else { vec![] },
+            non_resource_urls: if self.url {
+                one(&self.resource)
+            } else {
+                vec![]
+            },
             origin: super::model::Origin {
                 file: String::new(),
                 line: 0,

@@ -3,7 +3,7 @@
 //! `ResourceMatches`, `ResourceNameMatches`, `NonResourceURLMatches`) and `RuleAllows` of
 //! `plugin/pkg/auth/authorizer/rbac/rbac.go`. spec/rbac.md §2.
 
-use super::model::{Rule, Selector, Operator};
+use super::model::{Operator, Rule, Selector};
 
 /// `*` in verbs, apiGroups, resources and nonResourceURLs: everything.
 pub const ALL: &str = "*";
@@ -74,9 +74,7 @@ pub fn resource_name_matches(rule: &Rule, name: &str) -> bool {
 /// `NonResourceURLMatches`: `*`, the exact path, or a prefix ending in `*`.
 pub fn non_resource_url_matches(rule: &Rule, path: &str) -> bool {
     rule.non_resource_urls.iter().any(|u| {
-        u == ALL
-            || u == path
-            || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*')))
+        u == ALL || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*')))
     })
 }
 

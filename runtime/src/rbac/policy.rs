@@ -61,7 +61,12 @@ impl Builder {
             .roles
             .iter()
             .enumerate()
-            .map(|(i, role)| ((role.kind, role.namespace.as_deref(), role.name.as_str()), i))
+            .map(|(i, role)| {
+                (
+                    (role.kind, role.namespace.as_deref(), role.name.as_str()),
+                    i,
+                )
+            })
             .collect();
         let mut resolved = Vec::with_capacity(policy.bindings.len());
         let mut warnings = Vec::new();
@@ -110,7 +115,13 @@ impl Builder {
 /// Keeps the last definition of each role and binding (same kind, namespace and name), as
 /// `kubectl apply` of the files in order leaves it, with a warning for each replaced one.
 fn keep_last(policy: &mut Policy) -> Vec<Problem> {
-    fn last<T>(items: Vec<T>, key: impl Fn(&T) -> String, origin: impl Fn(&T) -> &Origin, what: impl Fn(&T) -> String, warnings: &mut Vec<Problem>) -> Vec<T> {
+    fn last<T>(
+        items: Vec<T>,
+        key: impl Fn(&T) -> String,
+        origin: impl Fn(&T) -> &Origin,
+        what: impl Fn(&T) -> String,
+        warnings: &mut Vec<Problem>,
+    ) -> Vec<T> {
         let mut latest: HashMap<String, usize> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
             latest.insert(key(item), i);
@@ -140,7 +151,14 @@ fn keep_last(policy: &mut Policy) -> Vec<Problem> {
     let roles = std::mem::take(&mut policy.roles);
     policy.roles = last(
         roles,
-        |r| format!("{}/{}/{}", r.kind.as_str(), r.namespace.as_deref().unwrap_or(""), r.name),
+        |r| {
+            format!(
+                "{}/{}/{}",
+                r.kind.as_str(),
+                r.namespace.as_deref().unwrap_or(""),
+                r.name
+            )
+        },
         |r| &r.origin,
         |r| format!("{} `{}`", r.kind.as_str(), r.name),
         &mut warnings,
@@ -148,7 +166,14 @@ fn keep_last(policy: &mut Policy) -> Vec<Problem> {
     let bindings = std::mem::take(&mut policy.bindings);
     policy.bindings = last(
         bindings,
-        |b| format!("{}/{}/{}", b.kind.as_str(), b.namespace.as_deref().unwrap_or(""), b.name),
+        |b| {
+            format!(
+                "{}/{}/{}",
+                b.kind.as_str(),
+                b.namespace.as_deref().unwrap_or(""),
+                b.name
+            )
+        },
         |b| &b.origin,
         |b| format!("{} `{}`", b.kind.as_str(), b.name),
         &mut warnings,

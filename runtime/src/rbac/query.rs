@@ -30,7 +30,9 @@ impl Identity {
     /// group alone grants.
     pub fn parse(text: &str) -> Result<Identity, String> {
         let bad = || {
-            format!("subject `{text}` must be written `user:NAME`, `group:NAME` or `sa:NAMESPACE/NAME`")
+            format!(
+                "subject `{text}` must be written `user:NAME`, `group:NAME` or `sa:NAMESPACE/NAME`"
+            )
         };
         let (kind, rest) = text.split_once(':').ok_or_else(bad)?;
         if rest.is_empty() {
@@ -96,8 +98,7 @@ impl Identity {
             SubjectKind::Group => self.groups.contains(&subject.name),
             SubjectKind::ServiceAccount => match (&subject.namespace, &self.user) {
                 (Some(ns), Some(user)) => {
-                    user.strip_prefix(SA_PREFIX)
-                        .and_then(|r| r.split_once(':'))
+                    user.strip_prefix(SA_PREFIX).and_then(|r| r.split_once(':'))
                         == Some((ns.as_str(), subject.name.as_str()))
                 }
                 _ => false,
@@ -149,10 +150,26 @@ const BUILT_IN: &[(&str, &str, bool)] = &[
     ("clusterrolebindings", "rbac.authorization.k8s.io", true),
     ("certificatesigningrequests", "certificates.k8s.io", true),
     ("signers", "certificates.k8s.io", true),
-    ("validatingwebhookconfigurations", "admissionregistration.k8s.io", true),
-    ("mutatingwebhookconfigurations", "admissionregistration.k8s.io", true),
-    ("validatingadmissionpolicies", "admissionregistration.k8s.io", true),
-    ("validatingadmissionpolicybindings", "admissionregistration.k8s.io", true),
+    (
+        "validatingwebhookconfigurations",
+        "admissionregistration.k8s.io",
+        true,
+    ),
+    (
+        "mutatingwebhookconfigurations",
+        "admissionregistration.k8s.io",
+        true,
+    ),
+    (
+        "validatingadmissionpolicies",
+        "admissionregistration.k8s.io",
+        true,
+    ),
+    (
+        "validatingadmissionpolicybindings",
+        "admissionregistration.k8s.io",
+        true,
+    ),
     ("customresourcedefinitions", "apiextensions.k8s.io", true),
     ("apiservices", "apiregistration.k8s.io", true),
     ("storageclasses", "storage.k8s.io", true),
@@ -337,7 +354,12 @@ pub fn grants(
 }
 
 /// `rampart rbac can`: the grants of the request to one identity.
-pub fn can(policy: &Policy, who: &Identity, ask: &Ask, scope: &Scope) -> Result<Vec<Grant>, String> {
+pub fn can(
+    policy: &Policy,
+    who: &Identity,
+    ask: &Ask,
+    scope: &Scope,
+) -> Result<Vec<Grant>, String> {
     grants(policy, ask, scope, |subject, _| who.matches(subject))
 }
 
