@@ -7,8 +7,10 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
+use rampart_compiler::backend::cel::{kyverno, vap};
+use rampart_compiler::backend::rego::gatekeeper;
 use rampart_compiler::schema::Schema;
-use rampart_compiler::{compile, gatekeeper, kyverno, vap, Source};
+use rampart_compiler::{compile, Source};
 use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
 use rampart_runtime::manifest::{self, format_path, load, Node, PathSegment};
 use rampart_runtime::runner::{self, Input, Options};
@@ -18,7 +20,8 @@ fn stdlib() -> &'static Policies {
     static POLICIES: OnceLock<Policies> = OnceLock::new();
     POLICIES.get_or_init(|| {
         let program = rampart_stdlib::compile().program.expect("stdlib compiles");
-        let wasm = rampart_compiler::wasm::compile(&program).expect("stdlib compiles to Wasm");
+        let wasm =
+            rampart_compiler::backend::wasm::compile(&program).expect("stdlib compiles to Wasm");
         Policies::load(&Engine::new().unwrap(), &wasm, None).unwrap()
     })
 }
@@ -334,7 +337,7 @@ fn a_title_with_line_breaks_stays_in_its_comment() {
         .map(|o| o["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["PropInjected", "ConstraintTemplate"], "{files:?}");
-    let rego = rampart_compiler::rego::rule_module(&program.rules[0], "p");
+    let rego = rampart_compiler::backend::rego::rule_module(&program.rules[0], "p");
     assert!(
         rego.starts_with("# Rule prop.injected: x --- kind: Injected allow = true\n"),
         "{rego}"

@@ -3,9 +3,10 @@
 //! each rule the target cannot express (the other rules are still exported) and an error
 //! for each pair of rules whose exported names clash (nothing may then be written).
 
+use crate::backend::cel::{self, kyverno, vap};
+use crate::backend::rego::gatekeeper;
 use crate::diagnostics::{Diagnostic, Files};
 use crate::ir::{Program, Rule};
-use crate::{cel, gatekeeper, kyverno, vap};
 
 /// An export target other than `wasm`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,19 +4,14 @@
 //! schemas they import, type-checks against the Kubernetes schema and returns the IR with
 //! every diagnostic.
 
-pub mod cel;
+pub mod backend;
 pub mod check;
 pub mod diagnostics;
 pub mod export;
-pub mod gatekeeper;
 pub mod ir;
-pub mod kyverno;
 pub mod names;
-pub mod rego;
 pub mod schema;
 pub mod syntax;
-pub mod vap;
-pub mod wasm;
 
 use diagnostics::{Diagnostic, Files};
 use schema::Schema;

@@ -4,7 +4,7 @@
 //! evaluator's.
 
 use cel::{Context, Env, Value as CV};
-use rampart_compiler::cel::{self as rcel, Dialect};
+use rampart_compiler::backend::cel::{self as rcel, Dialect};
 use rampart_compiler::ir::{Action, Program, Rule};
 use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
 use rampart_runtime::manifest::Node;
@@ -493,14 +493,17 @@ fn snapshot_rules_agree_with_wasm() {
 fn snapshots() {
     let program = compile_source(SNAPSHOT_RULES);
     let outputs = [
-        ("vap", rampart_compiler::vap::export_all(&program)),
+        (
+            "vap",
+            rampart_compiler::backend::cel::vap::export_all(&program),
+        ),
         (
             "kyverno",
-            rampart_compiler::kyverno::export_cluster_policies_all(&program),
+            rampart_compiler::backend::cel::kyverno::export_cluster_policies_all(&program),
         ),
         (
             "kyverno-vpol",
-            rampart_compiler::kyverno::export_validating_policies_all(&program),
+            rampart_compiler::backend::cel::kyverno::export_validating_policies_all(&program),
         ),
     ];
     for (kind, (files, errors)) in outputs {
@@ -517,7 +520,7 @@ fn snapshots() {
 fn gatekeeper_cel_follows_constraint_parameters() {
     let program = compile_source(SNAPSHOT_RULES);
     let objects = load_objects("objects", OBJECTS.as_bytes());
-    let wasm = rampart_compiler::wasm::compile(&program).expect("wasm compiles");
+    let wasm = rampart_compiler::backend::wasm::compile(&program).expect("wasm compiles");
     let engine = Engine::new().expect("engine");
     let policies = Policies::load(&engine, &wasm, None).expect("loads");
     let mut overrides = Params::default();
@@ -568,9 +571,11 @@ fn gatekeeper_cel_follows_constraint_parameters() {
 #[test]
 fn stdlib_exports() {
     let program = stdlib();
-    let (vap_files, vap_errors) = rampart_compiler::vap::export_all(&program);
-    let (cp_files, cp_errors) = rampart_compiler::kyverno::export_cluster_policies_all(&program);
-    let (vp_files, vp_errors) = rampart_compiler::kyverno::export_validating_policies_all(&program);
+    let (vap_files, vap_errors) = rampart_compiler::backend::cel::vap::export_all(&program);
+    let (cp_files, cp_errors) =
+        rampart_compiler::backend::cel::kyverno::export_cluster_policies_all(&program);
+    let (vp_files, vp_errors) =
+        rampart_compiler::backend::cel::kyverno::export_validating_policies_all(&program);
     let set_rules = program
         .rules
         .iter()

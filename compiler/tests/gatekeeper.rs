@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rampart_compiler::gatekeeper::{self, OutputFile};
+use rampart_compiler::backend::rego::gatekeeper::{self, OutputFile};
 use rampart_compiler::ir::Program;
 use rampart_compiler::schema::Schema;
 use rampart_compiler::{compile, Source};
@@ -162,7 +162,7 @@ struct Stats {
 /// objects one set (objects() and data.inventory).
 fn differential(program: &Program, objects: &[(String, Node)], set: bool) -> Stats {
     let exported = export(program);
-    let wasm = rampart_compiler::wasm::compile(program).expect("wasm compiles");
+    let wasm = rampart_compiler::backend::wasm::compile(program).expect("wasm compiles");
     let engine = Engine::new().unwrap();
     let policies = Policies::load(&engine, &wasm, None).unwrap();
     let jsons: Vec<Json> = objects.iter().map(|(_, n)| n.to_json()).collect();

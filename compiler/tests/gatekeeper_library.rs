@@ -10,7 +10,7 @@
 
 mod common;
 
-use rampart_compiler::gatekeeper;
+use rampart_compiler::backend::rego::gatekeeper;
 use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
 use rampart_runtime::manifest::{self, Node};
 use serde_json::{json, Value as Json};
@@ -426,7 +426,7 @@ fn rego_findings(
 fn exported_templates_meet_the_library_suites() {
     let program = common::stdlib();
     let engines = exported_engines();
-    let wasm = rampart_compiler::wasm::compile(&program).expect("wasm compiles");
+    let wasm = rampart_compiler::backend::wasm::compile(&program).expect("wasm compiles");
     let policies = Policies::load(&Engine::new().unwrap(), &wasm, None).unwrap();
     let cases = cases();
     let mut seen = BTreeSet::new();

@@ -180,7 +180,8 @@ fn kyverno_selects(rule: &Json, object: &Json) -> bool {
 fn cluster_policies_select_what_the_spec_selects() {
     use serde::Deserialize;
     let program = common::compile_source(RULES);
-    let (files, errors) = rampart_compiler::kyverno::export_cluster_policies_all(&program);
+    let (files, errors) =
+        rampart_compiler::backend::cel::kyverno::export_cluster_policies_all(&program);
     assert!(errors.is_empty(), "{errors:?}");
     let mut exported: HashMap<String, Json> = HashMap::new();
     for f in &files {
@@ -191,7 +192,7 @@ fn cluster_policies_select_what_the_spec_selects() {
             }
         }
     }
-    let wasm = rampart_compiler::wasm::compile(&program).unwrap();
+    let wasm = rampart_compiler::backend::wasm::compile(&program).unwrap();
     let policies = Policies::load(&Engine::new().unwrap(), &wasm, None).unwrap();
     let objects: Vec<Node> = common::load_objects("objects", OBJECTS.as_bytes())
         .into_iter()

@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
-use rampart_compiler::cel::OutputFile;
+use rampart_compiler::backend::cel::kyverno::{self, PATTERN_DIR};
+use rampart_compiler::backend::cel::OutputFile;
 use rampart_compiler::ir::Program;
-use rampart_compiler::kyverno::{self, PATTERN_DIR};
 use rampart_runtime::manifest::Node;
 use serde_json::{json, Value as Json};
 

@@ -10,7 +10,7 @@ use common::{compile_source, load_objects, FORMS, FORMS_OBJECTS};
 /// Every finding as `object rule action: message`, in evaluation order.
 fn findings() -> Vec<String> {
     let program = compile_source(FORMS);
-    let wasm = rampart_compiler::wasm::compile(&program).expect("wasm compiles");
+    let wasm = rampart_compiler::backend::wasm::compile(&program).expect("wasm compiles");
     let engine = Engine::new().expect("engine");
     let policies = Policies::load(&engine, &wasm, None).expect("loads");
     let mut out = Vec::new();

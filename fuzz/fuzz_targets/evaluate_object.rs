@@ -15,7 +15,7 @@ fn policies() -> &'static Policies {
     POLICIES.get_or_init(|| {
         let compilation = rampart_stdlib::compile();
         let program = compilation.program.expect("the standard library compiles");
-        let wasm = rampart_compiler::wasm::compile(&program).expect("it compiles to Wasm");
+        let wasm = rampart_compiler::backend::wasm::compile(&program).expect("it compiles to Wasm");
         let engine = Engine::new().expect("the engine starts");
         Policies::load(&engine, &wasm, None).expect("the module loads")
     })

@@ -5,7 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_compiler::{gatekeeper, kyverno, vap, wasm};
+use rampart_compiler::backend::cel::{kyverno, vap};
+use rampart_compiler::backend::rego::gatekeeper;
+use rampart_compiler::backend::wasm;
 use rampart_runtime::manifest::{load, Limits};
 
 fn reads_back(path: &str, contents: &str) {

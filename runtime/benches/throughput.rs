@@ -87,7 +87,8 @@ impl RegoRule {
 /// The exported ConstraintTemplates and Constraints of `program`, each rule's Rego loaded into
 /// its own engine with `data.inventory` set to `inventory`.
 fn rego_rules(program: &Program, inventory: &regorus::Value) -> Vec<RegoRule> {
-    let files = rampart_compiler::gatekeeper::export(program).expect("the Gatekeeper export");
+    let files = rampart_compiler::backend::rego::gatekeeper::export(program)
+        .expect("the Gatekeeper export");
     let mut templates = BTreeMap::new();
     let mut constraints = BTreeMap::new();
     for f in &files {
@@ -256,7 +257,8 @@ fn row(name: &str, objects: usize, bytes: usize, parse: Duration, eval: Duration
 fn main() {
     let compilation = rampart_stdlib::compile();
     let program = compilation.program.expect("the standard library compiles");
-    let wasm = rampart_compiler::wasm::compile(&program).expect("the Wasm backend compiles it");
+    let wasm =
+        rampart_compiler::backend::wasm::compile(&program).expect("the Wasm backend compiles it");
     let engine = Engine::new().expect("engine");
     let policies = Policies::load(&engine, &wasm, None).expect("module loads");
     let params = Params::default();

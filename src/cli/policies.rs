@@ -300,7 +300,7 @@ fn declared_params(program: &ir::Program) -> Declared {
 
 /// Compiles a program to a Wasm module.
 fn to_wasm(program: &ir::Program) -> Result<Vec<u8>, String> {
-    rampart_compiler::wasm::compile(program).map_err(|errors| {
+    rampart_compiler::backend::wasm::compile(program).map_err(|errors| {
         errors
             .iter()
             .map(|e| format!("cannot compile to wasm: {e}"))

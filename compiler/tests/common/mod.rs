@@ -218,7 +218,7 @@ pub struct Reference {
 
 impl Reference {
     pub fn new(program: &Program) -> Reference {
-        let wasm = rampart_compiler::wasm::compile(program).expect("wasm compiles");
+        let wasm = rampart_compiler::backend::wasm::compile(program).expect("wasm compiles");
         let engine = Engine::new().expect("engine");
         Reference {
             policies: Policies::load(&engine, &wasm, None).expect("loads"),

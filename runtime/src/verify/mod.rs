@@ -483,7 +483,7 @@ fn compile(
             false,
         ));
     };
-    let wasm = rampart_compiler::wasm::compile(program).map_err(|errors| {
+    let wasm = rampart_compiler::backend::wasm::compile(program).map_err(|errors| {
         errors
             .iter()
             .map(|e| format!("{e:?}"))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use cel::extractors::This;
 use cel::{Context, Env, FunctionContext, Value as CV};
-use rampart_compiler::cel::{self as rcel, Dialect};
+use rampart_compiler::backend::cel::{self as rcel, Dialect};
 use rampart_compiler::ir::{Action as IrAction, Program, Rule};
 
 use super::super::backend::{Backend, Details, Got};

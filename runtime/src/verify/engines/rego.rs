@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use rampart_compiler::gatekeeper;
+use rampart_compiler::backend::rego;
+use rampart_compiler::backend::rego::gatekeeper;
 use rampart_compiler::ir::Program;
-use rampart_compiler::rego;
 use serde_json::{json, Value as Json};
 
 use super::super::backend::{Backend, Details, Got};

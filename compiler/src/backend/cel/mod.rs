@@ -1,5 +1,5 @@
 //! The CEL backend: typed IR → CEL expressions, shared by the ValidatingAdmissionPolicy
-//! ([`crate::vap`]) and Kyverno ([`crate::kyverno`]) exporters.
+//! ([`crate::backend::cel::vap`]) and Kyverno ([`crate::backend::cel::kyverno`]) exporters.
 //!
 //! Absent values (spec §4.2) use CEL's optional syntax throughout: every field access is
 //! `e.?f`, every index `e[?i]`, `??` is `.orValue(d)` (or `.or(d)` when `d` is optional),
@@ -8,6 +8,9 @@
 //! negation of "some binding of the `for` binders makes `when` true"; its message is built
 //! from the first such binding. Rule `let`s become `variables`; parameters are inlined as
 //! their default values; inlined helper `let`s are substituted where they are used.
+
+pub mod kyverno;
+pub mod vap;
 
 use crate::ir::{
     Action, BinOp, Binder, Builtin, Expr, ExprKind, ImageField, Local, MessagePart, Outcome,

@@ -5,7 +5,7 @@
 use serde_yaml_ng::{Mapping, Value as Y};
 
 use super::{cluster_policy, controllers, failure_action, kinds};
-use crate::cel::{self, yaml_docs, yaml_map, ylist, ys, ExportError, OutputFile};
+use crate::backend::cel::{self, yaml_docs, yaml_map, ylist, ys, ExportError, OutputFile};
 use crate::ir::{
     Action, BinOp, Builtin, Expr, ExprKind, Local, MessagePart, Outcome, Program, Rule, Type, UnOp,
     Value,

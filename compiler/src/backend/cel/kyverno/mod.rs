@@ -12,7 +12,7 @@
 //! object's own metadata written with `object.?metadata`, which autogen leaves alone, so a
 //! controller is matched on its own labels as spec §3 asks.
 
-use crate::cel::{
+use crate::backend::cel::{
     self, yaml_docs, yaml_map, yaml_named, yaml_validations, ylist, ys, CelRule, Dialect,
     ExportError, OutputFile,
 };

@@ -9,7 +9,7 @@
 //! pod rules match Pod and the pod controllers, and a `subject` variable picks the pod
 //! template of each shape.
 
-use crate::cel::{self, yaml_docs, yaml_map, ylist, ys, Dialect, ExportError, OutputFile};
+use crate::backend::cel::{self, yaml_docs, yaml_map, ylist, ys, Dialect, ExportError, OutputFile};
 use crate::ir::{Action, Program, Rule};
 use crate::names;
 

@@ -7,6 +7,8 @@
 //! when the rule uses them, and every function and rule is single-valued (an `else` chain or
 //! a complete rule), so Gatekeeper never sees a conflict error.
 
+pub mod gatekeeper;
+
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 

@@ -18,10 +18,10 @@ use std::fmt;
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::cel::{self, CelRule, Dialect};
+use crate::backend::cel::{self, CelRule, Dialect};
+use crate::backend::rego;
 use crate::ir::{self, Action, Type};
 use crate::names;
-use crate::rego;
 
 /// The name of this target in diagnostics.
 pub const TARGET: &str = "gatekeeper";
