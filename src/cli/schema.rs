@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rampart_runtime::runner::inputs;
 use rampart_runtime::schema_check::{rules, Validator};
 
 /// The schema validation flags of `rampart test`.
@@ -50,37 +51,18 @@ pub fn validator(
 }
 
 /// The files a `--crd` path names: the file itself, or the YAML and JSON files under a
-/// folder, sorted.
+/// folder in sorted order, found by the same walk as the manifests of `rampart test`.
 fn crd_files(path: &Path) -> Result<Vec<PathBuf>, String> {
-    if !path.exists() {
-        return Err(format!("--crd `{}` does not exist", path.display()));
+    let given = [path.display().to_string()];
+    let (inputs, errors) = inputs::collect(&given, &inputs::Ignore::new(&[])?, usize::MAX);
+    if let Some(e) = errors.first() {
+        return Err(format!("--crd `{}`: {}", e.file, e.message));
     }
-    if !path.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut files = Vec::new();
-    walk(path, &mut files);
-    files.sort();
-    Ok(files)
-}
-
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        // file_type does not follow symlinks, so a symlink loop cannot recurse forever.
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => walk(&path, found),
-            Ok(_)
-                if path
-                    .extension()
-                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json") =>
-            {
-                found.push(path);
-            }
-            _ => {}
-        }
-    }
+    Ok(inputs
+        .into_iter()
+        .filter_map(|input| match input.source {
+            inputs::Source::File(file) => Some(file),
+            inputs::Source::Bytes(_) => None,
+        })
+        .collect())
 }
