@@ -57,6 +57,19 @@ enum Command {
         #[arg(long, value_enum, value_name = "TARGET")]
         target: Option<ExportTarget>,
     },
+    /// Rewrite `.rp` files in the canonical style (spec/style.md).
+    Fmt {
+        /// `.rp` files or folders holding them (`-`: standard input to standard output).
+        paths: Vec<PathBuf>,
+        /// Change nothing; list the files that are not formatted and exit 1 if any.
+        #[arg(long, conflicts_with = "diff")]
+        check: bool,
+        /// Change nothing; print a unified diff of the changes and exit 1 if any.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Run the language server on standard input and output (for editors).
+    Lsp,
     /// Evaluate Kubernetes manifests against the policies (the embedded standard library by
     /// default) and report every violation with its file, line and field.
     #[command(after_help = EXIT_CODES)]
@@ -339,6 +352,15 @@ fn main() -> ExitCode {
             ExitCode::from(rampart_runtime::verify::main_entry(args) as u8)
         }
         Command::Rbac { command } => cli::rbac::run(command),
+        Command::Fmt { paths, check, diff } => {
+            let mode = match (check, diff) {
+                (true, _) => cli::fmt::Mode::Check,
+                (_, true) => cli::fmt::Mode::Diff,
+                _ => cli::fmt::Mode::Write,
+            };
+            cli::fmt::run(&paths, mode)
+        }
+        Command::Lsp => cli::lsp(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod check;
 pub mod diagnostics;
 pub mod export;
+pub mod format;
 pub mod ir;
 pub mod names;
 pub mod schema;
@@ -108,6 +109,17 @@ pub type FileReader<'a> = dyn Fn(&Path) -> Result<String, String> + 'a;
 
 /// Compiles a policy set, reading imported CRD files through `read`.
 pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) -> Compilation {
+    compile_typed(sources, schema, read, false).0
+}
+
+/// [`compile_with`], also returning the type of every checked expression when `record` is
+/// set (for editors: hover and completion).
+pub fn compile_typed(
+    sources: Vec<Source>,
+    schema: &Schema,
+    read: &FileReader,
+    record: bool,
+) -> (Compilation, Vec<check::TypeAt>) {
     let mut files = Files::default();
     let mut diagnostics = Vec::new();
     let mut parsed = Vec::new();
@@ -164,8 +176,8 @@ pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) ->
         }
     }
     let refs: Vec<_> = parsed.iter().map(|(id, ast, _)| (*id, ast)).collect();
-    let (mut program, more) =
-        check::check_program(&schema, &refs, format!("{:016x}", digest.finish()));
+    let (mut program, more, types) =
+        check::check_program_typed(&schema, &refs, format!("{:016x}", digest.finish()), record);
     // A checker error on the very token a syntax error names is a consequence of it.
     let syntax: Vec<_> = diagnostics
         .iter()
@@ -179,12 +191,13 @@ pub fn compile_with(sources: Vec<Source>, schema: &Schema, read: &FileReader) ->
     if diagnostics.iter().any(Diagnostic::is_error) {
         program = None;
     }
-    Compilation {
+    let compilation = Compilation {
         files,
         program,
         diagnostics,
         imported_crds,
-    }
+    };
+    (compilation, types)
 }
 
 /// Removes `.` and `dir/..` components, so `policies/x/../crds/a.yaml` names `policies/crds/a.yaml`.

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod ci;
 pub mod config;
+pub mod fmt;
 pub mod policies;
 pub mod rbac;
 pub mod rules;
@@ -13,6 +14,14 @@ use std::process::ExitCode;
 
 /// Exit code for usage errors, policy errors and unreadable or malformed input.
 pub const EXIT_ERROR: u8 = 2;
+
+/// `rampart lsp`: the language server over standard input and output.
+pub fn lsp() -> ExitCode {
+    match rampart_lsp::run_stdio() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("language server: {e}")),
+    }
+}
 
 /// Prints `error: MESSAGE` on stderr and returns exit code 2.
 pub fn fail(message: &str) -> ExitCode {

@@ -165,8 +165,16 @@ impl Checker<'_> {
         out
     }
 
-    /// Type-checks and lowers one expression.
+    /// Type-checks and lowers one expression (noting its type when types are recorded).
     pub fn expr(&mut self, scope: &mut Scope, x: &ast::Expr) -> ir::Expr {
+        let out = self.expr_kind(scope, x);
+        if let Some(types) = self.types.as_mut().filter(|_| scope.quiet == 0) {
+            types.push((scope.file, x.span, out.ty.clone()));
+        }
+        out
+    }
+
+    fn expr_kind(&mut self, scope: &mut Scope, x: &ast::Expr) -> ir::Expr {
         match &x.kind {
             ExprKind::Error => poison(),
             ExprKind::Int(n) => e(Type::Int, K::Lit(ir::Value::Int(*n))),

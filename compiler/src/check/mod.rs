@@ -51,7 +51,12 @@ pub struct Checker<'s> {
     functions: HashMap<FnKey, FnInfo>,
     /// (file, alias) → module, from `import a.b [as c]`.
     imports: HashMap<(FileId, String), String>,
+    /// The type of every checked expression, when asked for (editor support).
+    types: Option<Vec<TypeAt>>,
 }
+
+/// An expression's span in a file and its type.
+pub type TypeAt = (FileId, Span, Type);
 
 /// Checks parsed files against the schema and lowers them to IR. The program is `None`
 /// when there are errors.
@@ -60,11 +65,23 @@ pub fn check_program(
     files: &[(FileId, &ast::SourceFile)],
     source_digest: String,
 ) -> (Option<ir::Program>, Vec<Diagnostic>) {
+    let (program, diags, _) = check_program_typed(schema, files, source_digest, false);
+    (program, diags)
+}
+
+/// [`check_program`], also returning the type of every expression when `record` is set.
+pub fn check_program_typed(
+    schema: &Schema,
+    files: &[(FileId, &ast::SourceFile)],
+    source_digest: String,
+    record: bool,
+) -> (Option<ir::Program>, Vec<Diagnostic>, Vec<TypeAt>) {
     let mut c = Checker {
         schema,
         diags: Vec::new(),
         functions: HashMap::new(),
         imports: HashMap::new(),
+        types: record.then(Vec::new),
     };
     let modules: Vec<(FileId, String)> = files
         .iter()
@@ -133,7 +150,7 @@ pub fn check_program(
             source_digest,
         })
     };
-    (program, c.diags)
+    (program, c.diags, c.types.unwrap_or_default())
 }
 
 /// Removes repeated diagnostics (a rule checked against several kinds reports once).

@@ -179,6 +179,8 @@ pub struct Expr {
     pub span: Span,
     /// Nesting depth (bounded while parsing, so later passes may recurse safely).
     pub depth: u32,
+    /// Written inside parentheses (kept by the formatter; no meaning of its own).
+    pub parens: bool,
 }
 
 /// Unary operators as written.
@@ -295,6 +297,7 @@ impl Expr {
             kind,
             span,
             depth: child + 1,
+            parens: false,
         }
     }
 
@@ -304,6 +307,7 @@ impl Expr {
             kind: ExprKind::Error,
             span,
             depth: 1,
+            parens: false,
         }
     }
 }

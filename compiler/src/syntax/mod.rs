@@ -2,6 +2,7 @@
 
 pub mod ast;
 pub mod lexer;
+pub mod trivia;
 
 use ast::{Expr, ExprKind, SourceFile, Span, StrPart, MAX_DEPTH};
 use lalrpop_util::{ErrorRecovery, ParseError};
@@ -273,6 +274,7 @@ pub(crate) fn mk(errors: &mut Vec<SyntaxError>, kind: ExprKind, l: usize, r: usi
 /// A parenthesised expression: one level deeper, same node.
 pub(crate) fn nest(errors: &mut Vec<SyntaxError>, mut e: Expr, l: usize, r: usize) -> Expr {
     e.depth += 1;
+    e.parens = true;
     if e.depth > MAX_DEPTH {
         errors.push(SyntaxError::new(
             Span::new(l, r),
