@@ -4,6 +4,7 @@
 //! bad usage).
 
 mod cli;
+mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rampart_compiler::diagnostics::{self, Diagnostic};
@@ -173,7 +174,11 @@ enum Command {
         /// Policy `.rp` files or folders, as positional paths (repeatable).
         #[arg(short, long = "policy", value_name = "PATH")]
         policy: Vec<PathBuf>,
+        #[command(flatten)]
+        webhook: cli::webhook::BuildArgs,
     },
+    /// Serve the policies as a validating admission webhook over HTTPS (spec/admission.md).
+    Serve(serve::ServeArgs),
     /// Effective RBAC permissions of manifests: can, who-can, list, risks, diff (spec/rbac.md).
     Rbac {
         #[command(subcommand)]
@@ -197,6 +202,8 @@ enum TestFormat {
     Sarif,
     Github,
     Tap,
+    /// wgpolicyk8s.io PolicyReport/ClusterPolicyReport objects (a `v1` List, JSON).
+    Policyreport,
 }
 
 /// The export targets `check --target` knows.
@@ -242,6 +249,8 @@ enum BuildTarget {
     KyvernoVpol,
     /// Kubernetes ValidatingAdmissionPolicies and their bindings.
     Vap,
+    /// The manifests that deploy `rampart serve` as a validating admission webhook.
+    Webhook,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -297,6 +306,7 @@ fn main() -> ExitCode {
                 TestFormat::Sarif => Format::Sarif,
                 TestFormat::Github => Format::Github,
                 TestFormat::Tap => Format::Tap,
+                TestFormat::Policyreport => Format::PolicyReport,
             },
             output_file,
             fail_on_warn,
@@ -324,11 +334,21 @@ fn main() -> ExitCode {
             kyverno_style,
             mut paths,
             policy,
+            webhook,
         } => {
             paths.extend(policy);
             let pattern = kyverno_style == KyvernoStyle::Pattern;
             let export = match target {
                 BuildTarget::Wasm => return cli::build::wasm(&paths, &output),
+                BuildTarget::Webhook => {
+                    return cli::webhook::build(&cli::webhook::Args {
+                        paths: &paths,
+                        out_dir: &output,
+                        image: webhook.image.as_deref(),
+                        namespace: &webhook.namespace,
+                        cert_manager: webhook.cert_manager,
+                    })
+                }
                 BuildTarget::Gatekeeper => ExportTarget::Gatekeeper,
                 BuildTarget::GatekeeperCel => ExportTarget::GatekeeperCel,
                 BuildTarget::Kyverno => ExportTarget::Kyverno,
@@ -361,6 +381,7 @@ fn main() -> ExitCode {
             cli::fmt::run(&paths, mode)
         }
         Command::Lsp => cli::lsp(),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod rbac;
 pub mod rules;
 pub mod schema;
 pub mod test;
+pub mod webhook;
 
 use std::process::ExitCode;
 

@@ -94,7 +94,7 @@ fn stop_on_ctrl_c(stop: &Arc<AtomicBool>) {
 }
 
 /// Prints progress on stderr at most every 100 ms; only used when stderr is a terminal.
-fn progress(total: usize) -> Box<dyn Fn(usize, usize) + Sync> {
+fn progress(total: usize) -> Box<dyn Fn(usize, usize) + Send + Sync> {
     let last = Mutex::new(Instant::now());
     Box::new(move |files, objects| {
         let Ok(mut last) = last.lock() else {
@@ -161,6 +161,7 @@ pub fn run(args: Args) -> ExitCode {
         // Only the human format prints the source line of a finding.
         source_lines: args.format == Format::Human,
         strict_kinds: args.schema.strict_kinds,
+        applicable_rules: args.format == Format::PolicyReport,
         ..runner::Options::default()
     };
     options.schema = match super::schema::validator(&args.schema, &module.selected, &module.crds) {

@@ -5,6 +5,7 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod policyreport;
 pub mod sarif;
 pub mod tap;
 
@@ -27,6 +28,8 @@ pub enum Format {
     Github,
     /// Test Anything Protocol, version 13.
     Tap,
+    /// `wgpolicyk8s.io` PolicyReport and ClusterPolicyReport objects, in a `v1` List.
+    PolicyReport,
 }
 
 /// Renders a report; `color` only matters for the human format.
@@ -38,6 +41,7 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
         Format::Sarif => sarif::render(report),
         Format::Github => github::render(report),
         Format::Tap => tap::render(report),
+        Format::PolicyReport => policyreport::render(report),
     }
 }
 

@@ -190,6 +190,8 @@ mod tests {
             name: Some(name.into()),
             violations: Vec::new(),
             error: None,
+            failed_rules: Vec::new(),
+            applicable: Vec::new(),
         };
         let v = Violation {
             rule: rule.into(),

@@ -148,6 +148,11 @@ pub struct ObjectResult {
     /// Set when a rule could not be evaluated on the object (its errors, joined with `; `):
     /// the object then never counts as passing; the other rules' findings are kept.
     pub error: Option<String>,
+    /// The rules that could not be evaluated on the object.
+    pub failed_rules: Vec<String>,
+    /// The selected rules that apply to the object, when [`Options::applicable_rules`] is
+    /// set (else empty).
+    pub applicable: Vec<Arc<str>>,
 }
 
 impl ObjectResult {
@@ -271,7 +276,7 @@ pub struct Options {
     /// date is an error (and exempts nothing).
     pub require_owner_and_expiry: bool,
     /// Called after each file with the number of files and objects done so far.
-    pub progress: Option<Box<dyn Fn(usize, usize) + Sync>>,
+    pub progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
     /// Set (by a Ctrl-C handler) to stop the run: no new file or batch of objects starts.
     pub stop: Arc<AtomicBool>,
     /// Keep the source line of each finding and error (`source_line`), for the formats that
@@ -282,6 +287,9 @@ pub struct Options {
     pub schema: Option<Validator>,
     /// Objects of kinds without a schema are errors rather than only counted.
     pub strict_kinds: bool,
+    /// Record, per object, the rules that apply to it ([`ObjectResult::applicable`]), for
+    /// the formats that report passing rules.
+    pub applicable_rules: bool,
 }
 
 impl Default for Options {
@@ -299,6 +307,7 @@ impl Default for Options {
             source_lines: true,
             schema: None,
             strict_kinds: false,
+            applicable_rules: false,
         }
     }
 }
@@ -674,9 +683,23 @@ fn object_result(
         name: object.name.clone(),
         violations: Vec::new(),
         error: None,
+        failed_rules: Vec::new(),
+        applicable: Vec::new(),
     };
+    if ctx.options.applicable_rules {
+        r.applicable = ctx
+            .policies
+            .rules()
+            .iter()
+            .filter(|rule| eval::select::subject(&rule.matcher, &object.node).is_some())
+            .filter_map(|rule| ctx.selected.get(rule.id.as_str()).map(|(id, _)| id.clone()))
+            .collect();
+    }
     let mut messages = Vec::new();
     for e in &result.errors {
+        if let Some(rule) = &e.rule_id {
+            r.failed_rules.push(rule.clone());
+        }
         messages.push(e.to_string());
         let message = format!("{}: {e}", r.describe());
         let mut error = RunError::at(file, e.line, e.col, message);

@@ -1,0 +1,149 @@
+//! The policies `rampart serve` runs: compiled and loaded into an immutable snapshot, which
+//! a reload replaces whole (requests in flight finish on the snapshot they started with).
+//! Evaluation goes through the `rampart test` runner, so an object gets the same findings,
+//! exceptions and parameters here as in CI.
+
+use std::path::PathBuf;
+
+use rampart_runtime::eval::set::PolicySet;
+use rampart_runtime::eval::Policies;
+use rampart_runtime::runner::exceptions::Date;
+use rampart_runtime::runner::{self, inputs, Report};
+
+use super::review::Review;
+use crate::cli::config;
+use crate::cli::policies::{self, Selection};
+
+/// The flags that say which policies to run and how.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PolicyArgs {
+    /// Policy `.rp` files or folders, or a `policies.wasm` bundle (repeatable; the embedded
+    /// standard library when none).
+    #[arg(short, long = "policy", value_name = "PATH")]
+    pub policy: Vec<PathBuf>,
+    /// Run the embedded standard library too, with the policies of `-p`.
+    #[arg(long = "stdlib")]
+    pub stdlib: bool,
+    /// Only run the rules whose id matches this glob (repeatable).
+    #[arg(long = "rule", value_name = "GLOB")]
+    pub rule: Vec<String>,
+    /// Do not run the rules whose id matches this glob (repeatable).
+    #[arg(long = "exclude-rule", value_name = "GLOB")]
+    pub exclude_rule: Vec<String>,
+    /// Set a rule parameter: RULE.NAME=VALUE (VALUE is JSON, or else a string).
+    #[arg(long = "param", value_name = "RULE.NAME=VALUE")]
+    pub param: Vec<String>,
+    /// A `kind: Params` file setting rule parameters.
+    #[arg(long = "params", value_name = "FILE")]
+    pub params: Option<PathBuf>,
+    /// A `kind: Exceptions` file of time-bound exceptions (repeatable).
+    #[arg(long = "exceptions", value_name = "FILE")]
+    pub exceptions: Vec<PathBuf>,
+}
+
+impl PolicyArgs {
+    /// Every file whose change means a reload: the policy paths, the params and exceptions.
+    pub fn watched(&self) -> Vec<PathBuf> {
+        let mut paths = self.policy.clone();
+        paths.extend(self.params.iter().cloned());
+        paths.extend(self.exceptions.iter().cloned());
+        paths
+    }
+}
+
+/// Loaded policies and their configuration; never changed once built.
+pub struct Snapshot {
+    modules: Vec<Policies>,
+    options: runner::Options,
+    /// Number of rules run (the `schema.*` rules are not: the API server validates schemas).
+    pub rules: usize,
+}
+
+impl Snapshot {
+    /// Compiles and loads the policies; the error is one line, the compiler's diagnostics
+    /// having been printed on stderr.
+    pub fn load(args: &PolicyArgs) -> Result<Snapshot, String> {
+        let selection = Selection {
+            include: args.rule.clone(),
+            exclude: args.exclude_rule.clone(),
+        };
+        let module = policies::module_set(&args.policy, args.stdlib, &selection)?;
+        let today = Date::today();
+        let flags = config::Flags {
+            params: &args.param,
+            params_file: args.params.as_ref(),
+            exceptions: &args.exceptions,
+            require_owner_and_expiry: false,
+        };
+        let config = config::read(&flags, &module, today).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| match (e.line, e.col) {
+                    (Some(l), Some(c)) => format!("{}:{l}:{c}: {}", e.file, e.message),
+                    _ => format!("{}: {}", e.file, e.message),
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        let modules = policies::load_set(&module)?;
+        let set = PolicySet::new(modules.iter().collect())?;
+        set.check_params(&config.params)?;
+        let rules = set.rules().len();
+        drop(set);
+        let options = runner::Options {
+            rules: Some(module.selected.clone()),
+            params: config.params,
+            exceptions: config.exceptions,
+            today,
+            source_lines: false,
+            schema: None,
+            ..runner::Options::default()
+        };
+        Ok(Snapshot {
+            modules,
+            options,
+            rules,
+        })
+    }
+
+    /// Evaluates the object of a review as `rampart test` evaluates a manifest holding it.
+    /// The API server may leave `metadata.namespace` out of a new object; the request's
+    /// namespace is then the object's, as the exports read it.
+    pub fn evaluate(&self, review: &Review) -> Report {
+        let mut object = review
+            .object
+            .clone()
+            .or_else(|| review.old_object.clone())
+            .unwrap_or_default();
+        if let (Some(ns), Some(map)) = (&review.namespace, object.as_object_mut()) {
+            let meta = map
+                .entry("metadata")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(meta) = meta.as_object_mut() {
+                if !meta.get("namespace").is_some_and(|v| v.is_string()) {
+                    meta.insert("namespace".into(), ns.clone().into());
+                }
+            }
+        }
+        let input = inputs::Input {
+            name: "request.object".into(),
+            source: inputs::Source::Bytes(serde_json::to_vec(&object).unwrap_or_default()),
+        };
+        let set = match PolicySet::new(self.modules.iter().collect()) {
+            Ok(set) => set,
+            Err(e) => {
+                let mut report = Report::default();
+                report
+                    .errors
+                    .push(runner::RunError::file("request.object", e));
+                return report;
+            }
+        };
+        runner::run_set(
+            &set,
+            std::slice::from_ref(&input),
+            Vec::new(),
+            &self.options,
+        )
+    }
+}
