@@ -47,7 +47,10 @@ impl Client {
         let mut length = 0;
         loop {
             let mut line = String::new();
-            assert!(self.stdout.read_line(&mut line).unwrap() > 0, "the server hung up");
+            assert!(
+                self.stdout.read_line(&mut line).unwrap() > 0,
+                "the server hung up"
+            );
             let line = line.trim_end();
             if line.is_empty() {
                 break;
@@ -101,7 +104,10 @@ fn uri(path: &Path) -> String {
 
 /// The line and UTF-16 column of the first `needle` in `text`, plus `delta` columns.
 fn pos(text: &str, needle: &str, delta: usize) -> Value {
-    let at = text.find(needle).unwrap_or_else(|| panic!("`{needle}` not in text")) + delta;
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` not in text"))
+        + delta;
     let line = text[..at].matches('\n').count();
     let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1);
     json!({"line": line, "character": col})
@@ -173,7 +179,13 @@ fn the_server_answers_an_editor_session() {
     let d = &diags[0];
     assert_eq!(d["code"], "unknown-field");
     assert_eq!(d["range"]["start"], pos(&typo, "runAsNonRot", 0));
-    assert!(d["message"].as_str().unwrap().contains("did you mean `runAsNonRoot`?"), "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `runAsNonRoot`?"),
+        "{d}"
+    );
     let actions = c.request(
         "textDocument/codeAction",
         json!({"textDocument": {"uri": main}, "range": d["range"], "context": {"diagnostics": [d]}}),
@@ -195,20 +207,31 @@ fn the_server_answers_an_editor_session() {
         "textDocument/hover",
         at(&main, MAIN, "securityContext.runAsNonRoot", 1),
     );
-    let text = h["result"]["contents"]["value"].as_str().unwrap_or_default();
+    let text = h["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default();
     assert!(text.contains("securityContext: SecurityContext?"), "{h}");
     assert!(text.contains("field of `Container`"), "{h}");
     let h = c.request("textDocument/hover", at(&main, MAIN, "all_containers", 2));
-    let text = h["result"]["contents"]["value"].as_str().unwrap_or_default();
+    let text = h["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default();
     assert!(text.contains("all_containers(pod)"), "{h}");
     let h = c.request("textDocument/hover", at(&main, MAIN, "no_privileged", 3));
-    let text = h["result"]["contents"]["value"].as_str().unwrap_or_default();
+    let text = h["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default();
     assert!(text.contains("Containers must not be privileged"), "{h}");
     assert!(text.contains("CIS 5.2.2"), "{h}");
     let h = c.request("textDocument/hover", at(&main, MAIN, "lib.privileged", 5));
-    let text = h["result"]["contents"]["value"].as_str().unwrap_or_default();
+    let text = h["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default();
     assert!(text.contains("fn privileged(c: Container) -> bool"), "{h}");
-    assert!(text.contains("Whether the container runs privileged."), "{h}");
+    assert!(
+        text.contains("Whether the container runs privileged."),
+        "{h}"
+    );
 
     // Completion on unfinished code.
     let typing = MAIN.replace(
@@ -221,10 +244,20 @@ fn the_server_answers_an_editor_session() {
     );
     let comp = c.request(
         "textDocument/completion",
-        at(&main, &typing, "at c.securityContext.", "at c.securityContext.".len()),
+        at(
+            &main,
+            &typing,
+            "at c.securityContext.",
+            "at c.securityContext.".len(),
+        ),
     );
     let items = labels(&comp);
-    for f in ["privileged", "runAsNonRoot", "capabilities", "seccompProfile"] {
+    for f in [
+        "privileged",
+        "runAsNonRoot",
+        "capabilities",
+        "seccompProfile",
+    ] {
         assert!(items.contains(&f.to_string()), "{f} not in {items:?}");
     }
     assert!(!items.contains(&"name".to_string()), "{items:?}");
@@ -233,17 +266,29 @@ fn the_server_answers_an_editor_session() {
         at(&main, &typing, "when lib.", "when lib.".len()),
     );
     assert_eq!(labels(&comp), vec!["privileged"]);
-    let comp = c.request("textDocument/completion", at(&main, &typing, "match Pod", 6));
+    let comp = c.request(
+        "textDocument/completion",
+        at(&main, &typing, "match Pod", 6),
+    );
     let items = labels(&comp);
     assert!(items.contains(&"Deployment".to_string()) && items.contains(&"Pod".to_string()));
-    let comp = c.request("textDocument/completion", at(&main, &typing, "severity high", 9));
+    let comp = c.request(
+        "textDocument/completion",
+        at(&main, &typing, "severity high", 9),
+    );
     assert_eq!(labels(&comp), vec!["low", "medium", "high", "critical"]);
-    let comp = c.request("textDocument/completion", at(&main, &typing, "lib.privileged(c)", 16));
+    let comp = c.request(
+        "textDocument/completion",
+        at(&main, &typing, "lib.privileged(c)", 16),
+    );
     let items = labels(&comp);
     for name in ["c", "object", "all_containers", "starts_with", "lib"] {
         assert!(items.contains(&name.to_string()), "{name} not in {items:?}");
     }
-    let comp = c.request("textDocument/completion", at(&main, &typing, "\n  match Pod", 3));
+    let comp = c.request(
+        "textDocument/completion",
+        at(&main, &typing, "\n  match Pod", 3),
+    );
     let items = labels(&comp);
     for word in ["title", "severity", "controls", "deny", "warn"] {
         assert!(items.contains(&word.to_string()), "{word} not in {items:?}");
@@ -257,11 +302,23 @@ fn the_server_answers_an_editor_session() {
     // Go to definition: a binder, a function of an imported module, the module itself.
     let def = c.request("textDocument/definition", at(&main, MAIN, "c.name", 0));
     assert_eq!(def["result"]["uri"], main.as_str());
-    assert_eq!(def["result"]["range"]["start"], pos(MAIN, "c in all_containers", 0));
-    let def = c.request("textDocument/definition", at(&main, MAIN, "lib.privileged", 5));
+    assert_eq!(
+        def["result"]["range"]["start"],
+        pos(MAIN, "c in all_containers", 0)
+    );
+    let def = c.request(
+        "textDocument/definition",
+        at(&main, MAIN, "lib.privileged", 5),
+    );
     assert_eq!(def["result"]["uri"], lib.as_str(), "{def}");
-    assert_eq!(def["result"]["range"]["start"], pos(LIB, "privileged(c:", 0));
-    let def = c.request("textDocument/definition", at(&main, MAIN, "import t.lib", 9));
+    assert_eq!(
+        def["result"]["range"]["start"],
+        pos(LIB, "privileged(c:", 0)
+    );
+    let def = c.request(
+        "textDocument/definition",
+        at(&main, MAIN, "import t.lib", 9),
+    );
     assert_eq!(def["result"]["uri"], lib.as_str(), "{def}");
 
     // References of the binder: its definition and its four uses.
@@ -273,7 +330,10 @@ fn the_server_answers_an_editor_session() {
     assert_eq!(refs["result"].as_array().unwrap().len(), 5, "{refs}");
 
     // Document symbols.
-    let syms = c.request("textDocument/documentSymbol", json!({"textDocument": {"uri": main}}));
+    let syms = c.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": main}}),
+    );
     let module = &syms["result"][0];
     assert_eq!(module["name"], "t.main");
     let names: Vec<&str> = module["children"]
@@ -307,11 +367,20 @@ fn the_server_answers_an_editor_session() {
         json!({"textDocument": {"uri": main, "version": 6}, "contentChanges": [{"text": huge}]}),
     );
     let diags = c.diagnostics(&main);
-    assert!(diags[0]["message"].as_str().unwrap().contains("more than the limit"), "{diags:?}");
+    assert!(
+        diags[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than the limit"),
+        "{diags:?}"
+    );
     let h = c.request("textDocument/hover", at(&main, &huge, "module", 0));
     assert_eq!(h["result"], Value::Null);
     let unknown = c.request("rampart/unknown", json!({}));
-    assert!(unknown["error"]["message"].as_str().unwrap().contains("unknown request"));
+    assert!(unknown["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown request"));
 
     let down = c.request("shutdown", Value::Null);
     assert_eq!(down["result"], Value::Null, "{down}");
