@@ -3,8 +3,9 @@
 //! Writes generated manifests (the objects of the throughput bench, 10 per file) to a
 //! temporary folder and prints three tables:
 //! - `rampart test -o json` over 50 MB at 1, 2 and 4 worker threads (`--threads`), against
-//!   the floor: reading the same files and parsing them with the same crate
-//!   (`rampart_runtime::manifest::load_bytes`) on as many threads, in this process;
+//!   two floors, each reading the same files on as many threads in this process: parsing
+//!   them with the same crate (`rampart_runtime::manifest::load_bytes`), and parsing them
+//!   with serde_yaml_ng into serde_json values (the floor of the performance targets);
 //! - 10 MB against 100 MB of input: time and peak RSS of the process (`/usr/bin/time`);
 //! - start-up: `rampart test` of one small Pod with a warm and with a cold module cache, and
 //!   `rampart check` of the standard library.
@@ -66,6 +67,31 @@ fn parse_only(files: &[PathBuf], threads: usize) -> usize {
                     .expect("generated manifests load")
                     .objects
                     .len()
+            })
+            .sum()
+    })
+}
+
+/// The serde floor: read every file and parse each document with serde_yaml_ng into a
+/// `serde_json::Value`, on `threads` threads; returns the documents parsed.
+fn serde_parse(files: &[PathBuf], threads: usize) -> usize {
+    use serde::Deserialize;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool");
+    pool.install(|| {
+        files
+            .par_iter()
+            .map(|f| {
+                let bytes = std::fs::read(f).expect("read a manifest");
+                serde_yaml_ng::Deserializer::from_slice(&bytes)
+                    .map(|doc| {
+                        std::hint::black_box(
+                            serde_json::Value::deserialize(doc).expect("generated manifests parse"),
+                        );
+                    })
+                    .count()
             })
             .sum()
     })
@@ -156,24 +182,34 @@ fn main() {
         bytes / MB,
         files.len() * OBJECTS_PER_FILE
     );
+    println!("(ratio: the floor's time over `rampart test`'s; 1.0 = as fast as the parse alone)");
     println!(
-        "{:>7} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>8} {:>9}",
-        "threads", "parse s", "files/s", "MB/s", "rampart s", "files/s", "MB/s", "ratio", "RSS MiB"
+        "{:>7} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "threads",
+        "parse s",
+        "serde s",
+        "rampart s",
+        "files/s",
+        "MB/s",
+        "vs parse",
+        "vs serde",
+        "RSS MiB"
     );
     for threads in [1, 2, 4] {
         let floor = best(3, || parse_only(&files, threads));
+        let serde = best(3, || serde_parse(&files, threads));
         let t = threads.to_string();
         let (test, rss) = best_run(2, &["test", "-o", "json", "--threads", &t, dir_arg], &cache);
         let n = files.len() as f64;
         println!(
-            "{threads:>7} {:>10.2} {:>9.0} {:>9.1} {:>10.2} {:>9.0} {:>9.1} {:>8.2} {:>9}",
+            "{threads:>7} {:>9.2} {:>9.2} {:>10.2} {:>9.0} {:>9.1} {:>9.2} {:>9.2} {:>9}",
             floor.as_secs_f64(),
-            n / floor.as_secs_f64(),
-            bytes / MB / floor.as_secs_f64(),
+            serde.as_secs_f64(),
             test.as_secs_f64(),
             n / test.as_secs_f64(),
             bytes / MB / test.as_secs_f64(),
             floor.as_secs_f64() / test.as_secs_f64(),
+            serde.as_secs_f64() / test.as_secs_f64(),
             mib(rss)
         );
     }

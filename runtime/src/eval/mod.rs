@@ -2,11 +2,13 @@
 //! against manifest objects (the ABI is described in spec/abi.md).
 //!
 //! One [`Engine`] per process (epoch interruption driven by a ticker thread); one
-//! [`Policies`] per module, compiled once and cached on disk; a fresh `Store` per object, so
-//! nothing leaks from one object to the next, and another after a rule fails, so that one
-//! rule's error never hides the other rules' findings ([`Evaluation`]).
+//! [`Policies`] per module, compiled once and cached on disk; an instance per object that is
+//! reset before the next one, so nothing of one object is visible to the next ([`instance`]),
+//! and a fresh one after a rule fails, so that one rule's error never hides the other rules'
+//! findings ([`Evaluation`]).
 
 mod encode;
+mod instance;
 pub mod select;
 pub mod set;
 
@@ -20,6 +22,8 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use wasmtime::{InstancePre, Linker, Module, ResourceLimiter, Store, Trap};
+
+use instance::{IdleBudget, Pool, Slot};
 
 use crate::manifest::{Node, PathSegment, Value};
 use encode::{size, Encoded};
@@ -55,6 +59,8 @@ fn error_text(code: i32) -> &'static str {
 #[derive(Clone)]
 pub struct Engine {
     inner: wasmtime::Engine,
+    /// How many instances the modules of this engine may keep idle for reuse.
+    idle: IdleBudget,
 }
 
 impl Engine {
@@ -67,6 +73,9 @@ impl Engine {
         // the mmap/munmap of a new 4 GiB reservation. One slot per evaluating thread is
         // needed; the pool has room for many more (the slots are only address space).
         let slots = 4 * std::thread::available_parallelism().map_or(4, |n| n.get()) as u32 + 16;
+        // Half of the slots may hold instances kept for reuse; the rest is for the ones
+        // being created (after a failure, or by modules that have no idle instance).
+        let idle = IdleBudget::new(slots as usize / 2);
         let mut pool = wasmtime::PoolingAllocationConfig::new();
         pool.total_core_instances(slots)
             .total_memories(slots)
@@ -94,7 +103,7 @@ impl Engine {
                 }
             })
             .map_err(|e| LoadError(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(Engine { inner })
+        Ok(Engine { inner, idle })
     }
 }
 
@@ -469,6 +478,8 @@ pub struct Policies {
     engine: Engine,
     pre: InstancePre<State>,
     meta: Metadata,
+    /// Instances kept for the next objects.
+    pool: Pool,
     /// True when the compiled code came from the on-disk cache.
     pub loaded_from_cache: bool,
     /// The cache key of the module (hex).
@@ -528,9 +539,16 @@ impl Policies {
             engine: engine.clone(),
             pre,
             meta,
+            pool: Pool::default(),
             loaded_from_cache,
             cache_key: key,
         })
+    }
+
+    /// How many module instances this module has made so far: one per evaluating thread when
+    /// instances are reused, more after failures (spec/abi.md "Instance reuse").
+    pub fn instances_made(&self) -> usize {
+        self.pool.made.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The module's metadata.
@@ -691,7 +709,31 @@ impl Policies {
         out
     }
 
-    /// Runs `rules` (rule index, subject) in order in a fresh instance until one fails.
+    /// An instance for one object: an idle one kept from an earlier object, else a fresh one.
+    fn slot(&self, limits: &Limits) -> Result<Slot, EvalError> {
+        if let Some(slot) = self.pool.take(&self.engine.idle, limits.memory) {
+            return Ok(slot);
+        }
+        self.pool
+            .made
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let fresh = || Slot::new(&self.engine.inner, &self.pre, limits.memory);
+        // The engine's pool of slots may be full of this module's idle instances (made with
+        // another memory limit): drop them and try again.
+        let made = fresh().or_else(|_| {
+            self.pool.clear(&self.engine.idle);
+            fresh()
+        });
+        made.map_err(|e| {
+            if e.memory_exceeded {
+                EvalError::Memory(limits.memory)
+            } else {
+                EvalError::Trap(format!("{:#}", e.error))
+            }
+        })
+    }
+
+    /// Runs `rules` (rule index, subject) in order in one instance until one fails.
     /// `Err` means no rule could run (the instance or the object's encoding failed).
     fn run_rules(
         &self,
@@ -700,50 +742,33 @@ impl Policies {
         limits: &Limits,
         rules: &[(usize, &Node)],
     ) -> Result<Run, EvalError> {
-        let mut store = Store::new(
-            &self.engine.inner,
-            State {
-                memory_limit: limits.memory,
-                memory_exceeded: false,
-            },
-        );
-        store.limiter(|s| s as &mut dyn ResourceLimiter);
-        store.epoch_deadline_trap();
+        let mut slot = self.slot(limits)?;
         let ticks = limits.deadline.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1;
-        store.set_epoch_deadline(ticks);
+        slot.store.set_epoch_deadline(ticks);
         let host_error = |store: &Store<State>, e: wasmtime::Error| {
             if store.data().memory_exceeded {
                 EvalError::Memory(limits.memory)
+            } else if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+                EvalError::Deadline(limits.deadline)
             } else {
                 EvalError::Trap(format!("{e:#}"))
             }
         };
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| host_error(&store, e))?;
-        let memory = instance
-            .get_memory(&mut store, "memory")
-            .ok_or_else(|| EvalError::Trap("module exports no memory".into()))?;
-        let alloc = instance
-            .get_typed_func::<i32, i32>(&mut store, "rampart_alloc")
-            .map_err(|e| host_error(&store, e))?;
-        let eval = instance
-            .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "rampart_evaluate")
-            .map_err(|e| host_error(&store, e))?;
+        let (alloc, memory, eval) = (slot.alloc.clone(), slot.memory, slot.eval.clone());
         let place = |store: &mut Store<State>, node, track| {
             let base = alloc.call(&mut *store, size(node) as i32)?;
             let enc = Encoded::new(node, base as u32, track);
             memory.write(&mut *store, base as usize, &enc.bytes)?;
             Ok::<_, wasmtime::Error>(enc)
         };
-        let encoded = place(&mut store, object, true).map_err(|e| host_error(&store, e))?;
+        let store = &mut slot.store;
+        let encoded = place(store, object, true).map_err(|e| host_error(store, e))?;
         let needs_set = rules
             .iter()
             .any(|(r, _)| !self.meta.rules[*r].reads_kinds.is_empty());
         let set_addr = if needs_set {
-            place(&mut store, &prepared.set, false)
-                .map_err(|e| host_error(&store, e))?
+            place(store, &prepared.set, false)
+                .map_err(|e| host_error(store, e))?
                 .base as i32
         } else {
             0
@@ -757,9 +782,9 @@ impl Policies {
             subjects.insert(rule, s);
             // The deadline is per rule: each call gets the whole of it.
             store.set_epoch_deadline(ticks);
-            let called = place(&mut store, &prepared.params[rule], false).and_then(|params| {
+            let called = place(store, &prepared.params[rule], false).and_then(|params| {
                 eval.call(
-                    &mut store,
+                    &mut *store,
                     (rule as i32, s as i32, params.base as i32, set_addr),
                 )
             });
@@ -768,36 +793,39 @@ impl Policies {
                 Ok(status) => wasmtime::Error::msg(format!("status {status}")),
                 Err(e) => e,
             };
-            let error = self.classify(e, &mut store, &instance, &encoded, object, rule, limits);
+            let error = self.classify(e, store, &slot.instance, &encoded, object, rule, limits);
             failed = Some((k, error));
             break;
         }
         let failed_rule = failed.as_ref().map(|(k, _)| rules[*k].0);
         let findings = self
-            .read_findings(&mut store, &instance, memory, &encoded, object, &subjects)
+            .read_findings(&mut slot, &encoded, object, &subjects)
             .into_iter()
             // A failed rule reports its error, not the findings it made before failing.
             .filter(|(rule, _)| Some(*rule) != failed_rule)
             .map(|(_, f)| f)
             .collect();
+        // Only an instance in which nothing failed is reset and reused; after a failure it is
+        // dropped and the next object gets a fresh one.
+        if failed.is_none() {
+            self.pool.put_back(&self.engine.idle, slot);
+        }
         Ok(Run { findings, failed })
     }
 
     /// The finding records linked from `rampart_findings`, with their rule index.
     fn read_findings(
         &self,
-        store: &mut Store<State>,
-        instance: &wasmtime::Instance,
-        memory: wasmtime::Memory,
+        slot: &mut Slot,
         encoded: &Encoded,
         object: &Node,
         subjects: &HashMap<usize, u32>,
     ) -> Vec<(usize, Finding)> {
-        let head = instance
-            .get_global(&mut *store, "rampart_findings")
-            .and_then(|g| g.get(&mut *store).i32())
+        let head = slot
+            .findings
+            .and_then(|g| g.get(&mut slot.store).i32())
             .unwrap_or(0);
-        let data = memory.data(&*store);
+        let data = slot.memory.data(&slot.store);
         let word = |addr: usize| -> u32 {
             data.get(addr..addr + 4)
                 .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()))
@@ -907,6 +935,12 @@ impl Policies {
             col: at.col,
             path,
         }
+    }
+}
+
+impl Drop for Policies {
+    fn drop(&mut self) {
+        self.pool.release(&self.engine.idle);
     }
 }
 

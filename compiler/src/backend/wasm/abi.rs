@@ -34,6 +34,7 @@ pub const EXPORT_ERROR: &str = "rampart_error";
 pub const EXPORT_ERROR_NODE: &str = "rampart_error_node";
 pub const EXPORT_ERROR_EXPECTED: &str = "rampart_error_expected";
 pub const EXPORT_FINDINGS: &str = "rampart_findings";
+pub const EXPORT_RESET: &str = "rampart_reset";
 /// Name of the custom section holding the JSON metadata.
 pub const META_SECTION: &str = "rampart.meta";
 

@@ -24,6 +24,8 @@ pub const G_TAIL: u32 = 3;
 pub const G_ERROR_NODE: u32 = 4;
 /// Global holding, for a wrong-type error, the set of tags expected (`1 << tag` bits).
 pub const G_ERROR_EXPECTED: u32 = 5;
+/// Number of globals; every one but [`G_HEAP`] starts at 0.
+const GLOBALS: u32 = 6;
 
 /// A memory access at `offset` with natural alignment `align` (log2 bytes).
 pub fn m(offset: u64, align: u32) -> MemArg {
@@ -230,6 +232,11 @@ impl Gen {
     /// Assembles the module: memory, globals, functions, exports, data and metadata.
     pub fn finish(mut self, meta: &[u8]) -> Vec<u8> {
         self.flush_helpers();
+        let data_end = DATA_START as u64 + self.data.len() as u64;
+        let heap_start = (data_end + 7) & !7;
+        let reset = self.declare(&[], &[]);
+        self.define(reset, reset_body(heap_start as i32));
+        self.export_func(EXPORT_RESET, reset);
         let mut types = TypeSection::new();
         for (p, r) in &self.types {
             types.ty().function(p.iter().copied(), r.iter().copied());
@@ -240,8 +247,6 @@ impl Gen {
             functions.function(*ty);
             code.function(body.as_ref().expect("every declared function is defined"));
         }
-        let data_end = DATA_START as u64 + self.data.len() as u64;
-        let heap_start = (data_end + 7) & !7;
         let pages = heap_start / 65536 + 1;
         let mut memory = MemorySection::new();
         memory.memory(MemoryType {
@@ -258,7 +263,7 @@ impl Gen {
             shared: false,
         };
         globals.global(mutable, &ConstExpr::i32_const(heap_start as i32));
-        for _ in 0..5 {
+        for _ in 1..GLOBALS {
             globals.global(mutable, &ConstExpr::i32_const(0));
         }
         let mut exports = ExportSection::new();
@@ -290,6 +295,28 @@ impl Gen {
         });
         module.finish()
     }
+}
+
+/// `rampart_reset()`: puts the instance back in the state instantiation left it in (spec/abi.md
+/// "Instance reuse"). The module writes only at or above the heap start (everything it and
+/// the host store goes through the bump allocator), so zeroing the bytes from the heap start
+/// to the current heap pointer and setting every global to its initial value restores the
+/// whole state; pages grown beyond the heap pointer were never written.
+fn reset_body(heap_start: i32) -> F {
+    let mut f = F::new(0);
+    f.i()
+        .i32_const(heap_start)
+        .i32_const(0)
+        .global_get(G_HEAP)
+        .i32_const(heap_start)
+        .i32_sub()
+        .memory_fill(0)
+        .i32_const(heap_start)
+        .global_set(G_HEAP);
+    for g in 1..GLOBALS {
+        f.i().i32_const(0).global_set(g);
+    }
+    f
 }
 
 /// Map entries sorted by key bytes; of duplicate keys the last wins.
