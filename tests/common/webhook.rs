@@ -89,7 +89,15 @@ impl Server {
         certs.write(dir);
         let mut child = Command::new(binary)
             .current_dir(dir)
-            .args(["serve", "--addr", "127.0.0.1:0", "--tls-cert", "tls.crt", "--tls-key", "tls.key"])
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--tls-cert",
+                "tls.crt",
+                "--tls-key",
+                "tls.key",
+            ])
             .args(args)
             .env("RAMPART_CACHE_DIR", dir.join("cache"))
             .stdin(Stdio::null())
@@ -127,7 +135,7 @@ impl Server {
                 panic!("the server exited with {status}: {:#?}", self.logs());
             }
             if let Ok(mut c) = self.client() {
-                if c.get("/readyz").map(|r| r.0) == Ok(200) {
+                if c.get("/readyz").is_ok_and(|r| r.0 == 200) {
                     return;
                 }
             }
