@@ -65,7 +65,12 @@ fn built_in_kinds_are_validated_by_default_and_exceptions_apply() {
             ),
         ]
     );
-    let config_map = &json["results"][0]["violations"][0];
+    let config_map = json["results"][0]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "schema.wrong_type")
+        .unwrap();
     assert_eq!(
         config_map["message"],
         "`data.enabled` must be a string, found the boolean `true`: quote it to keep it a string"

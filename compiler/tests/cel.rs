@@ -98,6 +98,16 @@ rule names {
     message "secret in {k}"
 }
 
+// A helper given the pod itself: under Kyverno's autogen its fields must read the template.
+fn restarts_always(p: Pod) -> bool = (p.spec.restartPolicy ?? "Always") == "Always"
+
+rule pod_helper {
+  title "pod helper"
+  match Pod
+  deny when restarts_always(object) and not (object.spec.hostNetwork ?? false)
+    message "pod restarts always"
+}
+
 rule replicas {
   title "replicas"
   match Deployment
@@ -185,6 +195,16 @@ spec:
         spec:
           containers:
           - {name: a, image: "ghcr.io/a:latest", resources: {limits: {memory: 100Mi}}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: j1, namespace: prod}
+spec:
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+      - {name: a, image: "ghcr.io/a/b:1", resources: {limits: {memory: 100Mi}}}
 ---
 apiVersion: v1
 kind: Namespace

@@ -817,6 +817,19 @@ impl<'a> Cx<'a> {
         Ok(pieces.join(" + "))
     }
 
+    /// The expression is the subject itself, or a local bound to it (a helper function's
+    /// parameter given `object`): Kyverno's autogen must see its fields as `object.spec`.
+    fn is_subject(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Subject => true,
+            ExprKind::Local(l) => matches!(
+                self.locals.get(*l as usize),
+                Some(Some(c)) if !c.opt && c.code == self.subject
+            ),
+            _ => false,
+        }
+    }
+
     fn expr(&mut self, e: &Expr) -> R {
         match &e.kind {
             ExprKind::Lit(v) => Ok(C::atom(literal(v))),
@@ -845,7 +858,7 @@ impl<'a> Cx<'a> {
             }
             ExprKind::Field(inner, f) => {
                 if self.dialect == Dialect::Kyverno
-                    && matches!(inner.kind, ExprKind::Subject)
+                    && self.is_subject(inner)
                     && (f == "spec" || f == "metadata")
                     && has_autogen(self.rule)
                 {
@@ -1146,7 +1159,7 @@ impl<'a> Cx<'a> {
                 let p = arg(0);
                 // Under Kyverno autogen `object.spec` must stay plain text to be rewritten.
                 let spec = if self.dialect == Dialect::Kyverno
-                    && matches!(args[0].kind, ExprKind::Subject)
+                    && self.is_subject(&args[0])
                     && has_autogen(self.rule)
                 {
                     plain_optional(&p, "spec")
