@@ -3,7 +3,9 @@
 pub mod build;
 pub mod ci;
 pub mod config;
+pub mod library;
 pub mod policies;
+pub mod profiles;
 pub mod rbac;
 pub mod rules;
 pub mod schema;

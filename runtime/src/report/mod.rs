@@ -1,7 +1,9 @@
 //! Output formats of `rampart test`: one module per format, each turning a
 //! [`Report`](crate::runner::Report) into text.
 
+pub mod controls;
 pub mod github;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
@@ -27,6 +29,8 @@ pub enum Format {
     Github,
     /// Test Anything Protocol, version 13.
     Tap,
+    /// One self-contained HTML page (no network access): summaries and findings.
+    Html,
 }
 
 /// Renders a report; `color` only matters for the human format.
@@ -38,6 +42,7 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
         Format::Sarif => sarif::render(report),
         Format::Github => github::render(report),
         Format::Tap => tap::render(report),
+        Format::Html => html::render(report),
     }
 }
 
