@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{report, run, scratch};
@@ -38,15 +38,77 @@ fn by_id<'a>(dom: &'a str, id: &str) -> &'a str {
     &dom[open_end..close]
 }
 
-#[test]
-fn the_html_report_renders_in_chromium_with_the_counts_of_the_json_report() {
-    let Some(browser) = chromium() else {
+/// Loads `page` in headless chromium: the DOM after its scripts ran, and the console
+/// messages the browser logged.
+fn load(browser: &Path, page: &Path, profile: &Path) -> (String, Vec<String>) {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && dom.contains("</html>"),
+        "chromium did not render the page: {log}"
+    );
+    let console = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
+        .map(str::to_string)
+        .collect();
+    (dom, console)
+}
+
+/// Chromium, or `None` (the caller returns) outside CI when it is missing.
+fn browser_or_skip() -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
         assert!(
             !ci,
             "chromium is not installed: CI must install it (apt-get install chromium)"
         );
         eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+    }
+    found
+}
+
+#[test]
+fn the_browser_harness_sees_console_errors() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let dir = scratch("html-harness");
+    let page = dir.join("broken.html");
+    std::fs::write(
+        &page,
+        "<!DOCTYPE html><html><body><script>console.error('boom'); missing();</script></body></html>",
+    )
+    .expect("the page is written");
+    let (_, console) = load(&browser, &page, &dir.join("profile"));
+    assert!(
+        console.iter().any(|l| l.contains("boom"))
+            && console
+                .iter()
+                .any(|l| l.contains("Uncaught ReferenceError")),
+        "console: {console:?}"
+    );
+}
+
+#[test]
+fn the_html_report_renders_in_chromium_with_the_counts_of_the_json_report() {
+    let Some(browser) = browser_or_skip() else {
         return;
     };
     let dir = scratch("html-report");
@@ -68,32 +130,7 @@ fn the_html_report_renders_in_chromium_with_the_counts_of_the_json_report() {
         "both formats give the same verdict"
     );
 
-    let profile = dir.join("browser-profile");
-    let browser_out = Command::new(&browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-extensions",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&browser_out.stdout);
-    let log = String::from_utf8_lossy(&browser_out.stderr);
-    assert!(
-        browser_out.status.success() && dom.contains("</html>"),
-        "chromium did not render the page: {log}"
-    );
-    let console_errors: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
-        .collect();
+    let (dom, console_errors) = load(&browser, &page, &dir.join("browser-profile"));
     assert!(
         console_errors.is_empty(),
         "console messages: {console_errors:?}"

@@ -38,12 +38,16 @@ impl Selection {
     /// The selected rules among `rules`; a `--rule` glob that matches no rule, or an unknown
     /// profile, is an error.
     pub fn apply(&self, rules: &[Tags]) -> Result<Selected, String> {
+        self.apply_with(rules, &Profiles::embedded())
+    }
+
+    /// [`Selection::apply`] with the profiles and opt-in rules of `library`.
+    pub fn apply_with(&self, rules: &[Tags], library: &Profiles) -> Result<Selected, String> {
         for g in &self.include {
             if !rules.iter().any(|r| glob(r.id, g)) {
                 return Err(format!("--rule `{g}` matches no rule of the policies"));
             }
         }
-        let library = Profiles::embedded();
         let profiles = self
             .profiles
             .iter()
@@ -394,4 +398,80 @@ pub fn load_set(set: &ModuleSet) -> Result<Vec<eval::Policies>, String> {
                 .map_err(|e| format!("cannot load the policies: {e}"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIBRARY: &str = "apiVersion: rampart.dev/v1alpha1\nkind: Profiles\n\
+                           profiles:\n- {name: cis, controls: [\"CIS *\"]}\n\
+                           - {name: labels, rules: [meta.required_labels]}\n\
+                           opt_in: [meta.required_labels]\n";
+
+    fn run(selection: &Selection) -> Result<Selected, String> {
+        let cis = vec!["CIS 5.2.1".to_string()];
+        let rules = [
+            Tags {
+                id: "pss.privileged",
+                category: "",
+                controls: &cis,
+            },
+            Tags {
+                id: "meta.required_labels",
+                category: "",
+                controls: &[],
+            },
+            Tags {
+                id: "net.x",
+                category: "",
+                controls: &[],
+            },
+        ];
+        let library = Profiles::parse("p.yaml", LIBRARY).unwrap();
+        selection.apply_with(&rules, &library)
+    }
+
+    #[test]
+    fn opt_in_rules_run_only_when_a_rule_glob_or_a_profile_names_them() {
+        let all = run(&Selection::default()).unwrap();
+        assert_eq!(all.ids, vec!["pss.privileged", "net.x"]);
+        assert_eq!(all.opt_in, vec!["meta.required_labels"]);
+        let named = run(&Selection {
+            include: vec!["meta.*".into()],
+            ..Selection::default()
+        })
+        .unwrap();
+        assert_eq!(named.ids, vec!["meta.required_labels"]);
+        assert!(named.opt_in.is_empty());
+        let profile = run(&Selection {
+            profiles: vec!["labels".into()],
+            ..Selection::default()
+        })
+        .unwrap();
+        assert_eq!(profile.ids, vec!["meta.required_labels"]);
+    }
+
+    #[test]
+    fn rule_globs_and_profiles_add_up_and_exclusions_win() {
+        let both = run(&Selection {
+            include: vec!["net.*".into()],
+            profiles: vec!["cis".into()],
+            exclude: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(both.ids, vec!["pss.privileged", "net.x"]);
+        let excluded = run(&Selection {
+            include: Vec::new(),
+            profiles: vec!["cis".into()],
+            exclude: vec!["pss.*".into()],
+        })
+        .unwrap();
+        assert!(excluded.ids.is_empty());
+        let unknown = run(&Selection {
+            profiles: vec!["cys".into()],
+            ..Selection::default()
+        });
+        assert!(unknown.err().unwrap().contains("unknown profile `cys`"));
+    }
 }

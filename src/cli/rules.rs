@@ -147,7 +147,8 @@ pub fn list(paths: &[PathBuf], selection: &Selection, json_output: bool) -> Exit
                 opt_in.len()
             );
         }
-        if selection.profiles.is_empty() {
+        // The profiles are the library's: listed with the library's rules.
+        if paths.is_empty() && selection.profiles.is_empty() {
             let _ = writeln!(text, "\nprofiles (--profile NAME):");
             for p in &profiles.profiles {
                 let n = rules.iter().filter(|r| p.selects(&tags(r))).count();
