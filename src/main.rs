@@ -120,6 +120,8 @@ enum Command {
         ci: cli::ci::CiArgs,
         #[command(flatten)]
         schema: cli::schema::SchemaArgs,
+        #[command(flatten)]
+        library: cli::library::LibraryArgs,
     },
     /// List the rules of the policies (the embedded standard library by default).
     Rules {
@@ -129,6 +131,9 @@ enum Command {
         /// Only list the rules whose id matches this glob (repeatable).
         #[arg(long = "rule", value_name = "GLOB")]
         rule: Vec<String>,
+        /// Only list the rules of this profile (repeatable).
+        #[arg(long = "profile", value_name = "NAME")]
+        profile: Vec<String>,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Human)]
         output: CheckFormat,
@@ -204,6 +209,8 @@ enum TestFormat {
     Tap,
     /// wgpolicyk8s.io PolicyReport/ClusterPolicyReport objects (a `v1` List, JSON).
     Policyreport,
+    /// One self-contained HTML page: summaries per control and severity, findings per file.
+    Html,
 }
 
 /// The export targets `check --target` knows.
@@ -288,12 +295,14 @@ fn main() -> ExitCode {
             limits,
             ci,
             schema,
+            library,
         } => cli::test::run(cli::test::Args {
             paths,
             policies: policy,
             selection: cli::policies::Selection {
                 include: rule,
                 exclude: exclude_rule,
+                profiles: library.profile.clone(),
             },
             params: param,
             params_file: params,
@@ -307,6 +316,7 @@ fn main() -> ExitCode {
                 TestFormat::Github => Format::Github,
                 TestFormat::Tap => Format::Tap,
                 TestFormat::Policyreport => Format::PolicyReport,
+                TestFormat::Html => Format::Html,
             },
             output_file,
             fail_on_warn,
@@ -315,15 +325,18 @@ fn main() -> ExitCode {
             limits,
             ci,
             schema,
+            library,
         }),
         Command::Rules {
             policy,
             rule,
+            profile,
             output,
         } => {
             let selection = cli::policies::Selection {
                 include: rule,
                 exclude: Vec::new(),
+                profiles: profile,
             };
             cli::rules::list(&policy, &selection, output == CheckFormat::Json)
         }

@@ -8,33 +8,73 @@ use rampart_runtime::eval::{self, select::glob, ParamInfo};
 use rampart_runtime::runner::params::Declared;
 use rampart_runtime::schema_check::rules as schema_rules;
 
+use super::profiles::{Profiles, Tags};
+
 /// The name of the bundle that `rampart build --target wasm` writes.
 pub const BUNDLE: &str = "policies.wasm";
 
-/// Which rules to keep: `--rule` globs (none: all) minus `--exclude-rule` globs.
+/// Which rules to keep: `--rule` globs and `--profile` names (none: every rule but the
+/// opt-in ones) minus `--exclude-rule` globs.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
     /// `--rule` globs.
     pub include: Vec<String>,
     /// `--exclude-rule` globs.
     pub exclude: Vec<String>,
+    /// `--profile` names.
+    pub profiles: Vec<String>,
+}
+
+/// The outcome of a selection: the rules to run, and the opt-in rules it left out.
+pub struct Selected {
+    /// The selected rule ids.
+    pub ids: Vec<String>,
+    /// Opt-in rules not selected (they run only when a `--rule` glob or a profile names
+    /// them).
+    pub opt_in: Vec<String>,
 }
 
 impl Selection {
-    /// Whether rule `id` is selected.
-    pub fn keeps(&self, id: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|g| glob(id, g)))
-            && !self.exclude.iter().any(|g| glob(id, g))
+    /// The selected rules among `rules`; a `--rule` glob that matches no rule, or an unknown
+    /// profile, is an error.
+    pub fn apply(&self, rules: &[Tags]) -> Result<Selected, String> {
+        self.apply_with(rules, &Profiles::embedded())
     }
 
-    /// The selected ids among `ids`; a `--rule` glob that matches no rule is an error.
-    pub fn apply(&self, ids: &[String]) -> Result<Vec<String>, String> {
+    /// [`Selection::apply`] with the profiles and opt-in rules of `library`.
+    pub fn apply_with(&self, rules: &[Tags], library: &Profiles) -> Result<Selected, String> {
         for g in &self.include {
-            if !ids.iter().any(|id| glob(id, g)) {
+            if !rules.iter().any(|r| glob(r.id, g)) {
                 return Err(format!("--rule `{g}` matches no rule of the policies"));
             }
         }
-        Ok(ids.iter().filter(|id| self.keeps(id)).cloned().collect())
+        let profiles = self
+            .profiles
+            .iter()
+            .map(|name| library.get(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let chosen = !self.include.is_empty() || !profiles.is_empty();
+        let mut selected = Selected {
+            ids: Vec::new(),
+            opt_in: Vec::new(),
+        };
+        for r in rules {
+            if self.exclude.iter().any(|g| glob(r.id, g)) {
+                continue;
+            }
+            if chosen {
+                if self.include.iter().any(|g| glob(r.id, g))
+                    || profiles.iter().any(|p| p.selects(r))
+                {
+                    selected.ids.push(r.id.to_string());
+                }
+            } else if library.opt_in(r.id) {
+                selected.opt_in.push(r.id.to_string());
+            } else {
+                selected.ids.push(r.id.to_string());
+            }
+        }
+        Ok(selected)
     }
 }
 
@@ -48,6 +88,8 @@ pub struct Module {
     pub declared: Declared,
     /// The selected rule ids.
     pub selected: Vec<String>,
+    /// The opt-in rules the selection left out.
+    pub opt_in: Vec<String>,
     /// The policy sources (name, text), when compiled from source: for `explain`.
     pub sources: Vec<(String, String)>,
     /// The CRD files the policies import (their text), when compiled from source.
@@ -164,14 +206,17 @@ pub fn module_with(
             .map_err(|e| format!("cannot read `{}`: {e}", bundle.display()))?;
         let meta =
             eval::read_metadata(&wasm).map_err(|e| format!("`{}`: {e}", bundle.display()))?;
-        let all_rules = with_schema_rules(meta.rules.iter().map(|r| r.id.clone()));
-        let selected = selection.apply(&all_rules)?;
+        let tags = with_schema_rules(meta.rules.iter().map(info_tags));
+        let all_rules = ids(&tags);
+        let chosen = selection.apply(&borrowed(&tags))?;
+        let (selected, opt_in) = (chosen.ids, chosen.opt_in);
         let declared = meta.rules.into_iter().map(|r| (r.id, r.params)).collect();
         return Ok(Module {
             wasm,
             all_rules,
             declared,
             selected,
+            opt_in,
             sources: Vec::new(),
             crds: Vec::new(),
         });
@@ -180,8 +225,10 @@ pub fn module_with(
         return Err(format!("policy path `{}` does not exist", p.display()));
     }
     let (mut program, sources, crds) = compile_program_with(paths, stdlib)?;
-    let all_rules = with_schema_rules(program.rules.iter().map(|r| r.id.clone()));
-    let selected = selection.apply(&all_rules)?;
+    let tags = with_schema_rules(program.rules.iter().map(ir_tags));
+    let all_rules = ids(&tags);
+    let chosen = selection.apply(&borrowed(&tags))?;
+    let (selected, opt_in) = (chosen.ids, chosen.opt_in);
     let declared = declared_params(&program);
     // Unselected rules are left out of the module, so they cost nothing and cannot fail.
     program.rules.retain(|r| selected.contains(&r.id));
@@ -191,18 +238,48 @@ pub fn module_with(
         all_rules,
         declared,
         selected,
+        opt_in,
         sources,
         crds,
     })
 }
 
-/// The policies' rule ids and the `schema.*` rules of schema validation, which `rampart
-/// test` runs besides the policies, sorted.
-fn with_schema_rules(ids: impl Iterator<Item = String>) -> Vec<String> {
-    let mut all: Vec<String> = ids
-        .chain(schema_rules::IDS.iter().map(|id| id.to_string()))
+/// A rule's id, category and controls, owned: what a selection looks at.
+pub type OwnedTags = (String, String, Vec<String>);
+
+fn info_tags(r: &eval::RuleInfo) -> OwnedTags {
+    (r.id.clone(), r.category.clone(), r.controls.clone())
+}
+
+fn ir_tags(r: &ir::Rule) -> OwnedTags {
+    (
+        r.id.clone(),
+        r.meta.category.clone(),
+        r.meta.controls.clone(),
+    )
+}
+
+fn borrowed(tags: &[OwnedTags]) -> Vec<Tags<'_>> {
+    tags.iter()
+        .map(|(id, category, controls)| Tags {
+            id,
+            category,
+            controls,
+        })
+        .collect()
+}
+
+fn ids(tags: &[OwnedTags]) -> Vec<String> {
+    tags.iter().map(|t| t.0.clone()).collect()
+}
+
+/// The policies' rules and the `schema.*` rules of schema validation, which `rampart
+/// test` runs besides the policies, sorted by id.
+fn with_schema_rules(rules: impl Iterator<Item = OwnedTags>) -> Vec<OwnedTags> {
+    let mut all: Vec<OwnedTags> = rules
+        .chain(schema_rules::infos().iter().map(info_tags))
         .collect();
-    all.sort();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
     all
 }
 
@@ -243,7 +320,7 @@ pub fn module_set(
         });
     }
     let mut wasm = Vec::new();
-    let mut ids = Vec::new();
+    let mut tags = Vec::new();
     let mut declared = Declared::new();
     for path in &bundles {
         let bundle = bundle_path(std::slice::from_ref(path)).expect("partitioned as a bundle");
@@ -251,7 +328,7 @@ pub fn module_set(
             .map_err(|e| format!("cannot read `{}`: {e}", bundle.display()))?;
         let meta =
             eval::read_metadata(&bytes).map_err(|e| format!("`{}`: {e}", bundle.display()))?;
-        ids.extend(meta.rules.iter().map(|r| r.id.clone()));
+        tags.extend(meta.rules.iter().map(info_tags));
         declared.extend(meta.rules.into_iter().map(|r| (r.id, r.params)));
         wasm.push(bytes);
     }
@@ -262,13 +339,14 @@ pub fn module_set(
             return Err(format!("policy path `{}` does not exist", p.display()));
         }
         let (compiled, _, imported) = compile_program_with(&sources, stdlib)?;
-        ids.extend(compiled.rules.iter().map(|r| r.id.clone()));
+        tags.extend(compiled.rules.iter().map(ir_tags));
         declared.extend(declared_params(&compiled));
         crds = imported;
         program = Some(compiled);
     }
-    let all_rules = with_schema_rules(ids.into_iter());
-    let selected = selection.apply(&all_rules)?;
+    let tags = with_schema_rules(tags.into_iter());
+    let all_rules = ids(&tags);
+    let selected = selection.apply(&borrowed(&tags))?.ids;
     if let Some(mut program) = program {
         program.rules.retain(|r| selected.contains(&r.id));
         wasm.push(to_wasm(&program)?);
@@ -320,4 +398,80 @@ pub fn load_set(set: &ModuleSet) -> Result<Vec<eval::Policies>, String> {
                 .map_err(|e| format!("cannot load the policies: {e}"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIBRARY: &str = "apiVersion: rampart.dev/v1alpha1\nkind: Profiles\n\
+                           profiles:\n- {name: cis, controls: [\"CIS *\"]}\n\
+                           - {name: labels, rules: [meta.required_labels]}\n\
+                           opt_in: [meta.required_labels]\n";
+
+    fn run(selection: &Selection) -> Result<Selected, String> {
+        let cis = vec!["CIS 5.2.1".to_string()];
+        let rules = [
+            Tags {
+                id: "pss.privileged",
+                category: "",
+                controls: &cis,
+            },
+            Tags {
+                id: "meta.required_labels",
+                category: "",
+                controls: &[],
+            },
+            Tags {
+                id: "net.x",
+                category: "",
+                controls: &[],
+            },
+        ];
+        let library = Profiles::parse("p.yaml", LIBRARY).unwrap();
+        selection.apply_with(&rules, &library)
+    }
+
+    #[test]
+    fn opt_in_rules_run_only_when_a_rule_glob_or_a_profile_names_them() {
+        let all = run(&Selection::default()).unwrap();
+        assert_eq!(all.ids, vec!["pss.privileged", "net.x"]);
+        assert_eq!(all.opt_in, vec!["meta.required_labels"]);
+        let named = run(&Selection {
+            include: vec!["meta.*".into()],
+            ..Selection::default()
+        })
+        .unwrap();
+        assert_eq!(named.ids, vec!["meta.required_labels"]);
+        assert!(named.opt_in.is_empty());
+        let profile = run(&Selection {
+            profiles: vec!["labels".into()],
+            ..Selection::default()
+        })
+        .unwrap();
+        assert_eq!(profile.ids, vec!["meta.required_labels"]);
+    }
+
+    #[test]
+    fn rule_globs_and_profiles_add_up_and_exclusions_win() {
+        let both = run(&Selection {
+            include: vec!["net.*".into()],
+            profiles: vec!["cis".into()],
+            exclude: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(both.ids, vec!["pss.privileged", "net.x"]);
+        let excluded = run(&Selection {
+            include: Vec::new(),
+            profiles: vec!["cis".into()],
+            exclude: vec!["pss.*".into()],
+        })
+        .unwrap();
+        assert!(excluded.ids.is_empty());
+        let unknown = run(&Selection {
+            profiles: vec!["cys".into()],
+            ..Selection::default()
+        });
+        assert!(unknown.err().unwrap().contains("unknown profile `cys`"));
+    }
 }

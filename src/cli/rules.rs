@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::fail;
 use super::policies::{self, Selection};
+use super::profiles::{Profiles, Tags};
 
 /// `Kind` for the core group, `group/Kind` otherwise.
 fn kind_name(gvk: &Gvk) -> String {
@@ -61,12 +62,40 @@ fn rules_of(
     Ok((rules, module))
 }
 
+/// The selected rules and the opt-in ones the selection left out (compiled separately:
+/// unselected rules are not in the module).
+fn listed_rules(
+    paths: &[PathBuf],
+    selection: &Selection,
+) -> Result<(Vec<RuleInfo>, Vec<String>), String> {
+    let (mut rules, module) = rules_of(paths, selection)?;
+    if !module.opt_in.is_empty() {
+        let opt_in = Selection {
+            include: module.opt_in.clone(),
+            ..Selection::default()
+        };
+        let (extra, _) = rules_of(paths, &opt_in)?;
+        rules.extend(extra);
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    Ok((rules, module.opt_in))
+}
+
+fn tags(r: &RuleInfo) -> Tags<'_> {
+    Tags {
+        id: &r.id,
+        category: &r.category,
+        controls: &r.controls,
+    }
+}
+
 /// Runs `rampart rules`.
 pub fn list(paths: &[PathBuf], selection: &Selection, json_output: bool) -> ExitCode {
-    let (rules, _) = match rules_of(paths, selection) {
+    let (rules, opt_in) = match listed_rules(paths, selection) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    let profiles = Profiles::embedded();
     let mut text = String::new();
     if json_output {
         let list: Vec<_> = rules
@@ -86,6 +115,8 @@ pub fn list(paths: &[PathBuf], selection: &Selection, json_output: bool) -> Exit
                     "params": r.params.iter().map(|p| json!({
                         "name": p.name, "type": eval::show_type(&p.ty), "default": p.default,
                     })).collect::<Vec<_>>(),
+                    "opt_in": opt_in.contains(&r.id),
+                    "profiles": profiles.holding(&tags(r)),
                 })
             })
             .collect();
@@ -94,9 +125,14 @@ pub fn list(paths: &[PathBuf], selection: &Selection, json_output: bool) -> Exit
     } else {
         let width = rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
         for r in &rules {
+            let marker = if opt_in.contains(&r.id) {
+                "  (opt-in: not run by default)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 text,
-                "{:width$}  {:8}  {:9}  {}",
+                "{:width$}  {:8}  {:9}  {}{marker}",
                 r.id,
                 r.severity,
                 actions(r).join(","),
@@ -104,6 +140,21 @@ pub fn list(paths: &[PathBuf], selection: &Selection, json_output: bool) -> Exit
             );
         }
         let _ = writeln!(text, "{} rules", rules.len());
+        if !opt_in.is_empty() {
+            let _ = writeln!(
+                text,
+                "{} opt-in: run them with --rule ID or a --profile that holds them",
+                opt_in.len()
+            );
+        }
+        // The profiles are the library's: listed with the library's rules.
+        if paths.is_empty() && selection.profiles.is_empty() {
+            let _ = writeln!(text, "\nprofiles (--profile NAME):");
+            for p in &profiles.profiles {
+                let n = rules.iter().filter(|r| p.selects(&tags(r))).count();
+                let _ = writeln!(text, "  {:16} {n:3} rules  {}", p.name, p.description);
+            }
+        }
     }
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     ExitCode::SUCCESS
@@ -128,7 +179,12 @@ fn definition(sources: &[(String, String)], module: &str, name: &str) -> Option<
 
 /// Runs `rampart explain RULE`.
 pub fn explain(paths: &[PathBuf], id: &str) -> ExitCode {
-    let (rules, module) = match rules_of(paths, &Selection::default()) {
+    // Every rule, the opt-in ones included.
+    let every = Selection {
+        include: vec!["*".to_string()],
+        ..Selection::default()
+    };
+    let (rules, module) = match rules_of(paths, &every) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };

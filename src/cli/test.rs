@@ -13,6 +13,7 @@ use rampart_runtime::report::{self, Format};
 use rampart_runtime::runner::{self, inputs};
 
 use super::config;
+use super::library;
 use super::policies::{self, Selection};
 use super::{ci, fail, EXIT_ERROR};
 
@@ -48,6 +49,8 @@ pub struct Args {
     pub ci: ci::CiArgs,
     /// `--crd`, `--strict-kinds`.
     pub schema: super::schema::SchemaArgs,
+    /// `--profile`, `--kube-version`, `--summary`.
+    pub library: super::library::LibraryArgs,
 }
 
 /// The manifest loader's limits, as command-line flags (defaults: [`manifest::Limits`]).
@@ -118,8 +121,18 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let today = runner::exceptions::Date::today();
+    // `--kube-version` stands for `--param` flags given first, so explicit ones win.
+    let mut params = match library::kube_version_params(
+        args.library.kube_version.as_deref(),
+        &module.declared,
+        &module.selected,
+    ) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    params.extend(args.params.iter().cloned());
     let flags = config::Flags {
-        params: &args.params,
+        params: &params,
         params_file: args.params_file.as_ref(),
         exceptions: &args.exceptions,
         require_owner_and_expiry: args.require_owner_and_expiry,
@@ -158,8 +171,8 @@ pub fn run(args: Args) -> ExitCode {
         today,
         require_owner_and_expiry: args.require_owner_and_expiry,
         load_limits: args.limits.limits(),
-        // Only the human format prints the source line of a finding.
-        source_lines: args.format == Format::Human,
+        // Only the human and HTML formats print the source line of a finding.
+        source_lines: matches!(args.format, Format::Human | Format::Html),
         strict_kinds: args.schema.strict_kinds,
         applicable_rules: args.format == Format::PolicyReport,
         ..runner::Options::default()
@@ -232,6 +245,14 @@ pub fn run(args: Args) -> ExitCode {
             // A closed pipe (`| head`) is not an error worth reporting.
             let _ = report::write(&report, args.format, color, &mut out);
             let _ = out.flush();
+        }
+    }
+    if args.library.summary == Some(library::Summary::Controls) {
+        let table = report::controls::render(&report::controls::summarize(&report));
+        if args.format == Format::Human && args.output_file.is_none() {
+            let _ = std::io::stdout().lock().write_all(table.as_bytes());
+        } else {
+            eprint!("{table}");
         }
     }
     if !report.errors.is_empty() {

@@ -30,6 +30,9 @@ pub struct PolicyArgs {
     /// Do not run the rules whose id matches this glob (repeatable).
     #[arg(long = "exclude-rule", value_name = "GLOB")]
     pub exclude_rule: Vec<String>,
+    /// Run the rules of this standard library profile (repeatable; see `rampart rules`).
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profile: Vec<String>,
     /// Set a rule parameter: RULE.NAME=VALUE (VALUE is JSON, or else a string).
     #[arg(long = "param", value_name = "RULE.NAME=VALUE")]
     pub param: Vec<String>,
@@ -66,6 +69,7 @@ impl Snapshot {
         let selection = Selection {
             include: args.rule.clone(),
             exclude: args.exclude_rule.clone(),
+            profiles: args.profile.clone(),
         };
         let module = policies::module_set(&args.policy, args.stdlib, &selection)?;
         let today = Date::today();

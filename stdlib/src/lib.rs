@@ -58,3 +58,6 @@ fn compile_sources(
     };
     rampart_compiler::compile_with(sources, &schema, &read)
 }
+
+/// The profiles shipped with the library (`kind: Profiles`, spec/config.md "Profiles").
+pub const PROFILES: &str = include_str!("../profiles.yaml");

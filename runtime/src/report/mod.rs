@@ -1,7 +1,9 @@
 //! Output formats of `rampart test`: one module per format, each turning a
 //! [`Report`](crate::runner::Report) into text.
 
+pub mod controls;
 pub mod github;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
@@ -30,6 +32,8 @@ pub enum Format {
     Tap,
     /// `wgpolicyk8s.io` PolicyReport and ClusterPolicyReport objects, in a `v1` List.
     PolicyReport,
+    /// One self-contained HTML page (no network access): summaries and findings.
+    Html,
 }
 
 /// Renders a report; `color` only matters for the human format.
@@ -42,6 +46,7 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
         Format::Github => github::render(report),
         Format::Tap => tap::render(report),
         Format::PolicyReport => policyreport::render(report),
+        Format::Html => html::render(report),
     }
 }
 
