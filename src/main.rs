@@ -57,6 +57,10 @@ enum Command {
         /// names that clash (the diagnostics `build --target` gives), without writing files.
         #[arg(long, value_enum, value_name = "TARGET")]
         target: Option<ExportTarget>,
+        /// With `--target gatekeeper` or `gatekeeper-cel`: check the rules that read other
+        /// objects as referential constraints too (as `build --referential` exports them).
+        #[arg(long, requires = "target")]
+        referential: bool,
     },
     /// Rewrite `.rp` files in the canonical style (spec/style.md).
     Fmt {
@@ -174,6 +178,11 @@ enum Command {
         /// `validate.pattern` ClusterPolicies for Kyverno versions without CEL.
         #[arg(long, value_enum, default_value = "cel")]
         kyverno_style: KyvernoStyle,
+        /// With `--target gatekeeper` or `gatekeeper-cel`: also export the rules that read
+        /// other objects, as referential constraints with a SyncSet (their verdict then
+        /// depends on what Gatekeeper has synced; README: Gatekeeper output).
+        #[arg(long)]
+        referential: bool,
         /// Policy `.rp` files or folders.
         paths: Vec<PathBuf>,
         /// Policy `.rp` files or folders, as positional paths (repeatable).
@@ -229,10 +238,10 @@ enum ExportTarget {
 }
 
 impl ExportTarget {
-    fn target(self, kyverno_pattern: bool) -> Target {
+    fn target(self, kyverno_pattern: bool, referential: bool) -> Target {
         match self {
-            ExportTarget::Gatekeeper => Target::Gatekeeper,
-            ExportTarget::GatekeeperCel => Target::GatekeeperCel,
+            ExportTarget::Gatekeeper => Target::Gatekeeper { referential },
+            ExportTarget::GatekeeperCel => Target::GatekeeperCel { referential },
             ExportTarget::Kyverno => Target::Kyverno {
                 pattern: kyverno_pattern,
             },
@@ -274,9 +283,10 @@ fn main() -> ExitCode {
             policy,
             output,
             target,
+            referential,
         } => {
             paths.extend(policy);
-            check(&paths, output, target.map(|t| t.target(false)))
+            check(&paths, output, target.map(|t| t.target(false, referential)))
         }
         Command::Test {
             paths,
@@ -345,6 +355,7 @@ fn main() -> ExitCode {
             target,
             output,
             kyverno_style,
+            referential,
             mut paths,
             policy,
             webhook,
@@ -368,7 +379,7 @@ fn main() -> ExitCode {
                 BuildTarget::KyvernoVpol => ExportTarget::KyvernoVpol,
                 BuildTarget::Vap => ExportTarget::Vap,
             };
-            cli::build::export(export.target(pattern), &paths, &output)
+            cli::build::export(export.target(pattern, referential), &paths, &output)
         }
         Command::Verify {
             paths,

@@ -271,3 +271,55 @@ fn check_target_reports_what_a_target_cannot_express() {
     let plain = run(&["check"]);
     assert!(!stderr(&plain).contains("export-gap"));
 }
+
+/// Rules that read other objects go into the Gatekeeper output only with `--referential`:
+/// without it each is a located warning and no SyncSet is written; with it they are there,
+/// with the SyncSet of the kinds they read.
+#[test]
+fn gatekeeper_referential_rules_are_opt_in() {
+    let templates = |dir: &Path| -> Vec<Value> {
+        documents(dir)
+            .into_iter()
+            .map(|(_, d)| d)
+            .filter(|d| d["kind"] == "ConstraintTemplate" || d["kind"] == "SyncSet")
+            .collect()
+    };
+    let reads_inventory =
+        |d: &Value| d["kind"] == "ConstraintTemplate" && d.to_string().contains("data.inventory");
+
+    let plain = scratch("referential-off");
+    let out = build("gatekeeper", &plain, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("rule `net.default_deny` reads other objects"),
+        "{err}"
+    );
+    assert!(err.contains("export it with `--referential`"), "{err}");
+    let without = templates(&plain);
+    assert!(!without.iter().any(reads_inventory));
+    assert!(!without.iter().any(|d| d["kind"] == "SyncSet"));
+
+    let full = scratch("referential-on");
+    let dir = full.display().to_string();
+    let out = run(&[
+        "build",
+        "--target",
+        "gatekeeper",
+        "--referential",
+        "-o",
+        &dir,
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("reads other objects"), "{err}");
+    let with = templates(&full);
+    let referential = with.iter().filter(|d| reads_inventory(d)).count();
+    assert!(referential >= 2, "{referential}");
+    assert_eq!(with.iter().filter(|d| d["kind"] == "SyncSet").count(), 1);
+    assert_eq!(
+        with.len(),
+        without.len() + referential + 1,
+        "the referential templates and the SyncSet are the only additions"
+    );
+}

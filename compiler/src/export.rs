@@ -11,10 +11,11 @@ use crate::ir::{Program, Rule};
 /// An export target other than `wasm`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
-    /// Gatekeeper ConstraintTemplates (Rego) and Constraints.
-    Gatekeeper,
+    /// Gatekeeper ConstraintTemplates (Rego) and Constraints; with `referential`, also the
+    /// rules that read other objects (through a SyncSet and `data.inventory`).
+    Gatekeeper { referential: bool },
     /// Gatekeeper templates with both the CEL and the Rego engine.
-    GatekeeperCel,
+    GatekeeperCel { referential: bool },
     /// Kyverno ClusterPolicies; with `pattern`, also the pattern-style ones.
     Kyverno { pattern: bool },
     /// Kyverno ValidatingPolicies.
@@ -27,8 +28,8 @@ impl Target {
     /// The name of the target on the command line.
     pub fn name(self) -> &'static str {
         match self {
-            Target::Gatekeeper => gatekeeper::TARGET,
-            Target::GatekeeperCel => gatekeeper::TARGET_CEL,
+            Target::Gatekeeper { .. } => gatekeeper::TARGET,
+            Target::GatekeeperCel { .. } => gatekeeper::TARGET_CEL,
             Target::Kyverno { .. } => "kyverno",
             Target::KyvernoVpol => "kyverno-vpol",
             Target::Vap => "vap",
@@ -72,11 +73,37 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
         other: e.other,
     };
     match target {
-        Target::Gatekeeper | Target::GatekeeperCel => {
-            let engines = if target == Target::GatekeeperCel {
+        Target::Gatekeeper { referential } | Target::GatekeeperCel { referential } => {
+            let engines = if matches!(target, Target::GatekeeperCel { .. }) {
                 gatekeeper::Engines::RegoAndCel
             } else {
                 gatekeeper::Engines::Rego
+            };
+            let kept;
+            let program = if referential {
+                program
+            } else {
+                let (rules, left_out): (Vec<Rule>, Vec<Rule>) = program
+                    .rules
+                    .iter()
+                    .cloned()
+                    .partition(|r| r.reads_kinds.is_empty());
+                problems.extend(left_out.into_iter().map(|r| Problem {
+                    message: format!(
+                        "rule `{}` reads other objects (`objects(...)`): at admission its verdict \
+                         would depend on what Gatekeeper has synced, not on the manifests \
+                         `rampart test` checks; export it with `--referential`",
+                        r.id
+                    ),
+                    rule: r.id,
+                    other: None,
+                    error: false,
+                }));
+                kept = Program {
+                    rules,
+                    source_digest: program.source_digest.clone(),
+                };
+                &kept
             };
             match gatekeeper::export_engines(program, engines) {
                 Ok((written, skipped)) => {

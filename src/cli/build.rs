@@ -104,7 +104,10 @@ pub fn export(target: Target, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
             format!("; {gaps} rule(s) cannot be expressed for this target")
         }
     );
-    if matches!(target, Target::Gatekeeper | Target::GatekeeperCel) {
+    if matches!(
+        target,
+        Target::Gatekeeper { .. } | Target::GatekeeperCel { .. }
+    ) {
         eprintln!(
             "apply {0}/templates/ first, then {0}/constraints/ once Gatekeeper has created the \
              constraint CRDs (README: Gatekeeper output)",
