@@ -188,6 +188,16 @@ enum Command {
         /// Policy `.rp` files or folders, as positional paths (repeatable).
         #[arg(short, long = "policy", value_name = "PATH")]
         policy: Vec<PathBuf>,
+        /// Export only the rules whose id matches this glob (repeatable), as `test --rule`.
+        #[arg(long = "rule", value_name = "GLOB")]
+        rule: Vec<String>,
+        /// Leave out the rules whose id matches this glob (repeatable).
+        #[arg(long = "exclude-rule", value_name = "GLOB")]
+        exclude_rule: Vec<String>,
+        /// Export the rules of this standard library profile (repeatable; `rampart rules`
+        /// lists them).
+        #[arg(long = "profile", value_name = "NAME")]
+        profile: Vec<String>,
         #[command(flatten)]
         webhook: cli::webhook::BuildArgs,
     },
@@ -358,12 +368,20 @@ fn main() -> ExitCode {
             referential,
             mut paths,
             policy,
+            rule,
+            exclude_rule,
+            profile,
             webhook,
         } => {
+            let selection = cli::policies::Selection {
+                include: rule,
+                exclude: exclude_rule,
+                profiles: profile,
+            };
             paths.extend(policy);
             let pattern = kyverno_style == KyvernoStyle::Pattern;
             let export = match target {
-                BuildTarget::Wasm => return cli::build::wasm(&paths, &output),
+                BuildTarget::Wasm => return cli::build::wasm(&paths, &selection, &output),
                 BuildTarget::Webhook => {
                     return cli::webhook::build(&cli::webhook::Args {
                         paths: &paths,
@@ -379,7 +397,12 @@ fn main() -> ExitCode {
                 BuildTarget::KyvernoVpol => ExportTarget::KyvernoVpol,
                 BuildTarget::Vap => ExportTarget::Vap,
             };
-            cli::build::export(export.target(pattern, referential), &paths, &output)
+            cli::build::export(
+                export.target(pattern, referential),
+                &paths,
+                &selection,
+                &output,
+            )
         }
         Command::Verify {
             paths,

@@ -12,8 +12,8 @@ use super::policies::{self, Selection, BUNDLE};
 use rampart_runtime::schema_check::rules as schema_rules;
 
 /// Runs `rampart build --target wasm`.
-pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
-    let module = match policies::module(paths, &Selection::default()) {
+pub fn wasm(paths: &[PathBuf], selection: &Selection, out_dir: &Path) -> ExitCode {
+    let module = match policies::module(paths, selection) {
         Ok(m) => m,
         Err(e) => return fail(&e),
     };
@@ -41,15 +41,33 @@ pub fn wasm(paths: &[PathBuf], out_dir: &Path) -> ExitCode {
 /// each rule the target cannot express (a warning at the rule; the others are still
 /// written) and each pair of rules whose exported names clash (an error: nothing is
 /// written), then writes every file atomically.
-pub fn export(target: Target, paths: &[PathBuf], out_dir: &Path) -> ExitCode {
+pub fn export(
+    target: Target,
+    paths: &[PathBuf],
+    selection: &Selection,
+    out_dir: &Path,
+) -> ExitCode {
     let (compilation, _) = match policies::compile(paths) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let Some(program) = &compilation.program else {
+    let Some(mut program) = compilation.program.clone() else {
         return fail("the policies do not compile");
     };
-    let export = rampart_compiler::export::export(program, target, &compilation.files);
+    // The rules `rampart test` would run with the same selection: opt-in rules only when
+    // a `--rule` glob or a profile names them.
+    let opt_in = match policies::select_rules(&mut program, selection) {
+        Ok(left_out) => left_out,
+        Err(e) => return fail(&e),
+    };
+    if !opt_in.is_empty() {
+        eprintln!(
+            "note: {} opt-in rule(s) left out: {} (select them with --rule or --profile)",
+            opt_in.len(),
+            opt_in.join(", ")
+        );
+    }
+    let export = rampart_compiler::export::export(&program, target, &compilation.files);
     crate::print_export_diagnostics(&compilation.files, &export.diagnostics);
     let gaps = export.diagnostics.len();
     if export.has_errors() {

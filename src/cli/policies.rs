@@ -244,6 +244,18 @@ pub fn module_with(
     })
 }
 
+/// Keeps the rules of `program` that `selection` selects (as `rampart test` would run them);
+/// returns the opt-in rules it left out.
+pub fn select_rules(
+    program: &mut ir::Program,
+    selection: &Selection,
+) -> Result<Vec<String>, String> {
+    let tags: Vec<OwnedTags> = program.rules.iter().map(ir_tags).collect();
+    let chosen = selection.apply(&borrowed(&tags))?;
+    program.rules.retain(|r| chosen.ids.contains(&r.id));
+    Ok(chosen.opt_in)
+}
+
 /// A rule's id, category and controls, owned: what a selection looks at.
 pub type OwnedTags = (String, String, Vec<String>);
 
