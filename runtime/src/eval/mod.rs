@@ -69,9 +69,10 @@ impl Engine {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         // Instances come from a pool of pre-reserved slots whose memory is reset copy-on-write
-        // from the module's image: a fresh instance per object then costs microseconds, not
-        // the mmap/munmap of a new 4 GiB reservation. One slot per evaluating thread is
-        // needed; the pool has room for many more (the slots are only address space).
+        // from the module's image: a fresh instance (the first for a thread, or after a
+        // failure) then costs microseconds, not the mmap/munmap of a new 4 GiB reservation.
+        // One slot per evaluating thread is needed; the pool has room for many more (the
+        // slots are only address space).
         let slots = 4 * std::thread::available_parallelism().map_or(4, |n| n.get()) as u32 + 16;
         // Half of the slots may hold instances kept for reuse; the rest is for the ones
         // being created (after a failure, or by modules that have no idle instance).
