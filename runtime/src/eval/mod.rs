@@ -468,10 +468,66 @@ impl ResourceLimiter for State {
 /// Parameter values and the object set, prepared once per run ([`Policies::prepare`]) and
 /// reused for every object.
 pub struct Prepared {
-    /// Per rule: the list of its parameter values.
-    params: Vec<Node>,
+    /// A list holding, per rule, the list of its parameter values.
+    params: Node,
+    /// The encoding of `params` at the address it was last placed at, with each rule's
+    /// address: a reset instance places it at the same address every time, so it is encoded
+    /// once ([`Prepared::place_params`]).
+    params_encoded: std::sync::Mutex<Option<std::sync::Arc<ParamsBlock>>>,
     /// One list of objects per set kind.
     set: Node,
+}
+
+/// The parameters of every rule, encoded for one address.
+struct ParamsBlock {
+    base: u32,
+    bytes: Vec<u8>,
+    /// Per rule: the address of its list of parameter values.
+    rules: Vec<u32>,
+}
+
+impl Prepared {
+    /// Allocates room for every rule's parameters in the instance and writes them there,
+    /// reusing the encoding made for the same address before.
+    fn place_params(
+        &self,
+        store: &mut Store<State>,
+        alloc: &wasmtime::TypedFunc<i32, i32>,
+        memory: wasmtime::Memory,
+    ) -> Result<std::sync::Arc<ParamsBlock>, wasmtime::Error> {
+        let base = alloc.call(&mut *store, size(&self.params) as i32)? as u32;
+        let cached = self
+            .params_encoded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|b| b.base == base);
+        let block = match cached {
+            Some(block) => block,
+            None => {
+                let enc = Encoded::new(&self.params, base, true);
+                // The rules' lists are the children of the root, in rule order.
+                let rules = enc
+                    .nodes
+                    .iter()
+                    .filter(|p| p.parent == 0)
+                    .map(|p| p.addr)
+                    .collect();
+                let block = std::sync::Arc::new(ParamsBlock {
+                    base,
+                    bytes: enc.bytes,
+                    rules,
+                });
+                *self
+                    .params_encoded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(block.clone());
+                block
+            }
+        };
+        memory.write(&mut *store, base as usize, &block.bytes)?;
+        Ok(block)
+    }
 }
 
 /// A loaded policy module.
@@ -627,7 +683,8 @@ impl Policies {
             })
             .collect();
         Ok(Prepared {
-            params,
+            params: Node::new(Value::List(params), 0, 0),
+            params_encoded: Default::default(),
             set: Node::new(Value::List(lists), 0, 0),
         })
     }
@@ -763,6 +820,9 @@ impl Policies {
             Ok::<_, wasmtime::Error>(enc)
         };
         let store = &mut slot.store;
+        let params = prepared
+            .place_params(store, &alloc, memory)
+            .map_err(|e| host_error(store, e))?;
         let encoded = place(store, object, true).map_err(|e| host_error(store, e))?;
         let needs_set = rules
             .iter()
@@ -783,12 +843,10 @@ impl Policies {
             subjects.insert(rule, s);
             // The deadline is per rule: each call gets the whole of it.
             store.set_epoch_deadline(ticks);
-            let called = place(store, &prepared.params[rule], false).and_then(|params| {
-                eval.call(
-                    &mut *store,
-                    (rule as i32, s as i32, params.base as i32, set_addr),
-                )
-            });
+            let called = eval.call(
+                &mut *store,
+                (rule as i32, s as i32, params.rules[rule] as i32, set_addr),
+            );
             let e = match called {
                 Ok(0) => continue,
                 Ok(status) => wasmtime::Error::msg(format!("status {status}")),
