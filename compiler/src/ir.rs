@@ -98,6 +98,9 @@ pub struct Gvk {
     pub kind: String,
 }
 
+/// The group and kind of the target of `match *`, which every object matches.
+pub const EVERY_KIND: &str = "*";
+
 /// One kind a rule applies to, and where its subject (`object`) sits inside it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Target {

@@ -396,3 +396,19 @@ fn admission_keys_are_checked() {
         "5: case `patch`: unknown operation `PATCH`: expected CREATE, UPDATE, DELETE or CONNECT"
     );
 }
+
+/// `match *` selects objects of every kind, and every backend's own scoping lets them in.
+#[cfg(feature = "engines")]
+#[test]
+fn match_every_kind_agrees_on_every_backend() {
+    let report = on_all_backends("every-kind");
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let table = report.render(Format::Table);
+    assert_eq!((report.passed(), report.failed()), (3, 0), "{table}");
+    for row in &report.rows {
+        assert!(
+            row.got.iter().all(|(_, g)| g != "n/a" && g != "skip"),
+            "{row:?}"
+        );
+    }
+}

@@ -329,6 +329,16 @@ impl<'s> Checker<'s> {
 
     /// Resolves `Kind`, `group/Kind` or `group/version/Kind` (core group: `core`).
     fn resolve_kind(&mut self, file: FileId, text: &str, span: Span) -> Vec<KindInfo> {
+        if text == ir::EVERY_KIND {
+            // `match *`: every object, read as `any` (spec §3 "Matching").
+            return vec![KindInfo {
+                group: ir::EVERY_KIND.into(),
+                version: String::new(),
+                kind: ir::EVERY_KIND.into(),
+                namespaced: true,
+                type_name: String::new(),
+            }];
+        }
         let parts: Vec<&str> = text.split('/').collect();
         let (group, version, kind) = match parts.as_slice() {
             [k] => (None, None, *k),

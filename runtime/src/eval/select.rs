@@ -17,6 +17,10 @@ impl Gvk {
     /// Whether an object's `apiVersion` and `kind` name this kind (an empty version matches
     /// every version).
     pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+        // `match *` (spec/language.md §3 "Matching").
+        if self.kind == "*" {
+            return true;
+        }
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         self.kind == kind
             && self.group == group

@@ -1341,6 +1341,9 @@ fn image(s: &str) -> String {
 
 /// The API resource (lowercase plural) of a kind, as `resourceRules` name it.
 pub fn resource_name(kind: &str) -> String {
+    if kind == crate::ir::EVERY_KIND {
+        return kind.to_string();
+    }
     let lower = kind.to_ascii_lowercase();
     if lower == "endpoints" || lower.ends_with("metrics") {
         return lower;

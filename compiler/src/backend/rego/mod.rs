@@ -556,6 +556,14 @@ impl<'a> Gen<'a> {
         for (i, t) in m.targets.iter().enumerate() {
             let path: Vec<String> = t.subject_path.iter().map(|s| quote(s)).collect();
             let head = if i == 0 { "target := " } else { "} else := " };
+            if t.gvk.kind == crate::ir::EVERY_KIND {
+                // `match *`: every reviewed object.
+                let _ = writeln!(
+                    out,
+                    "{head}{{\"path\": [], \"namespaced\": true}} if {{\n    is_string(input.review.object.kind)"
+                );
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "{head}{{\"path\": [{}], \"namespaced\": {}}} if {{\n    kind_is({}, {}, {})",
