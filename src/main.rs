@@ -106,6 +106,8 @@ enum Command {
         ci: cli::ci::CiArgs,
         #[command(flatten)]
         schema: cli::schema::SchemaArgs,
+        #[command(flatten)]
+        admission: cli::admission::AdmissionArgs,
     },
     /// List the rules of the policies (the embedded standard library by default).
     Rules {
@@ -266,6 +268,7 @@ fn main() -> ExitCode {
             limits,
             ci,
             schema,
+            admission,
         } => cli::test::run(cli::test::Args {
             paths,
             policies: policy,
@@ -292,6 +295,7 @@ fn main() -> ExitCode {
             limits,
             ci,
             schema,
+            admission,
         }),
         Command::Rules {
             policy,

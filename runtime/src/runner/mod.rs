@@ -6,6 +6,7 @@
 //! small, are kept). Set rules (`objects(Kind)`) need the objects of their kinds from every
 //! file, so when the policies have any, a first pass collects those objects.
 
+pub mod admission;
 pub mod baseline;
 pub mod config;
 pub mod exceptions;
@@ -282,6 +283,9 @@ pub struct Options {
     pub schema: Option<Validator>,
     /// Objects of kinds without a schema are errors rather than only counted.
     pub strict_kinds: bool,
+    /// The admission request objects are evaluated under (`--operation`, `--old`); `None`
+    /// is a `CREATE`.
+    pub admission: Option<admission::Admission>,
 }
 
 impl Default for Options {
@@ -299,6 +303,7 @@ impl Default for Options {
             source_lines: true,
             schema: None,
             strict_kinds: false,
+            admission: None,
         }
     }
 }
@@ -599,9 +604,16 @@ fn check_file(
             break;
         }
         let nodes: Vec<&Node> = batch.iter().map(|o| &o.node).collect();
-        let evaluated =
-            ctx.policies
-                .evaluate_all_prepared(&nodes, prepared, &ctx.options.eval_limits);
+        let limits = &ctx.options.eval_limits;
+        let evaluated = match &ctx.options.admission {
+            None => ctx.policies.evaluate_all_prepared(&nodes, prepared, limits),
+            Some(a) => {
+                let contexts: Vec<_> = batch.iter().map(|o| a.context_for(o)).collect();
+                let pairs: Vec<_> = nodes.iter().copied().zip(&contexts).collect();
+                ctx.policies
+                    .evaluate_all_admission(&pairs, prepared, limits)
+            }
+        };
         for (object, result) in batch.iter().zip(evaluated) {
             let schema = match &ctx.options.schema {
                 Some(validator) => validate(ctx, validator, &input.name, &lines, object, &mut out),
