@@ -126,6 +126,8 @@ enum Command {
         schema: cli::schema::SchemaArgs,
         #[command(flatten)]
         library: cli::library::LibraryArgs,
+        #[command(flatten)]
+        admission: cli::admission::AdmissionArgs,
     },
     /// List the rules of the policies (the embedded standard library by default).
     Rules {
@@ -316,6 +318,7 @@ fn main() -> ExitCode {
             ci,
             schema,
             library,
+            admission,
         } => cli::test::run(cli::test::Args {
             paths,
             policies: policy,
@@ -346,6 +349,7 @@ fn main() -> ExitCode {
             ci,
             schema,
             library,
+            admission,
         }),
         Command::Rules {
             policy,

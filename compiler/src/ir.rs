@@ -98,6 +98,9 @@ pub struct Gvk {
     pub kind: String,
 }
 
+/// The group and kind of the target of `match *`, which every object matches.
+pub const EVERY_KIND: &str = "*";
+
 /// One kind a rule applies to, and where its subject (`object`) sits inside it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Target {
@@ -310,6 +313,12 @@ pub enum ExprKind {
     Lit(Value),
     /// The rule's subject: the object, or the pod template under autogen.
     Subject,
+    /// `request`: the admission request (spec §4.11), an object of type
+    /// [`crate::check::REQUEST_TYPE`]; always present.
+    Request,
+    /// `oldObject`: the subject of the object before the request (UPDATE, DELETE); absent
+    /// otherwise.
+    OldSubject,
     Local(Local),
     /// A rule parameter by index into [`Rule::params`].
     Param(u32),

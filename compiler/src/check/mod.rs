@@ -1,6 +1,7 @@
 //! Name resolution and type checking against the Kubernetes schema; lowers the syntax tree
 //! to the typed IR. Every error is collected: one run reports every mistake.
 
+mod context;
 mod expr;
 mod removed;
 pub mod types;
@@ -11,6 +12,7 @@ use crate::diagnostics::{did_you_mean, Diagnostic, FileId};
 use crate::ir::{self, Gvk, Severity, Type};
 use crate::schema::{KindInfo, Schema};
 use crate::syntax::ast::{self, ExprKind, Item, MatchWhat, RuleItem, Span};
+pub use context::REQUEST_TYPE;
 use expr::{literal_text, Scope};
 
 /// A function by (module, name).
@@ -344,6 +346,16 @@ impl<'s> Checker<'s> {
 
     /// Resolves `Kind`, `group/Kind` or `group/version/Kind` (core group: `core`).
     fn resolve_kind(&mut self, file: FileId, text: &str, span: Span) -> Vec<KindInfo> {
+        if text == ir::EVERY_KIND {
+            // `match *`: every object, read as `any` (spec §3 "Matching").
+            return vec![KindInfo {
+                group: ir::EVERY_KIND.into(),
+                version: String::new(),
+                kind: ir::EVERY_KIND.into(),
+                namespaced: true,
+                type_name: String::new(),
+            }];
+        }
         let parts: Vec<&str> = text.split('/').collect();
         let (group, version, kind) = match parts.as_slice() {
             [k] => (None, None, *k),

@@ -128,6 +128,9 @@ pub enum Token<'a> {
     Arrow,
     #[token("/")]
     Slash,
+    /// `match *`: every kind.
+    #[token("*")]
+    Star,
     /// Accepted only to say "use `and`" (and the like) in a clear error.
     #[token("&&")]
     AmpAmp,
@@ -250,6 +253,7 @@ fn describe(variant: &str) -> &'static str {
         "Assign" => "=",
         "Arrow" => "->",
         "Slash" => "/",
+        "Star" => "*",
         "AmpAmp" => "&&",
         "PipePipe" => "||",
         "Bang" => "!",

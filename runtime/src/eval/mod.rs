@@ -7,6 +7,7 @@
 //! and a fresh one after a rule fails, so that one rule's error never hides the other rules'
 //! findings ([`Evaluation`]).
 
+mod context;
 mod encode;
 mod instance;
 pub mod select;
@@ -26,6 +27,7 @@ use wasmtime::{InstancePre, Linker, Module, ResourceLimiter, Store, Trap};
 use instance::{IdleBudget, Pool, Slot};
 
 use crate::manifest::{Node, PathSegment, Value};
+pub use context::{AdmissionContext, Operation, UserInfo};
 use encode::{size, Encoded};
 use rampart_compiler::ir::Type;
 pub use select::{Gvk, Matcher, Target};
@@ -35,6 +37,9 @@ const MAX_MEMORY: usize = 1 << 30;
 
 /// How often the ticker advances the engine's epoch; deadlines are counted in ticks.
 const TICK: Duration = Duration::from_millis(5);
+
+/// The ABI version of the modules this evaluator runs (spec/abi.md).
+const ABI_VERSION: u32 = 2;
 
 /// Error codes of the `rampart_error` global (spec/abi.md).
 const ERR_TYPE: i32 = 1;
@@ -69,9 +74,10 @@ impl Engine {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         // Instances come from a pool of pre-reserved slots whose memory is reset copy-on-write
-        // from the module's image: a fresh instance per object then costs microseconds, not
-        // the mmap/munmap of a new 4 GiB reservation. One slot per evaluating thread is
-        // needed; the pool has room for many more (the slots are only address space).
+        // from the module's image: a fresh instance (the first for a thread, or after a
+        // failure) then costs microseconds, not the mmap/munmap of a new 4 GiB reservation.
+        // One slot per evaluating thread is needed; the pool has room for many more (the
+        // slots are only address space).
         let slots = 4 * std::thread::available_parallelism().map_or(4, |n| n.get()) as u32 + 16;
         // Half of the slots may hold instances kept for reuse; the rest is for the ones
         // being created (after a failure, or by modules that have no idle instance).
@@ -368,7 +374,7 @@ pub fn fits(ty: &Type, v: &serde_json::Value) -> bool {
     }
 }
 
-fn json_node(v: &serde_json::Value) -> Node {
+pub(crate) fn json_node(v: &serde_json::Value) -> Node {
     use serde_json::Value as J;
     let value = match v {
         J::Null => Value::Null,
@@ -420,7 +426,7 @@ pub fn read_metadata(wasm: &[u8]) -> Result<Metadata, LoadError> {
             if wasm.get(p..p + nlen) == Some(b"rampart.meta".as_slice()) {
                 let meta: Metadata = serde_json::from_slice(&wasm[p + nlen..end])
                     .map_err(|e| LoadError(format!("invalid `rampart.meta` section: {e}")))?;
-                if meta.abi != 1 {
+                if meta.abi != ABI_VERSION {
                     return Err(LoadError(format!(
                         "unsupported module ABI version `{}`",
                         meta.abi
@@ -467,10 +473,66 @@ impl ResourceLimiter for State {
 /// Parameter values and the object set, prepared once per run ([`Policies::prepare`]) and
 /// reused for every object.
 pub struct Prepared {
-    /// Per rule: the list of its parameter values.
-    params: Vec<Node>,
+    /// A list holding, per rule, the list of its parameter values.
+    params: Node,
+    /// The encoding of `params` at the address it was last placed at, with each rule's
+    /// address: a reset instance places it at the same address every time, so it is encoded
+    /// once ([`Prepared::place_params`]).
+    params_encoded: std::sync::Mutex<Option<std::sync::Arc<ParamsBlock>>>,
     /// One list of objects per set kind.
     set: Node,
+}
+
+/// The parameters of every rule, encoded for one address.
+struct ParamsBlock {
+    base: u32,
+    bytes: Vec<u8>,
+    /// Per rule: the address of its list of parameter values.
+    rules: Vec<u32>,
+}
+
+impl Prepared {
+    /// Allocates room for every rule's parameters in the instance and writes them there,
+    /// reusing the encoding made for the same address before.
+    fn place_params(
+        &self,
+        store: &mut Store<State>,
+        alloc: &wasmtime::TypedFunc<i32, i32>,
+        memory: wasmtime::Memory,
+    ) -> Result<std::sync::Arc<ParamsBlock>, wasmtime::Error> {
+        let base = alloc.call(&mut *store, size(&self.params) as i32)? as u32;
+        let cached = self
+            .params_encoded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|b| b.base == base);
+        let block = match cached {
+            Some(block) => block,
+            None => {
+                let enc = Encoded::new(&self.params, base, true);
+                // The rules' lists are the children of the root, in rule order.
+                let rules = enc
+                    .nodes
+                    .iter()
+                    .filter(|p| p.parent == 0)
+                    .map(|p| p.addr)
+                    .collect();
+                let block = std::sync::Arc::new(ParamsBlock {
+                    base,
+                    bytes: enc.bytes,
+                    rules,
+                });
+                *self
+                    .params_encoded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(block.clone());
+                block
+            }
+        };
+        memory.write(&mut *store, base as usize, &block.bytes)?;
+        Ok(block)
+    }
 }
 
 /// A loaded policy module.
@@ -626,7 +688,8 @@ impl Policies {
             })
             .collect();
         Ok(Prepared {
-            params,
+            params: Node::new(Value::List(params), 0, 0),
+            params_encoded: Default::default(),
             set: Node::new(Value::List(lists), 0, 0),
         })
     }
@@ -639,8 +702,21 @@ impl Policies {
         params: &Params,
         limits: &Limits,
     ) -> Evaluation {
+        self.evaluate_admission(object, &AdmissionContext::create(), set, params, limits)
+    }
+
+    /// Evaluates every applicable rule on one object under an admission request: what the
+    /// rules read as `request` and `oldObject` (spec/language.md §4.11).
+    pub fn evaluate_admission(
+        &self,
+        object: &Node,
+        context: &AdmissionContext,
+        set: &ObjectSet,
+        params: &Params,
+        limits: &Limits,
+    ) -> Evaluation {
         match self.prepare(set, params) {
-            Ok(prepared) => self.evaluate_prepared(object, &prepared, limits),
+            Ok(prepared) => self.evaluate_prepared(object, context, &prepared, limits),
             Err(e) => Evaluation::failed(object, e),
         }
     }
@@ -665,10 +741,13 @@ impl Policies {
         limits: &Limits,
     ) -> Vec<Evaluation> {
         match prepared {
-            Ok(prepared) => objects
-                .par_iter()
-                .map(|o| self.evaluate_prepared(o, prepared, limits))
-                .collect(),
+            Ok(prepared) => {
+                let create = AdmissionContext::create();
+                objects
+                    .par_iter()
+                    .map(|o| self.evaluate_prepared(o, &create, prepared, limits))
+                    .collect()
+            }
             Err(e) => objects
                 .iter()
                 .map(|o| Evaluation::failed(o, e.clone()))
@@ -676,10 +755,35 @@ impl Policies {
         }
     }
 
+    /// [`Policies::evaluate_all_prepared`] with an admission context per object.
+    pub fn evaluate_all_admission(
+        &self,
+        objects: &[(&Node, &AdmissionContext)],
+        prepared: &Result<Prepared, EvalError>,
+        limits: &Limits,
+    ) -> Vec<Evaluation> {
+        match prepared {
+            Ok(prepared) => objects
+                .par_iter()
+                .map(|(o, c)| self.evaluate_prepared(o, c, prepared, limits))
+                .collect(),
+            Err(e) => objects
+                .iter()
+                .map(|(o, _)| Evaluation::failed(o, e.clone()))
+                .collect(),
+        }
+    }
+
     /// Runs the selected rules in one instance; after a rule fails (the instance is then
     /// unusable) the rules after it run in a fresh one, so one rule's error never hides the
     /// other rules' findings (spec/abi.md "Errors").
-    fn evaluate_prepared(&self, object: &Node, prepared: &Prepared, limits: &Limits) -> Evaluation {
+    fn evaluate_prepared(
+        &self,
+        object: &Node,
+        context: &AdmissionContext,
+        prepared: &Prepared,
+        limits: &Limits,
+    ) -> Evaluation {
         let selected: Vec<(usize, &Node)> = self
             .meta
             .rules
@@ -690,7 +794,7 @@ impl Policies {
         let mut out = Evaluation::default();
         let mut rest = &selected[..];
         while !rest.is_empty() {
-            let run = match self.run_rules(object, prepared, limits, rest) {
+            let run = match self.run_rules(object, context, prepared, limits, rest) {
                 Ok(run) => run,
                 Err(e) => return Evaluation::failed(object, e),
             };
@@ -738,6 +842,7 @@ impl Policies {
     fn run_rules(
         &self,
         object: &Node,
+        context: &AdmissionContext,
         prepared: &Prepared,
         limits: &Limits,
         rules: &[(usize, &Node)],
@@ -762,6 +867,9 @@ impl Policies {
             Ok::<_, wasmtime::Error>(enc)
         };
         let store = &mut slot.store;
+        let params = prepared
+            .place_params(store, &alloc, memory)
+            .map_err(|e| host_error(store, e))?;
         let encoded = place(store, object, true).map_err(|e| host_error(store, e))?;
         let needs_set = rules
             .iter()
@@ -773,6 +881,14 @@ impl Policies {
         } else {
             0
         };
+        let request = context::request_node(context, object);
+        let request_addr = place(store, &request, false)
+            .map_err(|e| host_error(store, e))?
+            .base as i32;
+        let old = match &context.old_object {
+            Some(old) => Some(place(store, old, true).map_err(|e| host_error(store, e))?),
+            None => None,
+        };
         let mut subjects = HashMap::new();
         let mut failed = None;
         for (k, &(rule, subject)) in rules.iter().enumerate() {
@@ -782,12 +898,25 @@ impl Policies {
             subjects.insert(rule, s);
             // The deadline is per rule: each call gets the whole of it.
             store.set_epoch_deadline(ticks);
-            let called = place(store, &prepared.params[rule], false).and_then(|params| {
-                eval.call(
-                    &mut *store,
-                    (rule as i32, s as i32, params.base as i32, set_addr),
-                )
-            });
+            let old_subject = old
+                .as_ref()
+                .zip(context.old_object.as_ref())
+                .and_then(|(enc, old)| {
+                    select::old_subject(&self.meta.rules[rule].matcher, object, old)
+                        .and_then(|n| enc.addr_of(n))
+                })
+                .unwrap_or(0);
+            let called = eval.call(
+                &mut *store,
+                (
+                    rule as i32,
+                    s as i32,
+                    params.rules[rule] as i32,
+                    set_addr,
+                    request_addr,
+                    old_subject as i32,
+                ),
+            );
             let e = match called {
                 Ok(0) => continue,
                 Ok(status) => wasmtime::Error::msg(format!("status {status}")),

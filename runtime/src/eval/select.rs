@@ -17,6 +17,10 @@ impl Gvk {
     /// Whether an object's `apiVersion` and `kind` name this kind (an empty version matches
     /// every version).
     pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+        // `match *` (spec/language.md §3 "Matching").
+        if self.kind == "*" {
+            return true;
+        }
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         self.kind == kind
             && self.group == group
@@ -123,6 +127,20 @@ pub fn subject<'a>(matcher: &Matcher, object: &'a Node) -> Option<&'a Node> {
         .iter()
         .try_fold(object, |n, k| n.get(k))?;
     // A controller whose template is null has nothing to check.
+    (!matches!(subject.value, crate::manifest::Value::Null)).then_some(subject)
+}
+
+/// The subject of the rule in `old`, the object before the request: the node at the subject
+/// path of the target `object` matches (the old object of a Deployment is a Deployment), or
+/// `None` when there is none (spec/language.md §4.11).
+pub fn old_subject<'a>(matcher: &Matcher, object: &Node, old: &'a Node) -> Option<&'a Node> {
+    let api_version = str_at(object, &["apiVersion"])?;
+    let kind = str_at(object, &["kind"])?;
+    let target = matcher
+        .targets
+        .iter()
+        .find(|t| t.gvk.matches(api_version, kind))?;
+    let subject = target.subject_path.iter().try_fold(old, |n, k| n.get(k))?;
     (!matches!(subject.value, crate::manifest::Value::Null)).then_some(subject)
 }
 

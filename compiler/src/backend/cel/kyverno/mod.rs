@@ -50,7 +50,7 @@ fn kinds(rule: &Rule) -> Vec<String> {
         if !t.subject_path.is_empty() {
             continue;
         }
-        let k = if t.gvk.group.is_empty() {
+        let k = if t.gvk.group.is_empty() || t.gvk.kind == crate::ir::EVERY_KIND {
             t.gvk.kind.clone()
         } else if t.gvk.version.is_empty() {
             format!("{}/*/{}", t.gvk.group, t.gvk.kind)
