@@ -107,6 +107,8 @@ enum Command {
         ci: cli::ci::CiArgs,
         #[command(flatten)]
         schema: cli::schema::SchemaArgs,
+        #[command(flatten)]
+        admission: cli::admission::AdmissionArgs,
     },
     /// List the rules of the policies (the embedded standard library by default).
     Rules {
@@ -275,6 +277,7 @@ fn main() -> ExitCode {
             limits,
             ci,
             schema,
+            admission,
         } => cli::test::run(cli::test::Args {
             paths,
             policies: policy,
@@ -302,6 +305,7 @@ fn main() -> ExitCode {
             limits,
             ci,
             schema,
+            admission,
         }),
         Command::Rules {
             policy,

@@ -310,6 +310,12 @@ pub enum ExprKind {
     Lit(Value),
     /// The rule's subject: the object, or the pod template under autogen.
     Subject,
+    /// `request`: the admission request (spec §4.11), an object of type
+    /// [`crate::check::REQUEST_TYPE`]; always present.
+    Request,
+    /// `oldObject`: the subject of the object before the request (UPDATE, DELETE); absent
+    /// otherwise.
+    OldSubject,
     Local(Local),
     /// A rule parameter by index into [`Rule::params`].
     Param(u32),

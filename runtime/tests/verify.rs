@@ -364,3 +364,35 @@ fn an_evaluation_error_is_the_error_of_its_rule() {
         "{table}"
     );
 }
+
+/// The admission request (`request.*`, `oldObject`) means the same on the Wasm evaluator,
+/// the Rego (regorus, `input.review`) and the CEL (`request`, `oldObject`): every case sets
+/// `operation`, `userInfo`, `dryRun` or an old object, and no backend gives `n/a`.
+#[cfg(feature = "engines")]
+#[test]
+fn admission_request_agrees_on_every_backend() {
+    let report = on_all_backends("admission");
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let table = report.render(Format::Table);
+    assert_eq!((report.passed(), report.failed()), (14, 0), "{table}");
+    for row in &report.rows {
+        let backends: Vec<&str> = row.got.iter().map(|(b, _)| b.as_str()).collect();
+        assert_eq!(backends, ["wasm", "rego", "cel"], "{row:?}");
+        assert!(row.got.iter().all(|(_, g)| g != "n/a"), "{row:?}");
+    }
+}
+
+/// The request keys of a case are checked before anything runs.
+#[test]
+fn admission_keys_are_checked() {
+    let error = only_error("admission-errors/old-on-create.test.yaml");
+    assert_eq!(
+        error,
+        "7: case `old object on a create`: an old object needs `operation: UPDATE` or `operation: DELETE` (the request is a CREATE)"
+    );
+    let error = only_error("admission-errors/bad-operation.test.yaml");
+    assert_eq!(
+        error,
+        "5: case `patch`: unknown operation `PATCH`: expected CREATE, UPDATE, DELETE or CONNECT"
+    );
+}

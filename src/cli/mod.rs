@@ -1,5 +1,6 @@
 //! The subcommands beyond `check`: `test`, `rules`, `explain`, `build` and `rbac`.
 
+pub mod admission;
 pub mod build;
 pub mod ci;
 pub mod config;

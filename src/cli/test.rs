@@ -48,6 +48,8 @@ pub struct Args {
     pub ci: ci::CiArgs,
     /// `--crd`, `--strict-kinds`.
     pub schema: super::schema::SchemaArgs,
+    /// `--operation`, `--old`.
+    pub admission: super::admission::AdmissionArgs,
 }
 
 /// The manifest loader's limits, as command-line flags (defaults: [`manifest::Limits`]).
@@ -163,6 +165,10 @@ pub fn run(args: Args) -> ExitCode {
         strict_kinds: args.schema.strict_kinds,
         applicable_rules: args.format == Format::PolicyReport,
         ..runner::Options::default()
+    };
+    options.admission = match super::admission::read(&args.admission, &options.load_limits) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
     };
     options.schema = match super::schema::validator(&args.schema, &module.selected, &module.crds) {
         Ok(v) => v,

@@ -316,10 +316,16 @@ impl Checker<'_> {
                 "`object` cannot be used here: parameter defaults and function bodies see only their own names",
             );
         }
+        if let Some(subject) = &scope.subject {
+            if let Some(x) = super::context::name(&id.name, subject) {
+                return x;
+            }
+        }
         let mut names: Vec<String> = scope.bindings.iter().map(|b| b.name.clone()).collect();
         names.extend(scope.params.iter().map(|(n, _)| n.clone()));
         if scope.subject.is_some() {
             names.push("object".into());
+            names.extend(super::context::NAMES.map(String::from));
         }
         let mut d = Diagnostic::error(
             "unknown-name",
@@ -357,7 +363,9 @@ impl Checker<'_> {
                 K::Field(Box::new(b), name.name.clone()),
             ),
             Type::Object(type_name) => {
-                let Some(obj) = self.schema.object(&type_name) else {
+                let Some(obj) = (self.schema.object(&type_name))
+                    .or_else(|| super::context::object_type(&type_name))
+                else {
                     return self.err(
                         scope,
                         "unknown-field",
@@ -385,7 +393,10 @@ impl Checker<'_> {
                         if let Some(s) =
                             did_you_mean(&name.name, obj.fields.keys().map(String::as_str))
                         {
-                            d = d.with_help(format!("did you mean `{s}`?"));
+                            d = match b.kind {
+                                K::Request => d.with_help(format!("did you mean `request.{s}`?")),
+                                _ => d.with_help(format!("did you mean `{s}`?")),
+                            };
                         } else {
                             let names: Vec<&str> =
                                 obj.fields.keys().map(String::as_str).take(12).collect();

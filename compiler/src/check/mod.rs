@@ -1,6 +1,7 @@
 //! Name resolution and type checking against the Kubernetes schema; lowers the syntax tree
 //! to the typed IR. Every error is collected: one run reports every mistake.
 
+mod context;
 mod expr;
 mod removed;
 pub mod types;
@@ -11,6 +12,7 @@ use crate::diagnostics::{did_you_mean, Diagnostic, FileId};
 use crate::ir::{self, Gvk, Severity, Type};
 use crate::schema::{KindInfo, Schema};
 use crate::syntax::ast::{self, ExprKind, Item, MatchWhat, RuleItem, Span};
+pub use context::REQUEST_TYPE;
 use expr::{literal_text, Scope};
 
 /// A function by (module, name).

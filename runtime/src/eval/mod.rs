@@ -6,6 +6,7 @@
 //! nothing leaks from one object to the next, and another after a rule fails, so that one
 //! rule's error never hides the other rules' findings ([`Evaluation`]).
 
+mod context;
 mod encode;
 pub mod select;
 pub mod set;
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::{InstancePre, Linker, Module, ResourceLimiter, Store, Trap};
 
 use crate::manifest::{Node, PathSegment, Value};
+pub use context::{AdmissionContext, Operation, UserInfo};
 use encode::{size, Encoded};
 use rampart_compiler::ir::Type;
 pub use select::{Gvk, Matcher, Target};
@@ -31,6 +33,9 @@ const MAX_MEMORY: usize = 1 << 30;
 
 /// How often the ticker advances the engine's epoch; deadlines are counted in ticks.
 const TICK: Duration = Duration::from_millis(5);
+
+/// The ABI version of the modules this evaluator runs (spec/abi.md).
+const ABI_VERSION: u32 = 2;
 
 /// Error codes of the `rampart_error` global (spec/abi.md).
 const ERR_TYPE: i32 = 1;
@@ -359,7 +364,7 @@ pub fn fits(ty: &Type, v: &serde_json::Value) -> bool {
     }
 }
 
-fn json_node(v: &serde_json::Value) -> Node {
+pub(crate) fn json_node(v: &serde_json::Value) -> Node {
     use serde_json::Value as J;
     let value = match v {
         J::Null => Value::Null,
@@ -411,7 +416,7 @@ pub fn read_metadata(wasm: &[u8]) -> Result<Metadata, LoadError> {
             if wasm.get(p..p + nlen) == Some(b"rampart.meta".as_slice()) {
                 let meta: Metadata = serde_json::from_slice(&wasm[p + nlen..end])
                     .map_err(|e| LoadError(format!("invalid `rampart.meta` section: {e}")))?;
-                if meta.abi != 1 {
+                if meta.abi != ABI_VERSION {
                     return Err(LoadError(format!(
                         "unsupported module ABI version `{}`",
                         meta.abi
@@ -621,8 +626,21 @@ impl Policies {
         params: &Params,
         limits: &Limits,
     ) -> Evaluation {
+        self.evaluate_admission(object, &AdmissionContext::create(), set, params, limits)
+    }
+
+    /// Evaluates every applicable rule on one object under an admission request: what the
+    /// rules read as `request` and `oldObject` (spec/language.md §4.11).
+    pub fn evaluate_admission(
+        &self,
+        object: &Node,
+        context: &AdmissionContext,
+        set: &ObjectSet,
+        params: &Params,
+        limits: &Limits,
+    ) -> Evaluation {
         match self.prepare(set, params) {
-            Ok(prepared) => self.evaluate_prepared(object, &prepared, limits),
+            Ok(prepared) => self.evaluate_prepared(object, context, &prepared, limits),
             Err(e) => Evaluation::failed(object, e),
         }
     }
@@ -647,10 +665,13 @@ impl Policies {
         limits: &Limits,
     ) -> Vec<Evaluation> {
         match prepared {
-            Ok(prepared) => objects
-                .par_iter()
-                .map(|o| self.evaluate_prepared(o, prepared, limits))
-                .collect(),
+            Ok(prepared) => {
+                let create = AdmissionContext::create();
+                objects
+                    .par_iter()
+                    .map(|o| self.evaluate_prepared(o, &create, prepared, limits))
+                    .collect()
+            }
             Err(e) => objects
                 .iter()
                 .map(|o| Evaluation::failed(o, e.clone()))
@@ -658,10 +679,35 @@ impl Policies {
         }
     }
 
+    /// [`Policies::evaluate_all_prepared`] with an admission context per object.
+    pub fn evaluate_all_admission(
+        &self,
+        objects: &[(&Node, &AdmissionContext)],
+        prepared: &Result<Prepared, EvalError>,
+        limits: &Limits,
+    ) -> Vec<Evaluation> {
+        match prepared {
+            Ok(prepared) => objects
+                .par_iter()
+                .map(|(o, c)| self.evaluate_prepared(o, c, prepared, limits))
+                .collect(),
+            Err(e) => objects
+                .iter()
+                .map(|(o, _)| Evaluation::failed(o, e.clone()))
+                .collect(),
+        }
+    }
+
     /// Runs the selected rules in one instance; after a rule fails (the instance is then
     /// unusable) the rules after it run in a fresh one, so one rule's error never hides the
     /// other rules' findings (spec/abi.md "Errors").
-    fn evaluate_prepared(&self, object: &Node, prepared: &Prepared, limits: &Limits) -> Evaluation {
+    fn evaluate_prepared(
+        &self,
+        object: &Node,
+        context: &AdmissionContext,
+        prepared: &Prepared,
+        limits: &Limits,
+    ) -> Evaluation {
         let selected: Vec<(usize, &Node)> = self
             .meta
             .rules
@@ -672,7 +718,7 @@ impl Policies {
         let mut out = Evaluation::default();
         let mut rest = &selected[..];
         while !rest.is_empty() {
-            let run = match self.run_rules(object, prepared, limits, rest) {
+            let run = match self.run_rules(object, context, prepared, limits, rest) {
                 Ok(run) => run,
                 Err(e) => return Evaluation::failed(object, e),
             };
@@ -696,6 +742,7 @@ impl Policies {
     fn run_rules(
         &self,
         object: &Node,
+        context: &AdmissionContext,
         prepared: &Prepared,
         limits: &Limits,
         rules: &[(usize, &Node)],
@@ -729,7 +776,7 @@ impl Policies {
             .get_typed_func::<i32, i32>(&mut store, "rampart_alloc")
             .map_err(|e| host_error(&store, e))?;
         let eval = instance
-            .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "rampart_evaluate")
+            .get_typed_func::<(i32, i32, i32, i32, i32, i32), i32>(&mut store, "rampart_evaluate")
             .map_err(|e| host_error(&store, e))?;
         let place = |store: &mut Store<State>, node, track| {
             let base = alloc.call(&mut *store, size(node) as i32)?;
@@ -748,6 +795,14 @@ impl Policies {
         } else {
             0
         };
+        let request = context::request_node(context, object);
+        let request_addr = place(&mut store, &request, false)
+            .map_err(|e| host_error(&store, e))?
+            .base as i32;
+        let old = match &context.old_object {
+            Some(old) => Some(place(&mut store, old, true).map_err(|e| host_error(&store, e))?),
+            None => None,
+        };
         let mut subjects = HashMap::new();
         let mut failed = None;
         for (k, &(rule, subject)) in rules.iter().enumerate() {
@@ -758,9 +813,24 @@ impl Policies {
             // The deadline is per rule: each call gets the whole of it.
             store.set_epoch_deadline(ticks);
             let called = place(&mut store, &prepared.params[rule], false).and_then(|params| {
+                let old_subject = old
+                    .as_ref()
+                    .zip(context.old_object.as_ref())
+                    .and_then(|(enc, old)| {
+                        select::old_subject(&self.meta.rules[rule].matcher, object, old)
+                            .and_then(|n| enc.addr_of(n))
+                    })
+                    .unwrap_or(0);
                 eval.call(
                     &mut store,
-                    (rule as i32, s as i32, params.base as i32, set_addr),
+                    (
+                        rule as i32,
+                        s as i32,
+                        params.base as i32,
+                        set_addr,
+                        request_addr,
+                        old_subject as i32,
+                    ),
                 )
             });
             let e = match called {

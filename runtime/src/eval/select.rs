@@ -126,6 +126,20 @@ pub fn subject<'a>(matcher: &Matcher, object: &'a Node) -> Option<&'a Node> {
     (!matches!(subject.value, crate::manifest::Value::Null)).then_some(subject)
 }
 
+/// The subject of the rule in `old`, the object before the request: the node at the subject
+/// path of the target `object` matches (the old object of a Deployment is a Deployment), or
+/// `None` when there is none (spec/language.md §4.11).
+pub fn old_subject<'a>(matcher: &Matcher, object: &Node, old: &'a Node) -> Option<&'a Node> {
+    let api_version = str_at(object, &["apiVersion"])?;
+    let kind = str_at(object, &["kind"])?;
+    let target = matcher
+        .targets
+        .iter()
+        .find(|t| t.gvk.matches(api_version, kind))?;
+    let subject = target.subject_path.iter().try_fold(old, |n, k| n.get(k))?;
+    (!matches!(subject.value, crate::manifest::Value::Null)).then_some(subject)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

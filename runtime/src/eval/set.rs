@@ -2,7 +2,10 @@
 //! policies compiled from source: the rules of all, each object evaluated by every module,
 //! findings in rule id order as from one module (spec/language.md §4.7).
 
-use super::{EvalError, Evaluation, Gvk, Limits, ObjectSet, Params, Policies, Prepared, RuleInfo};
+use super::{
+    AdmissionContext, EvalError, Evaluation, Gvk, Limits, ObjectSet, Params, Policies, Prepared,
+    RuleInfo,
+};
 use crate::manifest::Node;
 
 /// Loaded modules whose rule ids are distinct.
@@ -100,23 +103,43 @@ impl<'a> PolicySet<'a> {
         prepared: &[Result<Prepared, EvalError>],
         limits: &Limits,
     ) -> Vec<Evaluation> {
-        let mut per_module = self
+        let per_module = self
             .modules
             .iter()
             .zip(prepared)
             .map(|(m, p)| m.evaluate_all_prepared(objects, p, limits));
-        let Some(first) = per_module.next() else {
-            return objects.iter().map(|_| Evaluation::default()).collect();
-        };
-        let mut merged = first;
-        for results in per_module {
-            for (into, more) in merged.iter_mut().zip(results) {
-                into.findings.extend(more.findings);
-                // Stable: a rule's own findings keep their order.
-                into.findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
-                into.errors.extend(more.errors);
-            }
-        }
-        merged
+        merge(objects.len(), per_module)
     }
+
+    /// [`PolicySet::evaluate_all_prepared`] with an admission context per object.
+    pub fn evaluate_all_admission(
+        &self,
+        objects: &[(&Node, &AdmissionContext)],
+        prepared: &[Result<Prepared, EvalError>],
+        limits: &Limits,
+    ) -> Vec<Evaluation> {
+        let per_module = self
+            .modules
+            .iter()
+            .zip(prepared)
+            .map(|(m, p)| m.evaluate_all_admission(objects, p, limits));
+        merge(objects.len(), per_module)
+    }
+}
+
+/// The evaluations of `count` objects by each module, merged per object.
+fn merge(count: usize, mut per_module: impl Iterator<Item = Vec<Evaluation>>) -> Vec<Evaluation> {
+    let Some(first) = per_module.next() else {
+        return (0..count).map(|_| Evaluation::default()).collect();
+    };
+    let mut merged = first;
+    for results in per_module {
+        for (into, more) in merged.iter_mut().zip(results) {
+            into.findings.extend(more.findings);
+            // Stable: a rule's own findings keep their order.
+            into.findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+            into.errors.extend(more.errors);
+        }
+    }
+    merged
 }

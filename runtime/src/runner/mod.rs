@@ -6,6 +6,7 @@
 //! small, are kept). Set rules (`objects(Kind)`) need the objects of their kinds from every
 //! file, so when the policies have any, a first pass collects those objects.
 
+pub mod admission;
 pub mod baseline;
 pub mod config;
 pub mod exceptions;
@@ -290,6 +291,9 @@ pub struct Options {
     /// Record, per object, the rules that apply to it ([`ObjectResult::applicable`]), for
     /// the formats that report passing rules.
     pub applicable_rules: bool,
+    /// The admission request objects are evaluated under (`--operation`, `--old`); `None`
+    /// is a `CREATE`.
+    pub admission: Option<admission::Admission>,
 }
 
 impl Default for Options {
@@ -308,6 +312,7 @@ impl Default for Options {
             schema: None,
             strict_kinds: false,
             applicable_rules: false,
+            admission: None,
         }
     }
 }
@@ -608,9 +613,16 @@ fn check_file(
             break;
         }
         let nodes: Vec<&Node> = batch.iter().map(|o| &o.node).collect();
-        let evaluated =
-            ctx.policies
-                .evaluate_all_prepared(&nodes, prepared, &ctx.options.eval_limits);
+        let limits = &ctx.options.eval_limits;
+        let evaluated = match &ctx.options.admission {
+            None => ctx.policies.evaluate_all_prepared(&nodes, prepared, limits),
+            Some(a) => {
+                let contexts: Vec<_> = batch.iter().map(|o| a.context_for(o)).collect();
+                let pairs: Vec<_> = nodes.iter().copied().zip(&contexts).collect();
+                ctx.policies
+                    .evaluate_all_admission(&pairs, prepared, limits)
+            }
+        };
         for (object, result) in batch.iter().zip(evaluated) {
             let schema = match &ctx.options.schema {
                 Some(validator) => validate(ctx, validator, &input.name, &lines, object, &mut out),

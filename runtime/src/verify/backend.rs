@@ -84,9 +84,13 @@ impl Backend for WasmBackend {
         let set = ObjectSet {
             objects: case.set.iter().collect(),
         };
-        let evaluation =
-            self.policies
-                .evaluate(&case.object, &set, &case.params, &Limits::default());
+        let evaluation = self.policies.evaluate_admission(
+            &case.object,
+            &case.context,
+            &set,
+            &case.params,
+            &Limits::default(),
+        );
         // Only this rule's error (or one of the whole object) concerns this case.
         if let Some(e) = evaluation
             .errors

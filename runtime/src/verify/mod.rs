@@ -868,6 +868,7 @@ mod tests {
             params: Params::default(),
             param_lines: vec![],
             expects: vec![],
+            context: crate::eval::AdmissionContext::create(),
         }
     }
 

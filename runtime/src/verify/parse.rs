@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-use crate::eval::{Params, RuleInfo};
+use crate::eval::{AdmissionContext, Operation, Params, RuleInfo, UserInfo};
 use crate::manifest::{self, Node, Value};
 
 /// What a case expects from one rule.
@@ -65,6 +65,9 @@ pub struct Case {
     /// Each override as written, with its line, for the type check before running.
     pub param_lines: Vec<(String, String, serde_json::Value, u32)>,
     pub expects: Vec<Expectation>,
+    /// The admission request the case is evaluated under (`operation`, `userInfo`,
+    /// `dryRun`, `oldObject` or `old`): a `CREATE` when the case sets none.
+    pub context: AdmissionContext,
 }
 
 /// Which policies a test file tests: the embedded standard library, or these `.rp` paths.
@@ -273,6 +276,7 @@ fn read_case(
             file_object(f, dir, &name, select.flatten().as_ref(), errors)?
         }
     };
+    let context = read_context(node, &name, dir, errors)?;
     let mut set = vec![object.clone()];
     if let Some(with) = node.get("with") {
         let Some(list) = with.as_list() else {
@@ -353,7 +357,121 @@ fn read_case(
         params,
         param_lines,
         expects,
+        context,
     })
+}
+
+/// The admission request of a case: `operation` (CREATE, UPDATE, DELETE or CONNECT),
+/// `userInfo` (`username`, `uid`, `groups`), `dryRun`, and the object before the request,
+/// inline (`oldObject`) or in a file (`old`, one object, or the one `select` picks).
+fn read_context(
+    node: &Node,
+    case: &str,
+    dir: &Path,
+    errors: &mut Errors,
+) -> Option<AdmissionContext> {
+    let mut context = AdmissionContext::create();
+    let mut ok = true;
+    if let Some(op) = node.get("operation") {
+        match op.as_str().map(str::parse::<Operation>) {
+            Some(Ok(o)) => context.operation = o,
+            Some(Err(e)) => {
+                errors.push(op.line, format!("case `{case}`: {e}"));
+                ok = false;
+            }
+            None => {
+                errors.push(
+                    op.line,
+                    format!("case `{case}`: `operation` must be a string"),
+                );
+                ok = false;
+            }
+        }
+    }
+    if let Some(u) = node.get("userInfo") {
+        let text = |k: &str| u.get(k).and_then(Node::as_str).map(str::to_string);
+        let groups: Option<Vec<String>> = match u.get("groups") {
+            None => Some(Vec::new()),
+            Some(g) => g
+                .as_list()
+                .and_then(|l| l.iter().map(|x| x.as_str().map(str::to_string)).collect()),
+        };
+        let valid = u.as_map().is_some_and(|m| {
+            m.iter().all(|(k, v)| match k.as_str() {
+                "username" | "uid" => v.as_str().is_some(),
+                "groups" => true,
+                _ => false,
+            })
+        });
+        match groups.filter(|_| valid) {
+            Some(groups) => {
+                context.user_info = UserInfo {
+                    username: text("username").unwrap_or_default(),
+                    uid: text("uid").unwrap_or_default(),
+                    groups,
+                }
+            }
+            None => {
+                errors.push(
+                    u.line,
+                    format!(
+                        "case `{case}`: `userInfo` takes `username` and `uid` (strings) and `groups` (a list of strings)"
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    if let Some(d) = node.get("dryRun") {
+        match d.as_bool() {
+            Some(b) => context.dry_run = b,
+            None => {
+                errors.push(
+                    d.line,
+                    format!("case `{case}`: `dryRun` must be true or false"),
+                );
+                ok = false;
+            }
+        }
+    }
+    context.old_object = match (node.get("oldObject"), node.get("old")) {
+        (Some(_), Some(f)) => {
+            errors.push(
+                f.line,
+                format!("case `{case}` has both `oldObject` and `old`"),
+            );
+            return None;
+        }
+        (Some(o), None) => Some(inline_object(o, case, errors)?),
+        (None, Some(f)) => {
+            let select = node.get("select").map(|s| Select::read(s, case, errors));
+            Some(file_object(
+                f,
+                dir,
+                case,
+                select.flatten().as_ref(),
+                errors,
+            )?)
+        }
+        (None, None) => None,
+    };
+    if context.old_object.is_some()
+        && !matches!(context.operation, Operation::Update | Operation::Delete)
+    {
+        let line = node
+            .get("oldObject")
+            .or(node.get("old"))
+            .map_or(node.line, |n| n.line);
+        errors.push(
+            line,
+            format!(
+                "case `{case}`: an old object needs `operation: UPDATE` or `operation: DELETE` (the request is a {})",
+                context.operation
+            ),
+        );
+        ok = false;
+    }
+    ok.then_some(context)
 }
 
 /// An inline object: a mapping with string `apiVersion` and `kind`.
@@ -372,7 +490,18 @@ fn inline_object(node: &Node, case: &str, errors: &mut Errors) -> Option<Node> {
 
 /// The keys of a case.
 const CASE_KEYS: &[&str] = &[
-    "name", "object", "file", "select", "with", "params", "expect",
+    "name",
+    "object",
+    "file",
+    "select",
+    "with",
+    "params",
+    "expect",
+    "operation",
+    "userInfo",
+    "dryRun",
+    "oldObject",
+    "old",
 ];
 
 /// `select: {kind: K, name: N}`: which object of a `file` holding several a case tests.

@@ -205,6 +205,13 @@ pub fn compile_rule(rule: &Rule, dialect: Dialect, target: &str) -> Result<CelRu
             expression: subject,
         });
         cx.subject = format!("variables.{name}");
+        cx.old_subject = Ok(old_subject_switch(rule));
+    } else if autogen {
+        cx.old_subject = Err(
+            "`oldObject` in a rule with pod-controller autogen: Kyverno's autogen rewrites `object`, \
+             not `oldObject`"
+                .into(),
+        );
     }
     match_conditions.extend(matcher_conditions(rule, dialect));
     for (local, value) in &rule.lets {
@@ -266,6 +273,42 @@ fn subject_switch(rule: &Rule) -> (String, String) {
         present = format!("object.kind == {kind} ? {test} : {present}");
     }
     (subject, present)
+}
+
+/// Whether `e` is `request` or a field of it.
+fn reads_request(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Request => true,
+        ExprKind::Field(inner, _) => reads_request(inner),
+        _ => false,
+    }
+}
+
+/// `oldObject` as an optional value: absent on CREATE (the API server binds null).
+const OLD_OBJECT: &str = "(oldObject == null ? optional.none() : optional.of(oldObject))";
+
+/// `oldObject` under VAP for a rule with autogen targets: the old object's pod template by
+/// kind, as an optional value (absent on CREATE or when the old object has none).
+fn old_subject_switch(rule: &Rule) -> String {
+    let mut out = String::from("optional.of(oldObject)");
+    let mut seen = Vec::new();
+    for t in rule.matcher.targets.iter().rev() {
+        if seen.contains(&t.gvk.kind) {
+            continue;
+        }
+        seen.push(t.gvk.kind.clone());
+        let path = std::iter::once("oldObject".to_string())
+            .chain(t.subject_path.iter().map(|s| format!("?{s}")))
+            .collect::<Vec<_>>()
+            .join(".");
+        let this = if t.subject_path.is_empty() {
+            "optional.of(oldObject)".to_string()
+        } else {
+            path
+        };
+        out = format!("object.kind == {} ? {this} : {out}", quote(&t.gvk.kind));
+    }
+    format!("(oldObject == null ? optional.none() : ({out}))")
 }
 
 /// The namespace a rule's namespace matching reads: the request's, which the API server
@@ -642,6 +685,8 @@ struct Cx<'a> {
     rule: &'a Rule,
     dialect: Dialect,
     subject: String,
+    /// `oldObject` as an optional value, or why the dialect cannot read it.
+    old_subject: Result<String, String>,
     locals: Vec<Option<C>>,
     names: Vec<String>,
 }
@@ -654,6 +699,7 @@ impl<'a> Cx<'a> {
             rule,
             dialect,
             subject: "object".into(),
+            old_subject: Ok(OLD_OBJECT.into()),
             locals: vec![None; rule.locals as usize],
             names: Vec::new(),
         }
@@ -821,6 +867,12 @@ impl<'a> Cx<'a> {
         match &e.kind {
             ExprKind::Lit(v) => Ok(C::atom(literal(v))),
             ExprKind::Subject => Ok(C::atom(self.subject.clone())),
+            ExprKind::Request => Ok(C::atom("request".into())),
+            ExprKind::OldSubject => Ok(C {
+                code: self.old_subject.clone()?,
+                opt: true,
+                atom: false,
+            }),
             ExprKind::Local(l) => self
                 .locals
                 .get(*l as usize)
@@ -859,8 +911,14 @@ impl<'a> Cx<'a> {
                     });
                 }
                 let c = self.expr(inner)?;
+                // The request is not an object of the schema: its fields are not escaped.
+                let step = if reads_request(inner) {
+                    format!(".?{f}")
+                } else {
+                    select(f, self.dialect)?
+                };
                 Ok(C {
-                    code: format!("{}{}", c.paren(), select(f, self.dialect)?),
+                    code: format!("{}{step}", c.paren()),
                     opt: true,
                     atom: true,
                 })

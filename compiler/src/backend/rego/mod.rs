@@ -145,6 +145,7 @@ const RESERVED: &[&str] = &[
     "namespace",
     "subject",
     "subject_path",
+    "old_subject",
     "applies",
     "parameters",
     "kind_is",
@@ -491,6 +492,8 @@ struct Gen<'a> {
     binder_paths: HashMap<Local, String>,
     /// Kinds read through `objects(Kind)`.
     uses_params: BTreeSet<u32>,
+    /// Whether the rule reads `oldObject`.
+    uses_old: bool,
 }
 
 impl<'a> Gen<'a> {
@@ -526,6 +529,7 @@ impl<'a> Gen<'a> {
             lets,
             binder_paths: HashMap::new(),
             uses_params: BTreeSet::new(),
+            uses_old: false,
         }
     }
 
@@ -581,6 +585,12 @@ impl<'a> Gen<'a> {
             out.push_str("    not labels_excluded\n");
         }
         out.push_str("}\n\n");
+        if self.uses_old {
+            out.push_str(
+                "# The subject before the request (`oldObject` in the policy): absent on CREATE.\n",
+            );
+            out.push_str("old_subject := s if {\n    s := get(input.review.oldObject, target.path)\n} else := null\n\n");
+        }
         self.use_helper(Helper::Get);
         out.push_str("# The reviewed object's kind (an empty version matches every version).\n");
         out.push_str("kind_is(group, version, kind) if {\n    input.review.object.kind == kind\n    parts := api_version_parts(input.review.object.apiVersion)\n    parts[0] == group\n    version in [\"\", parts[1]]\n}\n\n");
@@ -904,6 +914,12 @@ impl<'a> Gen<'a> {
         match &e.kind {
             ExprKind::Lit(v) => value_term(v),
             ExprKind::Subject => "subject".into(),
+            // Gatekeeper's review is the admission request (spec §4.11).
+            ExprKind::Request => "input.review".into(),
+            ExprKind::OldSubject => {
+                self.uses_old = true;
+                "old_subject".into()
+            }
             ExprKind::Local(l) => match self.subst.get(l) {
                 Some(t) => t.clone(),
                 None => self.name(*l),
@@ -1210,7 +1226,11 @@ fn is_comparison(op: BinOp) -> bool {
 fn is_simple(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Lit(v) => !matches!(v, Value::List(_) | Value::Map(_)),
-        ExprKind::Subject | ExprKind::Local(_) | ExprKind::Param(_) => true,
+        ExprKind::Subject
+        | ExprKind::Request
+        | ExprKind::OldSubject
+        | ExprKind::Local(_)
+        | ExprKind::Param(_) => true,
         ExprKind::Field(b, _) => is_simple(b),
         _ => false,
     }
@@ -1231,7 +1251,12 @@ fn collect_locals(e: &Expr, out: &mut BTreeSet<Local>) {
 fn visit_locals(e: &Expr, f: &mut dyn FnMut(Local)) {
     match &e.kind {
         ExprKind::Local(l) => f(*l),
-        ExprKind::Lit(_) | ExprKind::Subject | ExprKind::Param(_) | ExprKind::Objects(_) => {}
+        ExprKind::Lit(_)
+        | ExprKind::Subject
+        | ExprKind::Request
+        | ExprKind::OldSubject
+        | ExprKind::Param(_)
+        | ExprKind::Objects(_) => {}
         ExprKind::Field(b, _) | ExprKind::ImageField(b, _) => visit_locals(b, f),
         ExprKind::IsAbsent(a) | ExprKind::Unary(_, a) => visit_locals(a, f),
         ExprKind::Index(a, b)

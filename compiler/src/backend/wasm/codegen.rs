@@ -1,4 +1,4 @@
-//! Lowers the IR of one rule to one wasm function `(subject, params, set)`.
+//! Lowers the IR of one rule to one wasm function `(subject, params, set, request, old)`.
 //!
 //! Every expression leaves one `i32` on the stack: the address of a node, or 0 when the value
 //! is absent. Booleans are the constant nodes [`TRUE_NODE`] and [`FALSE_NODE`]; consumers
@@ -18,11 +18,16 @@ use crate::ir::{
 const EMPTY: BlockType = BlockType::Empty;
 const RI32: BlockType = BlockType::Result(ValType::I32);
 
-/// Wasm parameters of a rule function: the subject node, the parameter list, the object set.
+/// Wasm parameters of a rule function: the subject node, the parameter list, the object set,
+/// the admission request and the old subject (0 when absent).
 const P_SUBJECT: u32 = 0;
 const P_PARAMS: u32 = 1;
 const P_SET: u32 = 2;
-const FIRST_LOCAL: u32 = 3;
+const P_REQUEST: u32 = 3;
+const P_OLD: u32 = 4;
+/// The number of wasm parameters of a rule function.
+pub const RULE_PARAMS: u32 = 5;
+const FIRST_LOCAL: u32 = RULE_PARAMS;
 
 /// The tags a value of static type `ty` may carry (absent is always allowed).
 pub fn mask(ty: &Type) -> i32 {
@@ -72,7 +77,7 @@ impl<'a> RuleGen<'a> {
         rule_index: u32,
         set_kinds: &'a [Gvk],
     ) -> (F, Vec<String>) {
-        let mut f = F::new(3);
+        let mut f = F::new(RULE_PARAMS);
         for _ in 0..rule.locals {
             f.l32();
         }
@@ -340,6 +345,12 @@ impl<'a> RuleGen<'a> {
             }
             ExprKind::Subject => {
                 self.f.i().local_get(P_SUBJECT);
+            }
+            ExprKind::Request => {
+                self.f.i().local_get(P_REQUEST);
+            }
+            ExprKind::OldSubject => {
+                self.f.i().local_get(P_OLD);
             }
             ExprKind::Local(l) => {
                 let l = self.local(*l);

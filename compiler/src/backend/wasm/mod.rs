@@ -49,11 +49,11 @@ impl std::error::Error for WasmError {}
 pub fn compile(program: &ir::Program) -> Result<Vec<u8>, Vec<WasmError>> {
     let mut g = Gen::new();
     let set_kinds = set_kinds(program);
-    let i32s = [ValType::I32; 4];
+    let i32s = [ValType::I32; 1 + codegen::RULE_PARAMS as usize];
     let rule_funcs: Vec<u32> = program
         .rules
         .iter()
-        .map(|_| g.declare(&i32s[..3], &[]))
+        .map(|_| g.declare(&i32s[1..], &[]))
         .collect();
     let mut errors = Vec::new();
     for (k, rule) in program.rules.iter().enumerate() {
@@ -67,22 +67,20 @@ pub fn compile(program: &ir::Program) -> Result<Vec<u8>, Vec<WasmError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    // rampart_evaluate(rule, subject, params, set) -> status: dispatch on the rule index.
+    // rampart_evaluate(rule, subject, params, set, request, old) -> status: dispatch on the
+    // rule index.
     let eval = g.declare(&i32s, &[ValType::I32]);
-    let mut f = F::new(4);
+    let mut f = F::new(i32s.len() as u32);
     for (k, func) in rule_funcs.iter().enumerate() {
         f.i()
             .local_get(0)
             .i32_const(k as i32)
             .i32_eq()
-            .if_(wasm_encoder::BlockType::Empty)
-            .local_get(1)
-            .local_get(2)
-            .local_get(3)
-            .call(*func)
-            .i32_const(0)
-            .return_()
-            .end();
+            .if_(wasm_encoder::BlockType::Empty);
+        for p in 1..i32s.len() as u32 {
+            f.i().local_get(p);
+        }
+        f.i().call(*func).i32_const(0).return_().end();
     }
     f.i().i32_const(ERR_RULE);
     g.define(eval, f);

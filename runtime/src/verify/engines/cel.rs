@@ -14,7 +14,7 @@ use rampart_compiler::ir::{Action as IrAction, Program, Rule};
 
 use super::super::backend::{Backend, Details, Got};
 use super::super::parse::Case;
-use crate::eval::{select, Action, Finding, RuleInfo};
+use crate::eval::{select, Action, AdmissionContext, Finding, RuleInfo};
 
 /// The exported CEL of a policy set.
 pub struct CelBackend {
@@ -41,11 +41,17 @@ impl CelBackend {
     }
 
     /// A context with the Kubernetes quantity functions and `object` bound.
-    fn context(&self, object: &CV, request: &CV) -> Result<Context<'static, 'static>, String> {
+    fn context(
+        &self,
+        object: &CV,
+        request: &CV,
+        old: &CV,
+    ) -> Result<Context<'static, 'static>, String> {
         let mut ctx = Context::with_env(self.env.clone());
         add_quantity_functions(&mut ctx)?;
         ctx.add_variable_from_value("object", object.clone());
         ctx.add_variable_from_value("request", request.clone());
+        ctx.add_variable_from_value("oldObject", old.clone());
         Ok(ctx)
     }
 
@@ -110,11 +116,15 @@ impl Backend for CelBackend {
         };
         let json = case.object.to_json();
         let object = to_cel(&json, true);
-        let request = request(&json, None);
-        let mut ctx = self.context(&object, &request)?;
+        let old = to_cel(&case.context.old_json(), true);
+        // A real API server always sends the namespace of a namespaced object; a test object
+        // may leave it out, and the matcher's scoping then reads `''` (as the shared matcher
+        // decides). The rule itself reads the request as the API server sends it.
+        let matching = self.context(&object, &request(&json, None), &old)?;
+        let request = admission_request(&json, &case.context);
         for c in &compiled.match_conditions {
             if !self
-                .eval_bool(&ctx, &c.expression)
+                .eval_bool(&matching, &c.expression)
                 .map_err(|e| format!("match condition `{}`: {e}", c.name))?
             {
                 // The policy does not apply: what the API server does with the object.
@@ -123,13 +133,14 @@ impl Backend for CelBackend {
         }
         let mut variables: HashMap<String, CV> = HashMap::new();
         for v in &compiled.variables {
-            let mut inner = self.context(&object, &request)?;
+            let mut inner = self.context(&object, &request, &old)?;
             inner.add_variable_from_value("variables", CV::from(variables.clone()));
             let value = self
                 .eval(&inner, &v.expression)
                 .map_err(|e| format!("variable `{}`: {e}", v.name))?;
             variables.insert(v.name.clone(), value);
         }
+        let mut ctx = self.context(&object, &request, &old)?;
         ctx.add_variable_from_value("variables", CV::from(variables));
         let mut findings = Vec::new();
         for v in &compiled.validations {
@@ -227,6 +238,16 @@ pub fn request(object: &serde_json::Value, namespace: Option<&str>) -> CV {
         ("name".to_string(), text(&meta("name"))),
         ("namespace".to_string(), text(&namespace)),
     ]))
+}
+
+/// The admission request of `context` for `object`, as CEL's `request`: the fields rules
+/// read (left out when empty, as in the JSON the API server sends) and `kind`.
+pub fn admission_request(object: &serde_json::Value, context: &AdmissionContext) -> CV {
+    let mut r = context.request_json(object);
+    let api = object["apiVersion"].as_str().unwrap_or("");
+    let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+    r["kind"] = serde_json::json!({"group": group, "version": version, "kind": object["kind"]});
+    to_cel(&r, false)
 }
 
 /// The key under which a quantity value keeps its amount.

@@ -10,7 +10,7 @@ use serde_json::{json, Value as Json};
 
 use super::super::backend::{Backend, Details, Got};
 use super::super::parse::Case;
-use crate::eval::{select, Action, Finding, RuleInfo};
+use crate::eval::{select, Action, AdmissionContext, Finding, RuleInfo};
 use crate::manifest::{Node, PathSegment};
 
 /// One rule's module, loaded.
@@ -106,7 +106,7 @@ impl Backend for RegoBackend {
         for (name, value) in super::overrides(case, &rule.id) {
             params.insert(name.to_string(), value.clone());
         }
-        let mut input = json!({"review": review(&case.object.to_json())});
+        let mut input = json!({"review": review_in(&case.object.to_json(), &case.context)});
         if !params.is_empty() {
             input["parameters"] = Json::Object(params);
         }
@@ -146,16 +146,20 @@ impl Backend for RegoBackend {
 
 /// A Gatekeeper review of one object, as for a CREATE request.
 pub fn review(object: &Json) -> Json {
+    review_in(object, &AdmissionContext::create())
+}
+
+/// A Gatekeeper review of one object under an admission request: the request's fields
+/// (`operation`, `userInfo`, `dryRun`, `namespace`, `name`), `kind`, `object` and, on
+/// UPDATE and DELETE, `oldObject`.
+pub fn review_in(object: &Json, context: &AdmissionContext) -> Json {
     let api = object["apiVersion"].as_str().unwrap_or("");
     let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
-    let mut r = json!({
-        "object": object,
-        "kind": {"group": group, "version": version, "kind": object["kind"]},
-        "name": object["metadata"]["name"],
-        "operation": "CREATE",
-    });
-    if let Some(ns) = object["metadata"]["namespace"].as_str() {
-        r["namespace"] = json!(ns);
+    let mut r = context.request_json(object);
+    r["object"] = object.clone();
+    r["kind"] = json!({"group": group, "version": version, "kind": object["kind"]});
+    if context.old_object.is_some() {
+        r["oldObject"] = context.old_json();
     }
     r
 }
