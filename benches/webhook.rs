@@ -18,8 +18,12 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use webhook::{review, Server};
 
-/// The release binary, built first so the numbers are not those of a debug build.
+/// The release binary, built first so the numbers are not those of a debug build
+/// (`RAMPART_BENCH_BINARY` names another binary to measure instead).
 fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("RAMPART_BENCH_BINARY") {
+        return PathBuf::from(path);
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let status = std::process::Command::new(env!("CARGO"))
         .args(["build", "--release", "--bin", "rampart"])
@@ -155,7 +159,7 @@ fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1e3)
 }
 
-fn main() {
+pub fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
