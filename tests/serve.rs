@@ -658,3 +658,52 @@ fn a_policy_that_does_not_compile_at_start_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the certificate `none.crt`"));
 }
+
+#[test]
+fn rules_read_the_request_and_the_old_object() {
+    let policy = r#"module t
+
+rule team_fixed {
+  title "The team label cannot change"
+  match Pod
+  deny when request.operation == "UPDATE"
+            and object.metadata.labels["team"] != oldObject.metadata.labels["team"]
+    message "the team label cannot change"
+}
+
+rule no_mallory {
+  title "Mallory may only dry-run"
+  match Pod
+  deny when (request.userInfo.username ?? "") == "mallory" and not (request.dryRun ?? false)
+    message "mallory may not change pods"
+}
+"#;
+    let server = policy_server("serve-request", policy, &[]);
+    let mut c = server.client().unwrap();
+    let mut old = pod_named("p", Some("shop"));
+    old["metadata"]["labels"] = json!({"team": "a"});
+    let mut new = old.clone();
+    let (_, a) = c
+        .review(&review("same", "UPDATE", Some(&new), Some(&old)))
+        .unwrap();
+    assert_eq!(a["response"]["allowed"], true, "{a}");
+    new["metadata"]["labels"]["team"] = json!("b");
+    let (_, a) = c
+        .review(&review("changed", "UPDATE", Some(&new), Some(&old)))
+        .unwrap();
+    assert_eq!(a["response"]["allowed"], false, "{a}");
+    assert_eq!(answer_rules(&a, "denied-rules"), ["t.team_fixed"]);
+    // The same object as a CREATE: no old object, nothing to compare.
+    let (_, a) = c
+        .review(&review("created", "CREATE", Some(&new), None))
+        .unwrap();
+    assert_eq!(a["response"]["allowed"], true, "{a}");
+
+    let mut r = review("mallory", "CREATE", Some(&new), None);
+    r["request"]["userInfo"]["username"] = json!("mallory");
+    let (_, a) = c.review(&r).unwrap();
+    assert_eq!(answer_rules(&a, "denied-rules"), ["t.no_mallory"], "{a}");
+    r["request"]["dryRun"] = json!(true);
+    let (_, a) = c.review(&r).unwrap();
+    assert_eq!(a["response"]["allowed"], true, "{a}");
+}

@@ -32,6 +32,7 @@ pub fn read(args: &AdmissionArgs, limits: &manifest::Limits) -> Result<Option<Ad
         return Ok((args.operation != Operation::Create).then(|| Admission {
             operation: args.operation,
             old_objects: Vec::new(),
+            ..Admission::default()
         }));
     };
     if !needs_old {
@@ -47,5 +48,6 @@ pub fn read(args: &AdmissionArgs, limits: &manifest::Limits) -> Result<Option<Ad
     Ok(Some(Admission {
         operation: args.operation,
         old_objects: loaded.objects,
+        ..Admission::default()
     }))
 }

@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 
 use rampart_runtime::eval::set::PolicySet;
-use rampart_runtime::eval::Policies;
+use rampart_runtime::eval::{Operation, Policies, UserInfo};
+use rampart_runtime::manifest;
+use rampart_runtime::runner::admission::Admission;
 use rampart_runtime::runner::exceptions::Date;
 use rampart_runtime::runner::{self, inputs, Report};
 
@@ -110,25 +112,47 @@ impl Snapshot {
         })
     }
 
-    /// Evaluates the object of a review as `rampart test` evaluates a manifest holding it.
-    /// The API server may leave `metadata.namespace` out of a new object; the request's
-    /// namespace is then the object's, as the exports read it.
+    /// Evaluates the object of a review as `rampart test` evaluates a manifest holding it,
+    /// under the review's operation, user, dry-run flag and old object. The API server may
+    /// leave `metadata.namespace` out of a new object; the request's namespace is then the
+    /// object's, as the exports read it.
     pub fn evaluate(&self, review: &Review) -> Report {
-        let mut object = review
-            .object
-            .clone()
-            .or_else(|| review.old_object.clone())
-            .unwrap_or_default();
-        if let (Some(ns), Some(map)) = (&review.namespace, object.as_object_mut()) {
-            let meta = map
-                .entry("metadata")
-                .or_insert_with(|| serde_json::json!({}));
-            if let Some(meta) = meta.as_object_mut() {
-                if !meta.get("namespace").is_some_and(|v| v.is_string()) {
-                    meta.insert("namespace".into(), ns.clone().into());
-                }
+        let object = with_namespace(review.object.clone(), review);
+        let old_objects = match with_namespace(review.old_object.clone(), review) {
+            serde_json::Value::Null => Vec::new(),
+            old => {
+                let bytes = serde_json::to_vec(&old).unwrap_or_default();
+                manifest::load_bytes(&bytes, &self.options.load_limits)
+                    .map(|l| l.objects)
+                    .unwrap_or_default()
             }
-        }
+        };
+        let operation = review.operation.parse().unwrap_or(Operation::Create);
+        let user = &review.request["userInfo"];
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+        let admission = Admission {
+            operation,
+            old_objects,
+            user_info: UserInfo {
+                username: text(&user["username"]),
+                uid: text(&user["uid"]),
+                groups: user["groups"]
+                    .as_array()
+                    .map(|g| g.iter().map(text).collect())
+                    .unwrap_or_default(),
+            },
+            dry_run: review.dry_run,
+        };
+        let options = runner::Options {
+            rules: self.options.rules.clone(),
+            params: self.options.params.clone(),
+            exceptions: self.options.exceptions.clone(),
+            today: self.options.today,
+            source_lines: false,
+            schema: None,
+            admission: Some(admission),
+            ..runner::Options::default()
+        };
         let input = inputs::Input {
             name: "request.object".into(),
             source: inputs::Source::Bytes(serde_json::to_vec(&object).unwrap_or_default()),
@@ -143,11 +167,22 @@ impl Snapshot {
                 return report;
             }
         };
-        runner::run_set(
-            &set,
-            std::slice::from_ref(&input),
-            Vec::new(),
-            &self.options,
-        )
+        runner::run_set(&set, std::slice::from_ref(&input), Vec::new(), &options)
     }
+}
+
+/// `object` with the request's namespace as `metadata.namespace` when it has none.
+fn with_namespace(object: Option<serde_json::Value>, review: &Review) -> serde_json::Value {
+    let mut object = object.unwrap_or_default();
+    if let (Some(ns), Some(map)) = (&review.namespace, object.as_object_mut()) {
+        let meta = map
+            .entry("metadata")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            if !meta.get("namespace").is_some_and(|v| v.is_string()) {
+                meta.insert("namespace".into(), ns.clone().into());
+            }
+        }
+    }
+    object
 }

@@ -26,7 +26,6 @@ pub struct Review {
     /// `request.oldObject`, when present and not null (UPDATE, DELETE).
     pub old_object: Option<Value>,
     /// The whole `request`, for the rules that read `request.*`.
-    #[allow(dead_code)] // read once the evaluator takes the admission request
     pub request: Value,
 }
 

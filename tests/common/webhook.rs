@@ -187,6 +187,11 @@ impl Server {
         assert!(status.success());
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process is still running.
     pub fn running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()

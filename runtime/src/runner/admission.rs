@@ -1,7 +1,7 @@
 //! The admission request `rampart test` evaluates under (`--operation`, `--old`,
 //! spec/language.md §4.11): a `CREATE` unless asked otherwise.
 
-use crate::eval::{AdmissionContext, Operation};
+use crate::eval::{AdmissionContext, Operation, UserInfo};
 use crate::manifest::Object;
 
 /// The request every object of a run is evaluated under.
@@ -11,6 +11,10 @@ pub struct Admission {
     /// The objects before the request (`--old`): each object of the run is paired with the
     /// old object of the same `apiVersion`, `kind`, namespace and name.
     pub old_objects: Vec<Object>,
+    /// The requesting user (`rampart serve` passes the request's; none in `rampart test`).
+    pub user_info: UserInfo,
+    /// Whether the request is a dry run.
+    pub dry_run: bool,
 }
 
 impl Admission {
@@ -28,6 +32,8 @@ impl Admission {
         AdmissionContext {
             operation: self.operation,
             old_object: old,
+            user_info: self.user_info.clone(),
+            dry_run: self.dry_run,
             ..AdmissionContext::default()
         }
     }
