@@ -242,6 +242,8 @@ fn the_server_answers_an_editor_session() {
         "textDocument/didChange",
         json!({"textDocument": {"uri": main, "version": 3}, "contentChanges": [{"text": typing}]}),
     );
+    let unfinished = c.diagnostics(&main);
+    assert!(unfinished.iter().any(|d| d["code"] == "syntax"), "{unfinished:?}");
     let comp = c.request(
         "textDocument/completion",
         at(
