@@ -212,6 +212,10 @@ fn the_server_answers_an_editor_session() {
         .unwrap_or_default();
     assert!(text.contains("securityContext: SecurityContext?"), "{h}");
     assert!(text.contains("field of `Container`"), "{h}");
+    assert!(
+        text.contains("defines the security options the container"),
+        "{h}"
+    );
     let h = c.request("textDocument/hover", at(&main, MAIN, "all_containers", 2));
     let text = h["result"]["contents"]["value"]
         .as_str()
@@ -241,6 +245,11 @@ fn the_server_answers_an_editor_session() {
     c.notify(
         "textDocument/didChange",
         json!({"textDocument": {"uri": main, "version": 3}, "contentChanges": [{"text": typing}]}),
+    );
+    let unfinished = c.diagnostics(&main);
+    assert!(
+        unfinished.iter().any(|d| d["code"] == "syntax"),
+        "{unfinished:?}"
     );
     let comp = c.request(
         "textDocument/completion",
@@ -387,4 +396,88 @@ fn the_server_answers_an_editor_session() {
     c.notify("exit", Value::Null);
     let status = c.child.wait().unwrap();
     assert!(status.success(), "{status}");
+}
+
+const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names:
+    kind: Widget
+    plural: widgets
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size:
+                  type: integer
+";
+
+const WIDGETS: &str = "module t.widgets
+
+import \"widget.yaml\"
+
+rule small {
+  title \"Widgets stay small\"
+  match Widget
+  deny when (object.spec.size ?? 0) > 3
+    message \"widget of size {object.spec.size}\"
+}
+";
+
+#[test]
+fn imported_kinds_lead_to_their_crd_and_complete_their_fields() {
+    let dir = common::scratch("lsp-crd");
+    std::fs::write(dir.join("widget.yaml"), CRD).unwrap();
+    std::fs::write(dir.join("widgets.rp"), WIDGETS).unwrap();
+    let doc = uri(&dir.join("widgets.rp"));
+    let mut c = Client::start();
+    c.request(
+        "initialize",
+        json!({"processId": null, "rootUri": uri(&dir), "capabilities": {}}),
+    );
+    c.notify("initialized", json!({}));
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "rampart", "version": 1, "text": WIDGETS}}),
+    );
+    assert_eq!(c.diagnostics(&doc), Vec::<Value>::new());
+
+    let def = c.request(
+        "textDocument/definition",
+        at(&doc, WIDGETS, "match Widget", 7),
+    );
+    assert_eq!(def["result"]["uri"], uri(&dir.join("widget.yaml")), "{def}");
+    assert_eq!(def["result"]["range"]["start"], pos(CRD, "kind: Widget", 0));
+
+    let typing = WIDGETS.replace("(object.spec.size ?? 0) > 3", "object.spec.");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": doc, "version": 2}, "contentChanges": [{"text": typing}]}),
+    );
+    c.diagnostics(&doc);
+    let comp = c.request(
+        "textDocument/completion",
+        at(
+            &doc,
+            &typing,
+            "when object.spec.",
+            "when object.spec.".len(),
+        ),
+    );
+    assert_eq!(labels(&comp), vec!["size"]);
+
+    c.request("shutdown", Value::Null);
+    c.notify("exit", Value::Null);
+    assert!(c.child.wait().unwrap().success());
 }

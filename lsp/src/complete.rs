@@ -168,14 +168,24 @@ fn members(
     let Some(ty) = world.type_at(file.id, base.span) else {
         return Vec::new();
     };
-    fields(server, ty)
+    fields(server, &world, ty)
 }
 
 /// The fields of a value of type `ty`.
-fn fields(server: &Server, ty: &Type) -> Vec<CompletionItem> {
+fn fields(server: &Server, world: &World, ty: &Type) -> Vec<CompletionItem> {
     match ty.strip_optional() {
         Type::Object(name) => {
-            let Some(obj) = server.schema.object(name) else {
+            // A kind of an imported CRD is known to the compilation's schema only.
+            let mut extended = None;
+            if server.schema.object(name).is_none() {
+                let mut schema = server.schema.clone();
+                for crd in &world.compilation.imported_crds {
+                    let _ = schema.add_crd_yaml(crd);
+                }
+                extended = Some(schema);
+            }
+            let schema = extended.as_ref().unwrap_or(&server.schema);
+            let Some(obj) = schema.object(name) else {
                 return Vec::new();
             };
             obj.fields

@@ -4,6 +4,7 @@ use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope, Resource, SubRes
 use rampart_compiler::schema::{KindInfo, Schema};
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::JsonSchema;
+use std::collections::BTreeMap;
 
 /// The Kubernetes version whose API k8s-openapi is built for (its `v1_37` feature).
 pub const KUBERNETES_VERSION: &str = "1.37";
@@ -17,6 +18,54 @@ macro_rules! resources {
 
 /// Builds the schema of every resource kind of the Kubernetes version.
 pub fn generate() -> Result<Schema, String> {
+    let Collector {
+        generator,
+        mut kinds,
+    } = collect();
+    let mut schema =
+        Schema::from_json_schema_definitions(KUBERNETES_VERSION, generator.definitions())?;
+    kinds.sort_by(|a, b| (&a.group, &a.version, &a.kind).cmp(&(&b.group, &b.version, &b.kind)));
+    schema.kinds = kinds;
+    Ok(schema)
+}
+
+/// The documentation of every field, as JSON: `{"type name": {"field": "description"}}`,
+/// each description cut to its first paragraph (the language server's hover shows it).
+pub fn generate_docs() -> String {
+    let collector = collect();
+    let mut docs: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
+    for (type_name, def) in collector.generator.definitions() {
+        let Some(props) = def.get("properties").and_then(|p| p.as_object()) else {
+            continue;
+        };
+        for (field, prop) in props {
+            let Some(d) = prop.get("description").and_then(|d| d.as_str()) else {
+                continue;
+            };
+            let first = d.split("\n\n").next().unwrap_or(d).trim();
+            if !first.is_empty() {
+                docs.entry(type_name.as_str())
+                    .or_default()
+                    .insert(field.as_str(), first.to_string());
+            }
+        }
+    }
+    let mut out = String::from("{\n");
+    let last = docs.len().saturating_sub(1);
+    for (i, (type_name, fields)) in docs.iter().enumerate() {
+        let line = serde_json::to_string(fields).unwrap_or_default();
+        let name = serde_json::to_string(type_name).unwrap_or_default();
+        out.push_str(&format!(
+            "{name}:{line}{}\n",
+            if i < last { "," } else { "" }
+        ));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// Every resource kind, registered with one generator.
+fn collect() -> Collector {
     let mut collector = Collector {
         generator: SchemaSettings::draft2020_12().into_generator(),
         kinds: Vec::new(),
@@ -134,15 +183,7 @@ pub fn generate() -> Result<Schema, String> {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::Status,
         k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService,
     );
-    let Collector {
-        generator,
-        mut kinds,
-    } = collector;
-    let mut schema =
-        Schema::from_json_schema_definitions(KUBERNETES_VERSION, generator.definitions())?;
-    kinds.sort_by(|a, b| (&a.group, &a.version, &a.kind).cmp(&(&b.group, &b.version, &b.kind)));
-    schema.kinds = kinds;
-    Ok(schema)
+    collector
 }
 
 /// Collects kinds and their JSON schemas with one generator, so that shared types such as

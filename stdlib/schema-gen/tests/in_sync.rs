@@ -113,3 +113,13 @@ fn schema_has_the_kubernetes_facts() {
         "io.k8s.api.core.v1.Container"
     );
 }
+
+#[test]
+fn committed_field_docs_are_up_to_date() {
+    let committed = include_str!("../../schema/kubernetes-1.37-docs.json");
+    assert!(
+        committed == rampart_schema_gen::generate_docs(),
+        "stdlib/schema/kubernetes-1.37-docs.json is stale: run \
+         `cargo run -p rampart-schema-gen -- --docs stdlib/schema/kubernetes-1.37-docs.json`"
+    );
+}
