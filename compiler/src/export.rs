@@ -7,6 +7,7 @@ use crate::backend::cel::{self, kyverno, vap};
 use crate::backend::rego::gatekeeper;
 use crate::diagnostics::{Diagnostic, Files};
 use crate::ir::{Program, Rule};
+use crate::views;
 
 /// An export target other than `wasm`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +66,16 @@ struct Problem {
 /// Exports `program` to `target`; `files` locates the rules in the diagnostics.
 pub fn export(program: &Program, target: Target, files: &Files) -> Export {
     let mut problems = Vec::new();
+    // Rules that read a view need the whole run, which no admission engine sees.
+    let (viewless, view_rules) = without_views(program);
+    problems.extend(view_rules.into_iter().map(|rule| Problem {
+        rule,
+        other: None,
+        message: views::NOT_EXPORTED.to_string(),
+        error: false,
+    }));
+    let located = program;
+    let program = &viewless;
     let mut out: Vec<(String, String)> = Vec::new();
     let from_cel = |e: cel::ExportError| Problem {
         message: e.to_string(),
@@ -139,12 +150,29 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
     out.sort();
     let diagnostics = problems
         .into_iter()
-        .map(|p| locate(program, files, p))
+        .map(|p| locate(located, files, p))
         .collect();
     Export {
         files: out,
         diagnostics,
     }
+}
+
+/// The program without the rules that read a view (`who_can`), and those rules' ids.
+fn without_views(program: &Program) -> (Program, Vec<String>) {
+    let (kept, dropped): (Vec<Rule>, Vec<Rule>) = program
+        .rules
+        .iter()
+        .cloned()
+        .partition(|r| !r.reads_kinds.iter().any(views::is_view));
+    let ids = dropped.into_iter().map(|r| r.id).collect();
+    (
+        Program {
+            rules: kept,
+            source_digest: program.source_digest.clone(),
+        },
+        ids,
+    )
 }
 
 fn rule<'a>(program: &'a Program, id: &str) -> Option<&'a Rule> {

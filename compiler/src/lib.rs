@@ -13,6 +13,7 @@ pub mod ir;
 pub mod names;
 pub mod schema;
 pub mod syntax;
+pub mod views;
 
 use diagnostics::{Diagnostic, Files};
 use schema::Schema;
@@ -150,6 +151,7 @@ pub fn compile_typed(
     }
     // CRD schemas named by `import "file.yaml"`, relative to the importing file.
     let mut schema = schema.clone();
+    views::add_types(&mut schema);
     let mut imported_crds = Vec::new();
     for (id, ast, name) in &parsed {
         for item in &ast.items {

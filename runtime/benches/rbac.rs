@@ -10,10 +10,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rampart_runtime::manifest::Limits;
+use rampart_runtime::manifest::{self, Limits};
 use rampart_runtime::rbac::policy::Policy;
 use rampart_runtime::rbac::query::{can, effective, who_can, Ask, Identity, Scope};
 use rampart_runtime::rbac::{diff, load, risks};
+use rayon::prelude::*;
 
 const VERBS: [&str; 6] = ["get", "list", "watch", "create", "update", "delete"];
 const RESOURCES: [(&str, &str); 8] = [
@@ -156,6 +157,31 @@ fn main() {
         "load + aggregate + resolve",
         "",
         ms(load_time)
+    );
+
+    // The floor: reading and parsing the files alone, one after the other (what any tool
+    // reading these manifests pays) and on every core (as `load` does).
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let parse = |f: &std::path::PathBuf| {
+        let bytes = std::fs::read(f).unwrap();
+        manifest::load_bytes(&bytes, &limits).unwrap().objects.len()
+    };
+    let (t, n) = best(5, || files.iter().map(parse).sum::<usize>());
+    println!(
+        "{:<46} {:>12} {:>14} {n:>8}",
+        "parse floor: read + YAML, one core",
+        "",
+        ms(t)
+    );
+    let (t, n) = best(5, || files.par_iter().map(parse).sum::<usize>());
+    println!(
+        "{:<46} {:>12} {:>14} {n:>8}",
+        "parse floor: read + YAML, every core",
+        "",
+        ms(t)
     );
 
     let secrets = ask("get", "secrets");

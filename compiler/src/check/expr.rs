@@ -7,6 +7,8 @@ use crate::diagnostics::{did_you_mean, Diagnostic};
 use crate::ir::{self, BinOp, Builtin, ExprKind as K, ImageField, Local, Type, UnOp};
 use crate::syntax::ast::{self, BinaryOp, ExprKind, Span, StrPart, UnaryOp};
 
+mod views;
+
 /// What a name in scope stands for.
 #[derive(Clone, Debug)]
 pub struct Binding {
@@ -82,6 +84,7 @@ const BUILTINS: &[&str] = &[
     "keys",
     "all_containers",
     "objects",
+    "who_can",
     "values",
     "trim_prefix",
     "trim_suffix",
@@ -881,6 +884,7 @@ impl Checker<'_> {
         let arity = match name {
             "starts_with" | "ends_with" | "contains" | "glob" | "matches" => 2,
             "trim_prefix" | "trim_suffix" => 2,
+            "who_can" => 2,
             "filter" | "map" | "count" => 3,
             _ => 1,
         };
@@ -1069,6 +1073,7 @@ impl Checker<'_> {
                 }
                 e(Type::List(Box::new(super::kind_type(&k))), K::Objects(gvk))
             }
+            "who_can" => self.who_can(scope, args),
             "values" => {
                 let v = self.expr(scope, &args[0]);
                 let Type::Map(t) = v.ty.strip_optional().clone() else {

@@ -670,11 +670,21 @@ impl Policies {
                 Node::new(Value::List(values), 0, 0)
             })
             .collect();
+        // Built on the first view a module reads (spec/rbac.md §11).
+        let mut rbac = None;
         let lists = self
             .meta
             .set_kinds
             .iter()
             .map(|gvk| {
+                if let Some((verb, resource)) =
+                    rampart_compiler::views::who_can_question(&gvk.group, &gvk.kind)
+                {
+                    let policy =
+                        rbac.get_or_insert_with(|| crate::rbac::view::policy(&set.objects));
+                    let records = crate::rbac::view::who_can_records(policy, verb, resource);
+                    return Node::new(Value::List(records.iter().map(json_node).collect()), 0, 0);
+                }
                 let items = set
                     .objects
                     .iter()

@@ -1,12 +1,12 @@
 //! Permissions gained and lost per subject between two sets of manifests
 //! (spec/rbac.md §8).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::matching::ALL;
-use super::model::{Rule, Subject};
+use super::model::{Rule, Subject, SubjectKind};
 use super::policy::Policy;
-use super::query::{cluster_scoped, effective, Effective, Identity, Scope};
+use super::query::{cluster_scoped, Effective, Identity, SA_PREFIX};
 use super::risks::{Risk, RISKS};
 
 /// One permission: a verb on one resource (or URL), in one place.
@@ -30,14 +30,13 @@ impl Atom {
     /// Whether this permission includes `other` (wildcards, `*/sub`, URL prefixes, a
     /// cluster-wide grant including every namespace).
     pub fn covers(&self, other: &Atom) -> bool {
-        let rule = self.as_rule();
         let place = self.namespace.is_none() || self.namespace == other.namespace;
         let verb = self.verb == ALL || self.verb == other.verb;
         if self.url != other.url || !place || !verb {
             return false;
         }
         if self.url {
-            return super::matching::non_resource_url_matches(&rule, &other.resource);
+            return super::matching::non_resource_url_matches(&self.as_rule(), &other.resource);
         }
         let group = self.api_group == ALL || self.api_group == other.api_group;
         let resource = self.resource == ALL
@@ -159,13 +158,14 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     // In the order people read them: `group:…`, `sa:NS/NAME`, `user:…`.
     let mut subjects: Vec<Subject> = subjects.into_iter().collect();
     subjects.sort_by_cached_key(|s| s.to_string());
+    let (old_index, new_index) = (principals(old), principals(new));
     let mut out = Vec::new();
     for subject in subjects {
         let Some(who) = Identity::of_subject(&subject) else {
             continue;
         };
-        let before = with_atoms(old, &who);
-        let after = with_atoms(new, &who);
+        let before = with_atoms(old, &old_index, &who);
+        let after = with_atoms(new, &new_index, &who);
         for (gained, from, against) in [(false, &before, &after), (true, &after, &before)] {
             let mut seen = BTreeSet::new();
             for (atom, via) in from {
@@ -185,9 +185,129 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     out
 }
 
-fn with_atoms(policy: &Policy, who: &Identity) -> Vec<(Atom, Effective)> {
-    effective(policy, who, &Scope::Any)
+/// The bindings naming each principal, in binding order: `u:USER` for a User subject and for
+/// a ServiceAccount subject (by its user name `system:serviceaccount:NS:NAME`), `g:GROUP` for
+/// a Group. Subjects the authorizer ignores are left out.
+fn principals(policy: &Policy) -> HashMap<String, Vec<usize>> {
+    let mut out: HashMap<String, Vec<usize>> = HashMap::new();
+    for (b, binding) in policy.bindings.iter().enumerate() {
+        for s in &binding.subjects {
+            let key = match (&s.kind, &s.namespace) {
+                (SubjectKind::User, _) => format!("u:{}", s.name),
+                (SubjectKind::Group, _) => format!("g:{}", s.name),
+                (SubjectKind::ServiceAccount, Some(ns)) => format!("u:{SA_PREFIX}{ns}:{}", s.name),
+                _ => continue,
+            };
+            let list = out.entry(key).or_default();
+            if list.last() != Some(&b) {
+                list.push(b);
+            }
+        }
+    }
+    out
+}
+
+/// [`effective`] in every namespace, through the index of [`principals`] rather than by
+/// matching the identity against every binding subject.
+fn effective_indexed(
+    policy: &Policy,
+    index: &HashMap<String, Vec<usize>>,
+    who: &Identity,
+) -> Vec<Effective> {
+    let keys = who
+        .user
+        .iter()
+        .map(|u| format!("u:{u}"))
+        .chain(who.groups.iter().map(|g| format!("g:{g}")));
+    let mut bindings: Vec<usize> = keys
+        .filter_map(|k| index.get(&k))
+        .flatten()
+        .copied()
+        .collect();
+    bindings.sort_unstable();
+    bindings.dedup();
+    let mut out = Vec::new();
+    for b in bindings {
+        if let Some(r) = policy.resolved[b] {
+            for i in 0..policy.roles[r].rules.len() {
+                out.push(Effective {
+                    namespace: policy.bindings[b].namespace.clone(),
+                    binding: b,
+                    role: r,
+                    rule: i,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn with_atoms(
+    policy: &Policy,
+    index: &HashMap<String, Vec<usize>>,
+    who: &Identity,
+) -> Vec<(Atom, Effective)> {
+    effective_indexed(policy, index, who)
         .into_iter()
         .flat_map(|e| atoms(policy, &e).into_iter().map(move |a| (a, e.clone())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{self, Limits};
+    use crate::rbac::policy::Builder;
+    use crate::rbac::query::{effective, Scope};
+
+    #[test]
+    fn the_index_finds_the_same_rules_as_matching_every_subject() {
+        let text = "\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: r}
+rules: [{apiGroups: [\"\"], resources: [pods], verbs: [get]}, {nonResourceURLs: [/x], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: a, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}
+subjects:
+  - {kind: ServiceAccount, name: api}
+  - {kind: Group, name: \"system:serviceaccounts:shop\"}
+  - {kind: User, name: \"system:serviceaccount:shop:api\"}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: b}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}
+subjects:
+  - {kind: Group, name: \"system:authenticated\"}
+  - {kind: ServiceAccount, name: nowhere}
+  - {kind: User, name: alice}
+  - {kind: Robot, name: alice}
+";
+        let mut builder = Builder::new();
+        builder.add("t.yaml", &manifest::load(text, &Limits::default()).unwrap());
+        let policy = builder.finish();
+        let index = principals(&policy);
+        for who in [
+            "sa:shop/api",
+            "sa:other/x",
+            "user:alice",
+            "user:bob",
+            "group:system:authenticated",
+        ] {
+            let who = Identity::parse(who).unwrap();
+            assert_eq!(
+                effective_indexed(&policy, &index, &who),
+                effective(&policy, &who, &Scope::Any),
+                "{who:?}"
+            );
+        }
+        assert_eq!(
+            effective_indexed(&policy, &index, &Identity::parse("sa:shop/api").unwrap()).len(),
+            4
+        );
+    }
 }

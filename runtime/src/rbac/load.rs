@@ -3,7 +3,9 @@
 
 use super::model::Origin;
 use super::policy::{Builder, Policy};
-use crate::manifest::{self, Limits};
+use rayon::prelude::*;
+
+use crate::manifest::{self, Limits, Loaded};
 use crate::runner::inputs;
 
 /// The name the built-in defaults are reported under.
@@ -28,17 +30,19 @@ pub fn load(paths: &[String], with_defaults: bool, limits: &Limits) -> Policy {
     for e in listing {
         builder.error(origin(&e.file, e.line.unwrap_or(0)), e.message);
     }
-    for input in &found {
-        let bytes = match inputs::read(input, limits.max_bytes) {
-            Ok(b) => b,
-            Err(message) => {
-                builder.error(origin(&input.name, 0), message);
-                continue;
-            }
-        };
-        match manifest::load_bytes(&bytes, limits) {
+    // Files are read and parsed in parallel, then added in input order (later definitions
+    // replace earlier ones, so the order matters).
+    let parsed: Vec<Result<Loaded, (u32, String)>> = found
+        .par_iter()
+        .map(|input| {
+            let bytes = inputs::read(input, limits.max_bytes).map_err(|m| (0, m))?;
+            manifest::load_bytes(&bytes, limits).map_err(|e| (e.line, e.message))
+        })
+        .collect();
+    for (input, result) in found.iter().zip(parsed) {
+        match result {
             Ok(loaded) => builder.add(&input.name, &loaded),
-            Err(e) => builder.error(origin(&input.name, e.line), e.message),
+            Err((line, message)) => builder.error(origin(&input.name, line), message),
         }
     }
     builder.finish()

@@ -11,3 +11,4 @@ pub mod model;
 pub mod policy;
 pub mod query;
 pub mod risks;
+pub mod view;

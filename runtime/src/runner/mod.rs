@@ -26,6 +26,7 @@ use crate::eval::{
     RuleInfo,
 };
 use crate::manifest::{self, format_path, Node, Object};
+use crate::rbac;
 use crate::schema_check::{self, Validator};
 use exceptions::{Date, Exception};
 pub use inputs::{Input, Source};
@@ -475,6 +476,10 @@ const STOP_BATCH: usize = 256;
 /// First pass for set rules: the objects of the kinds that `objects(Kind)` reads.
 fn collect_set(policies: &PolicySet, inputs: &[Input], options: &Options) -> Vec<Node> {
     let kinds = policies.set_kinds();
+    // `who_can` reads the RBAC objects of the run.
+    let views = kinds
+        .iter()
+        .any(|k| rampart_compiler::views::who_can_question(&k.group, &k.kind).is_some());
     let per_file: Vec<Vec<Node>> = inputs
         .par_iter()
         .map(|input| {
@@ -484,7 +489,9 @@ fn collect_set(policies: &PolicySet, inputs: &[Input], options: &Options) -> Vec
             let Ok(bytes) = inputs::read(input, options.load_limits.max_bytes) else {
                 return Vec::new();
             };
-            if !may_hold_kind(&bytes, kinds) {
+            // Every RBAC kind name contains `Role`.
+            let rbac_hint = views && memchr::memmem::find(&bytes, b"Role").is_some();
+            if !rbac_hint && !may_hold_kind(&bytes, kinds) {
                 return Vec::new();
             }
             let Ok(loaded) = manifest::load_bytes(&bytes, &options.load_limits) else {
@@ -493,7 +500,10 @@ fn collect_set(policies: &PolicySet, inputs: &[Input], options: &Options) -> Vec
             loaded
                 .objects
                 .into_iter()
-                .filter(|o| kinds.iter().any(|k| k.matches(&o.api_version, &o.kind)))
+                .filter(|o| {
+                    kinds.iter().any(|k| k.matches(&o.api_version, &o.kind))
+                        || (views && rbac::view::is_rbac_object(&o.api_version, &o.kind))
+                })
                 .map(|o| o.node)
                 .collect()
         })

@@ -169,6 +169,9 @@ pub fn has_autogen(rule: &Rule) -> bool {
 /// The construct of a set rule, or `None` when the rule reads only its own object.
 pub fn unsupported(rule: &Rule) -> Option<String> {
     rule.reads_kinds.first().map(|gvk| {
+        if crate::views::is_view(gvk) {
+            return format!("set rule: {}", crate::views::NOT_EXPORTED);
+        }
         format!(
             "set rule: `objects({})` reads other objects, which CEL admission policies cannot see",
             gvk.kind
@@ -1112,6 +1115,9 @@ impl<'a> Cx<'a> {
                     ImageField::Digest => "digest",
                 };
                 Ok(C::atom(format!("{}.{name}", c.paren())))
+            }
+            ExprKind::Objects(gvk) if crate::views::is_view(gvk) => {
+                Err(crate::views::NOT_EXPORTED.to_string())
             }
             ExprKind::Objects(gvk) => Err(format!(
                 "`objects({})` reads other objects, which CEL admission policies cannot see",

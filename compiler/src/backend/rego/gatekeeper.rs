@@ -114,6 +114,10 @@ pub fn export_engines(
             errors.push(error("match", "the rule matches no kind".into()));
             continue;
         }
+        if rule.reads_kinds.iter().any(crate::views::is_view) {
+            errors.push(error("who_can()", crate::views::NOT_EXPORTED.into()));
+            continue;
+        }
         for gvk in &rule.reads_kinds {
             if gvk.version.is_empty() {
                 errors.push(error(
