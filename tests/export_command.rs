@@ -253,10 +253,12 @@ fn check_target_reports_what_a_target_cannot_express() {
     );
     for g in &gaps {
         assert_eq!(g["level"], "warning");
-        assert!(g["message"]
-            .as_str()
-            .unwrap()
-            .contains("cannot be exported to vap"));
+        let message = g["message"].as_str().unwrap();
+        assert!(
+            message.contains("cannot be exported to vap")
+                || message.contains("it runs only in `rampart test` (CI)"),
+            "{message}"
+        );
         assert!(g["file"].as_str().unwrap().ends_with(".rp"), "{g:#}");
     }
     let dir = scratch("gaps-vap");

@@ -31,7 +31,16 @@ fn privileged(mut pod: Value) -> Value {
     pod
 }
 
+/// A Deployment of two replicas of `pod`, spread over nodes (the standard library asks
+/// replicated workloads to spread).
 fn deployment_of(pod: &Value) -> Value {
+    let mut spec = pod["spec"].clone();
+    spec["topologySpreadConstraints"] = json!([{
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"app": "web"}},
+    }]);
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -39,7 +48,7 @@ fn deployment_of(pod: &Value) -> Value {
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app": "web"}},
-            "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod["spec"]},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": spec},
         },
     })
 }

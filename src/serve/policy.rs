@@ -94,10 +94,28 @@ impl Snapshot {
         let modules = policies::load_set(&module)?;
         let set = PolicySet::new(modules.iter().collect())?;
         set.check_params(&config.params)?;
-        let rules = set.rules().len();
+        // Rules that read other objects (`objects(Kind)`, `who_can`) judge the objects checked
+        // together, which one admission request does not carry: they run in CI only.
+        let whole_run: Vec<&str> = set
+            .rules()
+            .iter()
+            .filter(|r| !r.reads_kinds.is_empty())
+            .map(|r| r.id.as_str())
+            .collect();
+        let selected: Vec<String> = module
+            .selected
+            .iter()
+            .filter(|id| !whole_run.contains(&id.as_str()))
+            .cloned()
+            .collect();
+        let rules = set
+            .rules()
+            .iter()
+            .filter(|r| r.reads_kinds.is_empty())
+            .count();
         drop(set);
         let options = runner::Options {
-            rules: Some(module.selected.clone()),
+            rules: Some(selected),
             params: config.params,
             exceptions: config.exceptions,
             today,
