@@ -108,8 +108,8 @@ fn webhook_manifests_pass_the_standard_library_and_the_kubernetes_schema() {
         assert!(covers(group, resource), "{group}/{resource}: {rules:#?}");
     }
     assert!(
-        !covers("", "configmaps"),
-        "no rule of the library matches ConfigMaps"
+        !covers("", "limitranges"),
+        "no rule of the library matches LimitRanges"
     );
 
     let deployment = find(&all, "Deployment");

@@ -356,7 +356,12 @@ fn manifests(
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": {"name": NAME, "namespace": ns, "labels": labels},
-        "spec": {"minAvailable": 1, "selector": {"matchLabels": selector}},
+        // A replica stuck unready must not block node drains.
+        "spec": {
+            "minAvailable": 1,
+            "selector": {"matchLabels": selector},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
     });
     files.push(("40-deployment.yaml", vec![deployment, service, budget]));
 

@@ -11,7 +11,15 @@ use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");
+/// `../shared` beside the repository: found from the workspace root (the folder holding
+/// `Cargo.lock`), as this module is also compiled into the root crate's tests.
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .expect("the workspace root holds Cargo.lock")
+        .join("../shared")
+}
 
 /// A minimal OpenAPI v3 structural validator: type, properties, required, items,
 /// additionalProperties, enum, int-or-string and preserve-unknown-fields.
@@ -103,7 +111,7 @@ pub fn structural(schema: &Json, at: &str, errors: &mut Vec<String>) {
 /// `../shared/schemas/<dir>/<file>`.
 pub fn crd_schema(dir: &str, file: &str, version: &str) -> Json {
     use serde::Deserialize;
-    let text = std::fs::read_to_string(Path::new(SHARED).join("schemas").join(dir).join(file))
+    let text = std::fs::read_to_string(shared().join("schemas").join(dir).join(file))
         .expect("the CRD schemas are in ../shared/schemas");
     for d in serde_yaml_ng::Deserializer::from_str(&text) {
         let d = Json::deserialize(d).unwrap();
@@ -288,13 +296,13 @@ pub fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 pub fn corpus(sub: &str) -> Vec<(String, Node)> {
     let mut files = Vec::new();
-    yaml_files(&Path::new(SHARED).join("corpus").join(sub), &mut files);
+    yaml_files(&shared().join("corpus").join(sub), &mut files);
     files.sort();
     let mut out = Vec::new();
     for f in files {
         let bytes = std::fs::read(&f).expect("readable");
         if let Ok(loaded) = manifest::load_bytes(&bytes, &manifest::Limits::default()) {
-            let name = f.strip_prefix(SHARED).unwrap_or(&f).display().to_string();
+            let name = f.strip_prefix(shared()).unwrap_or(&f).display().to_string();
             out.extend(loaded.objects.into_iter().map(|o| {
                 (
                     format!("{name} {}/{}", o.kind, o.name.clone().unwrap_or_default()),
