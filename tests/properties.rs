@@ -280,7 +280,7 @@ proptest! {
             panic!("{source}\n{:?}", compilation.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>())
         });
         let mut files: Vec<(String, String)> = Vec::new();
-        files.extend(gatekeeper::export(&program).unwrap().into_iter().map(|f| (f.path, f.contents)));
+        files.extend(gatekeeper::export(&program).unwrap().files.into_iter().map(|f| (f.path, f.contents)));
         for (exported, errors) in [
             kyverno::export_cluster_policies_all(&program),
             kyverno::export_validating_policies_all(&program),
@@ -325,7 +325,7 @@ fn a_title_with_line_breaks_stays_in_its_comment() {
         &schema,
     );
     let program = compilation.program.unwrap();
-    let files = gatekeeper::export(&program).unwrap();
+    let files = gatekeeper::export(&program).unwrap().files;
     // The Constraint (constraints/) and its template (templates/) each head their file.
     let objects: Vec<_> = files
         .iter()

@@ -34,7 +34,7 @@ fn whole_run_rules() -> Vec<String> {
     let ids: Vec<String> = program
         .rules
         .iter()
-        .filter(|r| !r.reads_kinds.is_empty())
+        .filter(|r| r.reads_other_objects())
         .map(|r| r.id.clone())
         .collect();
     assert!(!ids.is_empty(), "the library has set rules");
@@ -136,4 +136,26 @@ fn webhook_verdicts_equal_rampart_test_on_the_corpus_and_psa_fixtures() {
     // The corpus has 697 objects, the fixtures 91 pods; many are denied.
     assert!(compared >= 697 + 91, "{compared} objects compared");
     assert!(denied > 100, "{denied} denied");
+}
+
+/// What the webhook reads from a compiled module (which may come without its source, as a
+/// bundle) says which rules read other objects as the compiler does.
+#[test]
+fn the_module_records_which_rules_read_other_objects() {
+    let program = rampart_stdlib::compile()
+        .program
+        .expect("the standard library compiles");
+    let wasm = rampart_compiler::backend::wasm::compile(&program).expect("it compiles to Wasm");
+    let meta = rampart_runtime::eval::read_metadata(&wasm).unwrap();
+    assert_eq!(meta.rules.len(), program.rules.len());
+    for rule in &program.rules {
+        let info = meta.rules.iter().find(|i| i.id == rule.id).unwrap();
+        assert_eq!(
+            info.reads_other_objects(),
+            rule.reads_other_objects(),
+            "{}",
+            rule.id
+        );
+    }
+    assert!(whole_run_rules().len() < program.rules.len());
 }

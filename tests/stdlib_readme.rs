@@ -28,7 +28,7 @@ fn render() -> String {
             .map(|t| t.gvk.kind.as_str())
             .collect();
         kinds.dedup();
-        let set_rule = if r.reads_kinds.is_empty() {
+        let set_rule = if !r.reads_other_objects() {
             ""
         } else {
             " (set rule)"

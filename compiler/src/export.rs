@@ -7,7 +7,6 @@ use crate::backend::cel::{self, kyverno, vap};
 use crate::backend::rego::gatekeeper;
 use crate::diagnostics::{Diagnostic, Files};
 use crate::ir::{Program, Rule};
-use crate::views;
 
 /// An export target other than `wasm`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,16 +65,6 @@ struct Problem {
 /// Exports `program` to `target`; `files` locates the rules in the diagnostics.
 pub fn export(program: &Program, target: Target, files: &Files) -> Export {
     let mut problems = Vec::new();
-    // Rules that read a view need the whole run, which no admission engine sees.
-    let (viewless, view_rules) = without_views(program);
-    problems.extend(view_rules.into_iter().map(|rule| Problem {
-        rule,
-        other: None,
-        message: views::NOT_EXPORTED.to_string(),
-        error: false,
-    }));
-    let located = program;
-    let program = &viewless;
     let mut out: Vec<(String, String)> = Vec::new();
     let from_cel = |e: cel::ExportError| Problem {
         message: e.to_string(),
@@ -90,46 +79,22 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
             } else {
                 gatekeeper::Engines::Rego
             };
-            let kept;
-            let program = if referential {
-                program
-            } else {
-                let (rules, left_out): (Vec<Rule>, Vec<Rule>) = program
-                    .rules
-                    .iter()
-                    .cloned()
-                    .partition(|r| r.reads_kinds.is_empty());
-                problems.extend(left_out.into_iter().map(|r| Problem {
-                    message: format!(
-                        "rule `{}` reads other objects (`objects(...)`): at admission its verdict \
-                         would depend on what Gatekeeper has synced, not on the manifests \
-                         `rampart test` checks; export it with `--referential`",
-                        r.id
-                    ),
-                    rule: r.id,
-                    other: None,
-                    error: false,
-                }));
-                kept = Program {
-                    rules,
-                    source_digest: program.source_digest.clone(),
-                };
-                &kept
+            let problem = |e: gatekeeper::ExportError, error: bool| Problem {
+                message: e.to_string(),
+                error,
+                rule: e.rule,
+                other: e.other,
             };
-            match gatekeeper::export_engines(program, engines) {
-                Ok((written, skipped)) => {
-                    out.extend(written.into_iter().map(|f| (f.path, f.contents)));
-                    problems.extend(skipped.into_iter().map(|e| Problem {
+            match gatekeeper::export_engines(program, engines, referential) {
+                Ok(exported) => {
+                    out.extend(exported.files.into_iter().map(|f| (f.path, f.contents)));
+                    problems.extend(exported.gaps.into_iter().map(|e| problem(e, false)));
+                    problems.extend(exported.rego_only.into_iter().map(|e| Problem {
                         message: format!("{e}; its template has the Rego engine only"),
                         ..from_cel(e)
                     }));
                 }
-                Err(errors) => problems.extend(errors.into_iter().map(|e| Problem {
-                    message: e.to_string(),
-                    error: true,
-                    rule: e.rule,
-                    other: e.other,
-                })),
+                Err(errors) => problems.extend(errors.into_iter().map(|e| problem(e, true))),
             }
         }
         Target::Kyverno { .. } | Target::KyvernoVpol | Target::Vap => {
@@ -150,29 +115,12 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
     out.sort();
     let diagnostics = problems
         .into_iter()
-        .map(|p| locate(located, files, p))
+        .map(|p| locate(program, files, p))
         .collect();
     Export {
         files: out,
         diagnostics,
     }
-}
-
-/// The program without the rules that read a view (`who_can`), and those rules' ids.
-fn without_views(program: &Program) -> (Program, Vec<String>) {
-    let (kept, dropped): (Vec<Rule>, Vec<Rule>) = program
-        .rules
-        .iter()
-        .cloned()
-        .partition(|r| !r.reads_kinds.iter().any(views::is_view));
-    let ids = dropped.into_iter().map(|r| r.id).collect();
-    (
-        Program {
-            rules: kept,
-            source_digest: program.source_digest.clone(),
-        },
-        ids,
-    )
 }
 
 fn rule<'a>(program: &'a Program, id: &str) -> Option<&'a Rule> {

@@ -185,6 +185,22 @@ pub struct Rule {
     pub origin: Origin,
 }
 
+impl Rule {
+    /// Whether the rule reads objects other than the one it judges (`objects(Kind)` or a
+    /// view such as `who_can`): its verdict depends on the objects checked together, which
+    /// one admission request does not carry. The webhook leaves such rules out, and so does
+    /// the Gatekeeper export without `--referential` (spec/admission.md).
+    pub fn reads_other_objects(&self) -> bool {
+        !self.reads_kinds.is_empty()
+    }
+
+    /// Whether the rule reads a view (`who_can`): the effective permissions of all the
+    /// objects of a run, which no export target can see (spec/rbac.md §11).
+    pub fn reads_view(&self) -> bool {
+        self.reads_kinds.iter().any(crate::views::is_view)
+    }
+}
+
 /// Where a rule is defined: a file of the compilation and the byte range of the rule's name.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Origin {

@@ -403,7 +403,7 @@ fn differential(program: &Program, objects: &[(String, Node)], dialect: Dialect)
         let json = node.to_json();
         let wasm = reference.verdicts(node);
         for rule in &program.rules {
-            if !rule.reads_kinds.is_empty() {
+            if rule.reads_other_objects() {
                 continue;
             }
             let got = cel_verdict(&env, rule, dialect, &json, &constraint_params(rule), None);
@@ -599,7 +599,7 @@ fn stdlib_exports() {
     let set_rules = program
         .rules
         .iter()
-        .filter(|r| !r.reads_kinds.is_empty())
+        .filter(|r| r.reads_other_objects())
         .count();
     eprintln!(
         "{} rules ({set_rules} set rules): {} VAP files, {} ClusterPolicy files, {} ValidatingPolicy files",
@@ -716,7 +716,7 @@ fn stdlib_expressions_escape_reserved_words_and_agree_across_targets() {
     let program = stdlib();
     let mut checked = 0;
     let mut compared = 0;
-    for rule in program.rules.iter().filter(|r| r.reads_kinds.is_empty()) {
+    for rule in program.rules.iter().filter(|r| !r.reads_other_objects()) {
         let mut by_dialect = Vec::new();
         for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
             let compiled = rcel::compile_rule(rule, dialect, "test").expect("compiles");

@@ -47,14 +47,11 @@ fn program_of(sources: Vec<(String, String)>) -> Program {
     }
 }
 
-/// The standard library as the Gatekeeper exporter is given it: without the rules that read
-/// `who_can`, which no target carries.
+/// The standard library.
 fn stdlib_program() -> Program {
     let c = rampart_stdlib::compile();
-    let program = c
-        .program
-        .unwrap_or_else(|| panic!("the stdlib compiles: {:?}", c.diagnostics));
-    common::without_views(program)
+    c.program
+        .unwrap_or_else(|| panic!("the stdlib compiles: {:?}", c.diagnostics))
 }
 
 fn load(text: &str) -> Vec<Node> {
@@ -117,8 +114,11 @@ fn docs(file: &OutputFile) -> Vec<Json> {
         .collect()
 }
 
+/// The export of `program`, whose gaps must be exactly the rules that read `who_can`.
 fn export(program: &Program) -> Exported {
-    let files = gatekeeper::export(program).unwrap_or_else(|e| panic!("export fails: {e:?}"));
+    let exported = gatekeeper::export(program).unwrap_or_else(|e| panic!("export fails: {e:?}"));
+    assert_gaps_are_views(program, &exported);
+    let files = exported.files;
     let mut rules = BTreeMap::new();
     let mut constraints = BTreeMap::new();
     for f in &files {
@@ -667,23 +667,43 @@ fn check_output(files: &[OutputFile]) {
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
+/// The rules the export leaves out are those that read `who_can`, each with why.
+fn assert_gaps_are_views(program: &Program, exported: &gatekeeper::Exported) {
+    let views: Vec<&str> = program
+        .rules
+        .iter()
+        .filter(|r| r.reads_view())
+        .map(|r| r.id.as_str())
+        .collect();
+    let gaps: Vec<&str> = exported.gaps.iter().map(|e| e.rule.as_str()).collect();
+    assert_eq!(gaps, views);
+    for gap in &exported.gaps {
+        assert!(gap.to_string().contains("reads `who_can`"), "{gap}");
+    }
+}
+
 #[test]
 fn templates_validate_against_the_crd() {
     for program in [constructs(), stdlib_program()] {
-        let files = gatekeeper::export(&program).unwrap();
+        let exported = gatekeeper::export(&program).unwrap();
+        assert_gaps_are_views(&program, &exported);
+        let exported_rules = program.rules.len() - exported.gaps.len();
+        let reads_others = program
+            .rules
+            .iter()
+            .any(|r| r.reads_other_objects() && !r.reads_view());
         assert_eq!(
-            files.len(),
-            2 * program.rules.len()
-                + program.rules.iter().any(|r| !r.reads_kinds.is_empty()) as usize
+            exported.files.len(),
+            2 * exported_rules + reads_others as usize
         );
-        check_output(&files);
+        check_output(&exported.files);
     }
 }
 
 #[test]
 fn output_is_deterministic() {
-    let a = gatekeeper::export(&constructs()).unwrap();
-    let b = gatekeeper::export(&constructs()).unwrap();
+    let a = gatekeeper::export(&constructs()).unwrap().files;
+    let b = gatekeeper::export(&constructs()).unwrap().files;
     assert_eq!(a, b);
     let paths: Vec<&str> = a.iter().map(|f| f.path.as_str()).collect();
     let mut sorted = paths.clone();
@@ -693,7 +713,7 @@ fn output_is_deterministic() {
 
 #[test]
 fn set_rules_come_with_a_syncset() {
-    let files = gatekeeper::export(&constructs()).unwrap();
+    let files = gatekeeper::export(&constructs()).unwrap().files;
     let sync = files
         .iter()
         .find(|f| f.path == "templates/sync.yaml")
@@ -715,7 +735,7 @@ fn set_rules_come_with_a_syncset() {
 
 #[test]
 fn pod_rules_match_pods_and_controllers() {
-    let files = gatekeeper::export(&constructs()).unwrap();
+    let files = gatekeeper::export(&constructs()).unwrap().files;
     let f = files
         .iter()
         .find(|f| f.path == "constraints/t-images.yaml")
@@ -744,7 +764,7 @@ fn pod_rules_match_pods_and_controllers() {
 
 #[test]
 fn snapshots() {
-    let files = gatekeeper::export(&constructs()).unwrap();
+    let files = gatekeeper::export(&constructs()).unwrap().files;
     for name in [
         "templates/t-images.yaml",
         "constraints/t-images.yaml",
@@ -762,14 +782,16 @@ fn snapshots() {
 #[test]
 fn cel_engine_beside_rego() {
     for program in [constructs(), stdlib_program()] {
-        let rego_only = gatekeeper::export(&program).unwrap();
-        let (files, skipped) =
-            gatekeeper::export_engines(&program, gatekeeper::Engines::RegoAndCel).unwrap();
+        let rego_only = gatekeeper::export(&program).unwrap().files;
+        let exported =
+            gatekeeper::export_engines(&program, gatekeeper::Engines::RegoAndCel, true).unwrap();
+        assert_gaps_are_views(&program, &exported);
+        let (files, skipped) = (exported.files, exported.rego_only);
         check_output(&files);
         let set_rules: Vec<&str> = program
             .rules
             .iter()
-            .filter(|r| !r.reads_kinds.is_empty())
+            .filter(|r| r.reads_other_objects() && !r.reads_view())
             .map(|r| r.id.as_str())
             .collect();
         let skipped_ids: Vec<&str> = skipped.iter().map(|e| e.rule.as_str()).collect();
@@ -796,15 +818,19 @@ fn cel_engine_beside_rego() {
                 with_cel += has_cel as usize;
             }
         }
-        assert_eq!(with_cel, program.rules.len() - skipped_ids.len());
+        assert_eq!(
+            with_cel,
+            program.rules.len() - exported.gaps.len() - skipped_ids.len()
+        );
         assert!(with_cel > 0);
     }
 }
 
 #[test]
 fn cel_snapshots() {
-    let (files, _) =
-        gatekeeper::export_engines(&constructs(), gatekeeper::Engines::RegoAndCel).unwrap();
+    let files = gatekeeper::export_engines(&constructs(), gatekeeper::Engines::RegoAndCel, true)
+        .unwrap()
+        .files;
     for name in ["t-images.yaml", "t-scoped.yaml"] {
         let path = format!("templates/{name}");
         let f = files.iter().find(|f| f.path == path).unwrap();
@@ -821,7 +847,7 @@ fn write_stdlib_export() {
         return;
     };
     std::fs::create_dir_all(&dir).unwrap();
-    for f in gatekeeper::export(&stdlib_program()).unwrap() {
+    for f in gatekeeper::export(&stdlib_program()).unwrap().files {
         let path = Path::new(&dir).join(&f.path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, f.contents).unwrap();

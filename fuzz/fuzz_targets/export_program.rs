@@ -27,8 +27,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = wasm::compile(&program).expect("a checked program compiles to Wasm");
-    if let Ok(files) = gatekeeper::export(&program) {
-        files.iter().for_each(|f| reads_back(&f.path, &f.contents));
+    if let Ok(exported) = gatekeeper::export(&program) {
+        exported.files.iter().for_each(|f| reads_back(&f.path, &f.contents));
     }
     for (files, _cannot_express) in [
         kyverno::export_cluster_policies_all(&program),

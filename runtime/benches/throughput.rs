@@ -88,7 +88,8 @@ impl RegoRule {
 /// its own engine with `data.inventory` set to `inventory`.
 fn rego_rules(program: &Program, inventory: &regorus::Value) -> Vec<RegoRule> {
     let files = rampart_compiler::backend::rego::gatekeeper::export(program)
-        .expect("the Gatekeeper export");
+        .expect("the Gatekeeper export")
+        .files;
     let mut templates = BTreeMap::new();
     let mut constraints = BTreeMap::new();
     for f in &files {

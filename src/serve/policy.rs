@@ -99,7 +99,7 @@ impl Snapshot {
         let whole_run: Vec<&str> = set
             .rules()
             .iter()
-            .filter(|r| !r.reads_kinds.is_empty())
+            .filter(|r| r.reads_other_objects())
             .map(|r| r.id.as_str())
             .collect();
         let selected: Vec<String> = module
@@ -111,7 +111,7 @@ impl Snapshot {
         let rules = set
             .rules()
             .iter()
-            .filter(|r| r.reads_kinds.is_empty())
+            .filter(|r| !r.reads_other_objects())
             .count();
         drop(set);
         let options = runner::Options {

@@ -220,15 +220,6 @@ pub fn stdlib() -> Program {
         .expect("the standard library compiles")
 }
 
-/// `program` without the rules that read `who_can` (the effective permissions of a whole
-/// run), which no export target carries (spec/rbac.md §11): what an exporter is given.
-pub fn without_views(mut program: Program) -> Program {
-    program
-        .rules
-        .retain(|r| !r.reads_kinds.iter().any(rampart_compiler::views::is_view));
-    program
-}
-
 pub struct Reference {
     policies: Policies,
 }

@@ -319,6 +319,15 @@ pub struct RuleInfo {
     pub outcomes: Vec<OutcomeInfo>,
 }
 
+impl RuleInfo {
+    /// Whether the rule reads objects other than the one it judges: the module's record of
+    /// [`rampart_compiler::ir::Rule::reads_other_objects`], for modules loaded without their
+    /// source (a `policies.wasm` bundle).
+    pub fn reads_other_objects(&self) -> bool {
+        !self.reads_kinds.is_empty()
+    }
+}
+
 /// The `rampart.meta` section.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Metadata {

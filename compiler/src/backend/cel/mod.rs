@@ -168,10 +168,10 @@ pub fn has_autogen(rule: &Rule) -> bool {
 
 /// The construct of a set rule, or `None` when the rule reads only its own object.
 pub fn unsupported(rule: &Rule) -> Option<String> {
+    if rule.reads_view() {
+        return Some(format!("set rule: {}", crate::views::NOT_EXPORTED));
+    }
     rule.reads_kinds.first().map(|gvk| {
-        if crate::views::is_view(gvk) {
-            return format!("set rule: {}", crate::views::NOT_EXPORTED);
-        }
         format!(
             "set rule: `objects({})` reads other objects, which CEL admission policies cannot see",
             gvk.kind

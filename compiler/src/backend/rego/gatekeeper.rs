@@ -80,19 +80,36 @@ impl fmt::Display for ExportError {
 
 impl std::error::Error for ExportError {}
 
-/// Exports every rule of `program`: files sorted by path, the same bytes on every run.
-pub fn export(program: &ir::Program) -> Result<Vec<OutputFile>, Vec<ExportError>> {
-    export_engines(program, Engines::Rego).map(|(files, _)| files)
+/// What an export produced.
+#[derive(Clone, Debug, Default)]
+pub struct Exported {
+    /// The files, sorted by path: the same bytes on every run.
+    pub files: Vec<OutputFile>,
+    /// The rules left out, each with why (a rule that reads `who_can`; without
+    /// `referential`, a rule that reads other objects): the other rules are exported.
+    pub gaps: Vec<ExportError>,
+    /// With [`Engines::RegoAndCel`]: the rules whose template has no CEL engine (the
+    /// construct CEL cannot express), only the Rego one.
+    pub rego_only: Vec<cel::ExportError>,
 }
 
-/// Exports every rule with the given engines. With [`Engines::RegoAndCel`], the second
-/// element lists the rules whose template has no CEL engine (the construct CEL cannot
-/// express), to be reported as warnings.
+/// Exports every rule of `program` that Gatekeeper can run, the rules that read other
+/// objects included (through a SyncSet); the others are [`Exported::gaps`].
+pub fn export(program: &ir::Program) -> Result<Exported, Vec<ExportError>> {
+    export_engines(program, Engines::Rego, true)
+}
+
+/// Exports every rule that Gatekeeper can run with the given engines; with `referential`,
+/// also the rules that read other objects (else they are gaps: at admission their verdict
+/// would depend on what Gatekeeper has synced). The error is every problem that stops the
+/// whole export (a name clash, a rule matching no kind).
 pub fn export_engines(
     program: &ir::Program,
     engines: Engines,
-) -> Result<(Vec<OutputFile>, Vec<cel::ExportError>), Vec<ExportError>> {
-    let mut cel_skipped = Vec::new();
+    referential: bool,
+) -> Result<Exported, Vec<ExportError>> {
+    let mut rego_only = Vec::new();
+    let mut gaps = Vec::new();
     let mut errors = Vec::new();
     let mut files = Vec::new();
     let mut claims = names::Claims::default();
@@ -107,15 +124,24 @@ pub fn export_engines(
             message,
             other: None,
         };
+        if rule.reads_view() {
+            gaps.push(error("who_can()", crate::views::NOT_EXPORTED.into()));
+            continue;
+        }
+        if rule.reads_other_objects() && !referential {
+            gaps.push(error(
+                "reading other objects (`objects(...)`)",
+                "at admission its verdict would depend on what Gatekeeper has synced, not on \
+                 the manifests `rampart test` checks; export it with `--referential`"
+                    .into(),
+            ));
+            continue;
+        }
         // The template's name is its kind in lowercase; files are named after the Constraint.
         claims.claim("ConstraintTemplate kind", &kind, &rule.id);
         claims.claim("Constraint name", &name, &rule.id);
         if rule.matcher.targets.is_empty() {
             errors.push(error("match", "the rule matches no kind".into()));
-            continue;
-        }
-        if rule.reads_kinds.iter().any(crate::views::is_view) {
-            errors.push(error("who_can()", crate::views::NOT_EXPORTED.into()));
             continue;
         }
         for gvk in &rule.reads_kinds {
@@ -132,7 +158,7 @@ pub fn export_engines(
             Engines::RegoAndCel => match cel::compile_rule(rule, Dialect::Gatekeeper, TARGET_CEL) {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    cel_skipped.push(e);
+                    rego_only.push(e);
                     None
                 }
             },
@@ -200,7 +226,11 @@ pub fn export_engines(
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((files, cel_skipped))
+    Ok(Exported {
+        files,
+        gaps,
+        rego_only,
+    })
 }
 
 fn to_yaml(v: &Json) -> String {
@@ -264,7 +294,7 @@ fn template(rule: &ir::Rule, kind: &str, compiled: Option<&CelRule>) -> Json {
             rule.meta.remediation.clone().into(),
         );
     }
-    if !rule.reads_kinds.is_empty() {
+    if rule.reads_other_objects() {
         // One requirement per kind, each satisfied by syncing exactly that kind.
         let reqs: Vec<Json> = rule
             .reads_kinds

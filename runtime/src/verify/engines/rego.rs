@@ -39,13 +39,12 @@ pub struct RegoBackend {
 impl RegoBackend {
     /// Exports every rule of `program` to Rego and loads it.
     pub fn new(program: &Program) -> RegoBackend {
-        let refused: BTreeMap<String, String> = match gatekeeper::export(program) {
-            Ok(_) => BTreeMap::new(),
-            Err(errors) => errors
-                .iter()
-                .map(|e| (e.rule.clone(), e.to_string()))
-                .collect(),
-        };
+        // The rules the export leaves out, or every rule's error when it fails.
+        let refused: BTreeMap<String, String> = gatekeeper::export(program)
+            .map_or_else(|errors| errors, |exported| exported.gaps)
+            .iter()
+            .map(|e| (e.rule.clone(), e.to_string()))
+            .collect();
         let mut rules = BTreeMap::new();
         for rule in &program.rules {
             let entry = if let Some(why) = refused.get(&rule.id) {
