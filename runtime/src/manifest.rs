@@ -46,11 +46,13 @@
 //! manifests use.
 
 mod build;
+mod json;
 mod scalar;
 
 use std::fmt;
 
 use build::Builder;
+pub use json::load_json;
 
 /// A YAML/JSON value with the position of its first character (1-based line and column);
 /// a block list or mapping that is a mapping's value is placed at its key (`spec:`).

@@ -554,23 +554,27 @@ impl<'l> Builder<'l> {
                 for item in items {
                     let doc_index = self.next_doc_index;
                     self.next_doc_index += 1;
-                    self.object_or_list(item, doc_index);
+                    self.loaded.document(item, doc_index);
                 }
                 return;
             }
         }
         let doc_index = self.next_doc_index;
         self.next_doc_index += 1;
-        self.object_or_list(node, doc_index);
+        self.loaded.document(node, doc_index);
     }
+}
 
-    fn object_or_list(&mut self, node: Node, doc_index: usize) {
+impl Loaded {
+    /// Sorts one document into objects: a `*List` with `items` gives its items, a document
+    /// without string `apiVersion` and `kind` is counted as skipped.
+    pub(super) fn document(&mut self, node: Node, doc_index: usize) {
         let is_list = match type_meta(&node) {
             Some((_, kind)) => {
                 kind.ends_with("List") && node.get("items").and_then(Node::as_list).is_some()
             }
             None => {
-                self.loaded.skipped += 1;
+                self.skipped += 1;
                 return;
             }
         };
@@ -597,7 +601,7 @@ impl<'l> Builder<'l> {
 
     fn object(&mut self, node: Node, doc_index: usize, item_index: Option<usize>) {
         let Some((api_version, kind)) = type_meta(&node) else {
-            self.loaded.skipped += 1;
+            self.skipped += 1;
             return;
         };
         let (api_version, kind) = (api_version.to_owned(), kind.to_owned());
@@ -610,7 +614,7 @@ impl<'l> Builder<'l> {
         };
         let name = text("name");
         let namespace = text("namespace");
-        self.loaded.objects.push(Object {
+        self.objects.push(Object {
             node,
             doc_index,
             item_index,

@@ -82,7 +82,7 @@ pub(super) fn resolve_plain(text: Cow<'_, str>) -> Value {
 
 /// A float as the API server receives it: encoding/json writes a float with an integral
 /// value below 1e21 without a fraction (`1e3` is sent as `1000`), so it is an integer.
-fn number(f: f64) -> Value {
+pub(super) fn number(f: f64) -> Value {
     const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) {
         Value::Int(f as i64)
