@@ -20,6 +20,16 @@ fn docs(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// Runs `rampart build --target webhook -o DIR` with `args` after it, in a fresh scratch
+/// folder named `name`; returns the folder and the run.
+fn build(name: &str, args: &[&str]) -> (std::path::PathBuf, std::process::Output) {
+    let dir = common::scratch(name);
+    let mut all = vec!["build", "--target", "webhook", "-o", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = common::run(&all);
+    (dir, out)
+}
+
 fn find<'a>(all: &'a [Value], kind: &str) -> &'a Value {
     all.iter()
         .find(|d| d["kind"] == kind)
@@ -28,16 +38,7 @@ fn find<'a>(all: &'a [Value], kind: &str) -> &'a Value {
 
 #[test]
 fn webhook_manifests_pass_the_standard_library_and_the_kubernetes_schema() {
-    let dir = common::scratch("webhook-build-stdlib");
-    let out = common::run(&[
-        "build",
-        "--target",
-        "webhook",
-        "-o",
-        dir.to_str().unwrap(),
-        "--image",
-        IMAGE,
-    ]);
+    let (dir, out) = build("webhook-build-stdlib", &["--image", IMAGE]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -127,20 +128,17 @@ fn webhook_manifests_pass_the_standard_library_and_the_kubernetes_schema() {
 
 #[test]
 fn webhook_manifests_carry_the_policies_and_a_cert_manager_certificate() {
-    let dir = common::scratch("webhook-build-policies");
-    let out = common::run(&[
-        "build",
-        "--target",
-        "webhook",
-        "-o",
-        dir.to_str().unwrap(),
-        "--image",
-        IMAGE,
-        "--namespace",
-        "policy",
-        "--cert-manager",
-        "examples/policies",
-    ]);
+    let (dir, out) = build(
+        "webhook-build-policies",
+        &[
+            "--image",
+            IMAGE,
+            "--namespace",
+            "policy",
+            "--cert-manager",
+            "examples/policies",
+        ],
+    );
     assert!(out.status.success(), "{}", common::stderr(&out));
     let config = docs(&dir.join("20-policies.yaml")).remove(0);
     let source =
@@ -201,8 +199,7 @@ fn webhook_manifests_carry_the_policies_and_a_cert_manager_certificate() {
 
 #[test]
 fn the_webhook_target_needs_an_image() {
-    let dir = common::scratch("webhook-build-no-image");
-    let out = common::run(&["build", "--target", "webhook", "-o", dir.to_str().unwrap()]);
+    let (dir, out) = build("webhook-build-no-image", &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("`--target webhook` needs `--image IMAGE@sha256:DIGEST`"));
     assert_eq!(
