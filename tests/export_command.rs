@@ -294,7 +294,7 @@ fn gatekeeper_referential_rules_are_opt_in() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("rule `net.default_deny` reads other objects"),
+        err.contains("rule `net.default_deny`: reading other objects"),
         "{err}"
     );
     assert!(err.contains("export it with `--referential`"), "{err}");
@@ -314,7 +314,7 @@ fn gatekeeper_referential_rules_are_opt_in() {
     ]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(!err.contains("reads other objects"), "{err}");
+    assert!(!err.contains("reading other objects"), "{err}");
     let with = templates(&full);
     let referential = with.iter().filter(|d| reads_inventory(d)).count();
     assert!(referential >= 2, "{referential}");
