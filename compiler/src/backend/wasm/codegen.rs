@@ -7,8 +7,7 @@
 use wasm_encoder::{BlockType, ValType};
 
 use super::abi::*;
-use super::gen::{m, sorted_entries, Gen, F, G_HEAP};
-use super::helpers::Helper;
+use super::gen::{m, sorted_entries, Gen, Helper, F, G_HEAP};
 use super::regex::dfa_table;
 use crate::ir::{
     Action, BinOp, Builtin, Expr, ExprKind, Gvk, ImageField, MessagePart, Outcome, PathRoot,
