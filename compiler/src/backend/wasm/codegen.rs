@@ -367,7 +367,7 @@ impl<'a> RuleGen<'a> {
                 self.expr(base);
                 let (p, l) = self.g.str_bytes(name);
                 self.f.i().i32_const(p).i32_const(l);
-                self.call(Helper::GetField);
+                self.call(Helper::Field);
                 self.f.i().i32_const(mask(&e.ty));
                 self.call(Helper::Check);
             }

@@ -28,8 +28,11 @@ pub const G_TAIL: u32 = 3;
 pub const G_ERROR_NODE: u32 = 4;
 /// Global holding, for a wrong-type error, the set of tags expected (`1 << tag` bits).
 pub const G_ERROR_EXPECTED: u32 = 5;
+/// Global holding the address of the object's field cache (0 = not allocated yet; see
+/// `helpers::objects::field`).
+pub const G_FIELD_CACHE: u32 = 6;
 /// Number of globals; every one but [`G_HEAP`] starts at 0.
-const GLOBALS: u32 = 6;
+const GLOBALS: u32 = 7;
 
 /// A memory access at `offset` with natural alignment `align` (log2 bytes).
 pub fn m(offset: u64, align: u32) -> MemArg {
@@ -74,6 +77,8 @@ pub enum Helper {
     StrEq,
     StrCmp,
     GetField,
+    /// `(map, name ptr, name len) -> node`: `GetField` through the object's field cache.
+    Field,
     Index,
     CollLen,
     CollItem,
@@ -133,7 +138,7 @@ impl Helper {
             NewInt => (&[I64], &[I32]),
             NewFloat => (&[F64], &[I32]),
             BytesCmp | StrEq => (&[I32, I32, I32, I32], &[I32]),
-            GetField => (&[I32, I32, I32], &[I32]),
+            GetField | Field => (&[I32, I32, I32], &[I32]),
             AddInt | SubInt => (&[I64, I64], &[I64]),
             NegInt => (&[I64], &[I64]),
             QNorm => (&[I64, I32], &[I32]),

@@ -51,6 +51,7 @@ fn build(helper: Helper, g: &mut Gen) -> F {
         AddInt | SubInt => numbers::add_sub(g, helper == SubInt),
         NegInt => numbers::neg_int(g),
         GetField => objects::get_field(g),
+        Field => objects::field(g),
         Index => objects::index(g),
         Keys => objects::keys(g),
         AllContainers => objects::all_containers(g),
