@@ -910,10 +910,20 @@ impl Policies {
         };
         let mut subjects = HashMap::new();
         let mut failed = None;
+        // Most rules share their subject (the object, or the pod template under autogen):
+        // its address is looked up once, not by a scan of the nodes per rule.
+        let mut last_subject: Option<(&Node, u32)> = None;
         for (k, &(rule, subject)) in rules.iter().enumerate() {
-            let s = encoded
-                .addr_of(subject)
-                .expect("the subject is part of the object");
+            let s = match last_subject {
+                Some((n, s)) if std::ptr::eq(n, subject) => s,
+                _ => {
+                    let s = encoded
+                        .addr_of(subject)
+                        .expect("the subject is part of the object");
+                    last_subject = Some((subject, s));
+                    s
+                }
+            };
             subjects.insert(rule, s);
             // The deadline is per rule: each call gets the whole of it.
             store.set_epoch_deadline(ticks);

@@ -7,8 +7,7 @@
 use wasm_encoder::{BlockType, ValType};
 
 use super::abi::*;
-use super::gen::{m, sorted_entries, Gen, F, G_HEAP};
-use super::helpers::Helper;
+use super::gen::{m, sorted_entries, Gen, Helper, F, G_HEAP};
 use super::regex::dfa_table;
 use crate::ir::{
     Action, BinOp, Builtin, Expr, ExprKind, Gvk, ImageField, MessagePart, Outcome, PathRoot,
@@ -368,7 +367,7 @@ impl<'a> RuleGen<'a> {
                 self.expr(base);
                 let (p, l) = self.g.str_bytes(name);
                 self.f.i().i32_const(p).i32_const(l);
-                self.call(Helper::GetField);
+                self.call(Helper::Field);
                 self.f.i().i32_const(mask(&e.ty));
                 self.call(Helper::Check);
             }

@@ -1,5 +1,6 @@
-//! The module under construction: function and type tables, lazily emitted helpers, the
-//! constant data segment, and the final assembly with wasm-encoder.
+//! The module under construction: function and type tables, the helper functions asked for
+//! (by name and signature; their bodies are written by `helpers`), the constant data
+//! segment, and the final assembly with wasm-encoder.
 
 use std::collections::HashMap;
 
@@ -10,8 +11,11 @@ use wasm_encoder::{
 };
 
 use super::abi::*;
-use super::helpers::Helper;
 use crate::ir;
+
+const I32: ValType = ValType::I32;
+const I64: ValType = ValType::I64;
+const F64: ValType = ValType::F64;
 
 /// Global holding the bump allocator's next free address.
 pub const G_HEAP: u32 = 0;
@@ -24,8 +28,11 @@ pub const G_TAIL: u32 = 3;
 pub const G_ERROR_NODE: u32 = 4;
 /// Global holding, for a wrong-type error, the set of tags expected (`1 << tag` bits).
 pub const G_ERROR_EXPECTED: u32 = 5;
+/// Global holding the address of the object's field cache (0 = not allocated yet; see
+/// `helpers::objects::field`).
+pub const G_FIELD_CACHE: u32 = 6;
 /// Number of globals; every one but [`G_HEAP`] starts at 0.
-const GLOBALS: u32 = 6;
+const GLOBALS: u32 = 7;
 
 /// A memory access at `offset` with natural alignment `align` (log2 bytes).
 pub fn m(offset: u64, align: u32) -> MemArg {
@@ -34,6 +41,116 @@ pub fn m(offset: u64, align: u32) -> MemArg {
         align,
         target: wasm_encoder::MemArgTarget::Memory(0),
         ordering: None,
+    }
+}
+
+/// A helper function of the generated module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Helper {
+    /// `(code)`: records the error code and traps.
+    Fail,
+    /// `(end)`: grows memory so that addresses below `end` exist.
+    Ensure,
+    /// `(size) -> ptr`: bump allocation, 8-byte aligned.
+    Alloc,
+    /// `(node) -> tag`: 0 for absent and null.
+    Tag,
+    /// `(node) -> node`: 0 for null, the node otherwise.
+    Norm,
+    /// `(node, mask) -> node`: absent or a node whose tag is in `mask`, else a type error.
+    Check,
+    /// `(node, tag)`: a type error unless the node has that tag.
+    Expect,
+    AsBool,
+    AsInt,
+    AsNum,
+    NewInt,
+    NewFloat,
+    NewStr,
+    NewList,
+    NewMap,
+    BoolNode,
+    /// `(node, expected tags)`: records the node and the expected tags, then fails with
+    /// [`ERR_TYPE`].
+    FailType,
+    BytesCmp,
+    StrEq,
+    StrCmp,
+    GetField,
+    /// `(map, name ptr, name len) -> node`: `GetField` through the object's field cache.
+    Field,
+    Index,
+    CollLen,
+    CollItem,
+    CollKey,
+    Eq,
+    Cmp,
+    AddInt,
+    SubInt,
+    NegInt,
+    Concat,
+    ListConcat,
+    In,
+    Len,
+    StartsWith,
+    EndsWith,
+    Contains,
+    Lower,
+    Upper,
+    Glob,
+    DfaMatch,
+    ToQty,
+    QNorm,
+    QParse,
+    QCmp,
+    FindFirst,
+    FindLast,
+    Image,
+    WByte,
+    WBytes,
+    WInt,
+    WFloat,
+    /// `(quantity node)`: `<mantissa>` or `<mantissa>e<exponent>`.
+    WQty,
+    WJsonStr,
+    Json,
+    Text,
+    Emit,
+    AllContainers,
+    Keys,
+}
+
+impl Helper {
+    /// Parameter and result types.
+    pub fn signature(self) -> (Vec<ValType>, Vec<ValType>) {
+        use Helper::*;
+        let (p, r): (&[ValType], &[ValType]) = match self {
+            Fail | Ensure | WByte | Json => (&[I32], &[]),
+            Alloc | Tag | Norm | AsBool | NewList | NewMap | BoolNode | CollLen | Len | Lower
+            | Upper | ToQty | Image | Text | AllContainers | Keys => (&[I32], &[I32]),
+            Check | Index | CollItem | CollKey | Eq | Cmp | Concat | ListConcat | In
+            | StartsWith | EndsWith | Contains | Glob | DfaMatch | StrCmp | QCmp | NewStr => {
+                (&[I32, I32], &[I32])
+            }
+            Expect | WBytes | FailType => (&[I32, I32], &[]),
+            AsInt => (&[I32], &[I64]),
+            AsNum => (&[I32], &[F64]),
+            NewInt => (&[I64], &[I32]),
+            NewFloat => (&[F64], &[I32]),
+            BytesCmp | StrEq => (&[I32, I32, I32, I32], &[I32]),
+            GetField | Field => (&[I32, I32, I32], &[I32]),
+            AddInt | SubInt => (&[I64, I64], &[I64]),
+            NegInt => (&[I64], &[I64]),
+            QNorm => (&[I64, I32], &[I32]),
+            QParse => (&[I32, I32], &[I32]),
+            FindFirst | FindLast => (&[I32, I32, I32, I32], &[I32]),
+            WInt => (&[I64], &[]),
+            WFloat => (&[F64], &[]),
+            WJsonStr => (&[I32, I32], &[]),
+            Emit => (&[I32, I32, I32, I32], &[]),
+            WQty => (&[I32], &[]),
+        };
+        (p.to_vec(), r.to_vec())
     }
 }
 
@@ -142,13 +259,11 @@ impl Gen {
         i
     }
 
-    /// Writes the bodies of all helpers asked for so far (and the helpers they need).
-    pub fn flush_helpers(&mut self) {
-        while let Some(helper) = self.pending.pop() {
-            let index = self.helpers[&helper];
-            let body = helper.build(self);
-            self.define(index, body);
-        }
+    /// The next helper asked for whose body is not written yet, with its function index
+    /// (helpers::flush writes the bodies).
+    pub fn next_pending(&mut self) -> Option<(Helper, u32)> {
+        let helper = self.pending.pop()?;
+        Some((helper, self.helpers[&helper]))
     }
 
     /// Exports a function under `name`.
@@ -231,7 +346,10 @@ impl Gen {
 
     /// Assembles the module: memory, globals, functions, exports, data and metadata.
     pub fn finish(mut self, meta: &[u8]) -> Vec<u8> {
-        self.flush_helpers();
+        assert!(
+            self.pending.is_empty(),
+            "helpers::flush writes every helper's body before the module is assembled"
+        );
         let data_end = DATA_START as u64 + self.data.len() as u64;
         let heap_start = (data_end + 7) & !7;
         let reset = self.declare(&[], &[]);

@@ -10,10 +10,7 @@ pub mod abi;
 mod codegen;
 mod gen;
 mod helpers;
-mod image;
-mod quantity;
 mod regex;
-mod text;
 
 #[cfg(test)]
 mod tests;
@@ -25,8 +22,7 @@ use wasm_encoder::ValType;
 
 use crate::ir;
 use abi::*;
-use gen::{Gen, F};
-use helpers::Helper;
+use gen::{Gen, Helper, F};
 
 /// An IR construct the backend cannot lower.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +83,7 @@ pub fn compile(program: &ir::Program) -> Result<Vec<u8>, Vec<WasmError>> {
     g.export_func(EXPORT_EVALUATE, eval);
     let alloc = g.h(Helper::Alloc);
     g.export_func(EXPORT_ALLOC, alloc);
+    helpers::flush(&mut g);
     let meta = metadata(program, &set_kinds);
     Ok(g.finish(meta.to_string().as_bytes()))
 }

@@ -4,9 +4,8 @@
 
 use wasm_encoder::{BlockType, Ieee64, ValType};
 
-use super::abi::*;
-use super::gen::{m, Gen, F, G_HEAP};
-use super::helpers::Helper;
+use super::super::abi::*;
+use super::super::gen::{m, Gen, Helper, F, G_HEAP};
 
 const EMPTY: BlockType = BlockType::Empty;
 

@@ -3,9 +3,8 @@
 
 use wasm_encoder::{BlockType, ValType};
 
-use super::abi::*;
-use super::gen::{m, Gen, F, G_ERROR_NODE};
-use super::helpers::Helper;
+use super::super::abi::*;
+use super::super::gen::{m, Gen, Helper, F, G_ERROR_NODE};
 
 const EMPTY: BlockType = BlockType::Empty;
 const RI32: BlockType = BlockType::Result(ValType::I32);

@@ -1,12 +1,12 @@
 //! Kubernetes resource quantities: parsing (`500m`, `1.5Gi`, `1e3`) into an exact
 //! `mantissa × 10^exponent` and comparison by value.
 
-use wasm_encoder::{BlockType, ValType};
+use wasm_encoder::{BlockType, Ieee64, ValType};
 
-use super::abi::*;
-use super::gen::{m, Gen, F};
-use super::helpers::Helper;
+use super::super::abi::*;
+use super::super::gen::{m, Gen, Helper, F, G_ERROR_NODE};
 
+const F64: ValType = ValType::F64;
 const EMPTY: BlockType = BlockType::Empty;
 const RI32: BlockType = BlockType::Result(ValType::I32);
 
@@ -431,5 +431,150 @@ pub fn qcmp(g: &mut Gen) -> F {
         .local_get(mb)
         .i64_lt_s()
         .i32_sub();
+    f
+}
+
+pub fn to_qty(g: &mut Gen) -> F {
+    let (tag, fail, qp, qn) = (
+        g.h(Helper::Tag),
+        g.h(Helper::Fail),
+        g.h(Helper::QParse),
+        g.h(Helper::QNorm),
+    );
+    let fail_type = g.h(Helper::FailType);
+    let mut f = F::new(1);
+    let t = f.l32();
+    let x = f.local(F64);
+    let e = f.l32();
+    // An invalid quantity string is reported at this node.
+    f.i().local_get(0).global_set(G_ERROR_NODE);
+    f.i()
+        .local_get(0)
+        .call(tag)
+        .local_tee(t)
+        .i32_const(TAG_QUANTITY)
+        .i32_eq()
+        .if_(EMPTY)
+        .local_get(0)
+        .return_()
+        .end()
+        .local_get(t)
+        .i32_const(TAG_STRING)
+        .i32_eq()
+        .if_(EMPTY)
+        .local_get(0)
+        .i32_load(m(8, 2))
+        .local_get(0)
+        .i32_load(m(4, 2))
+        .call(qp)
+        .return_()
+        .end()
+        .local_get(t)
+        .i32_const(TAG_INT)
+        .i32_eq()
+        .if_(EMPTY)
+        .local_get(0)
+        .i64_load(m(8, 3))
+        .i32_const(0)
+        .call(qn)
+        .return_()
+        .end()
+        .local_get(t)
+        .i32_const(TAG_FLOAT)
+        .i32_ne()
+        .if_(EMPTY)
+        .local_get(0)
+        .i32_const((1 << TAG_STRING) | (1 << TAG_INT) | (1 << TAG_FLOAT))
+        .call(fail_type)
+        .end()
+        // A number: scale by ten until integral (at most 9 digits after the point).
+        .local_get(0)
+        .f64_load(m(8, 3))
+        .local_set(x)
+        .block(EMPTY)
+        .loop_(EMPTY)
+        .local_get(x)
+        .f64_trunc()
+        .local_get(x)
+        .f64_eq()
+        .br_if(1)
+        .local_get(e)
+        .i32_const(-9)
+        .i32_le_s()
+        .br_if(1)
+        .local_get(x)
+        .f64_const(Ieee64::from(10.0))
+        .f64_mul()
+        .local_set(x)
+        .local_get(e)
+        .i32_const(1)
+        .i32_sub()
+        .local_set(e)
+        .br(0)
+        .end()
+        .end()
+        .local_get(x)
+        .f64_abs()
+        .f64_const(Ieee64::from(9.2e18))
+        .f64_lt()
+        .i32_eqz()
+        .if_(EMPTY)
+        .i32_const(ERR_QUANTITY)
+        .call(fail)
+        .end()
+        .local_get(x)
+        .f64_nearest()
+        .i64_trunc_f64_s()
+        .local_get(e)
+        .call(qn);
+    f
+}
+
+/// `(mantissa, exponent) -> quantity node`, normalised so equal values have equal fields.
+pub fn qnorm(g: &mut Gen) -> F {
+    let alloc = g.h(Helper::Alloc);
+    let mut f = F::new(2);
+    let n = f.l32();
+    f.i()
+        .block(EMPTY)
+        .loop_(EMPTY)
+        .local_get(0)
+        .i64_eqz()
+        .br_if(1)
+        .local_get(0)
+        .i64_const(10)
+        .i64_rem_s()
+        .i64_const(0)
+        .i64_ne()
+        .br_if(1)
+        .local_get(0)
+        .i64_const(10)
+        .i64_div_s()
+        .local_set(0)
+        .local_get(1)
+        .i32_const(1)
+        .i32_add()
+        .local_set(1)
+        .br(0)
+        .end()
+        .end()
+        .local_get(0)
+        .i64_eqz()
+        .if_(EMPTY)
+        .i32_const(0)
+        .local_set(1)
+        .end()
+        .i32_const(NODE_SIZE)
+        .call(alloc)
+        .local_tee(n)
+        .i32_const(TAG_QUANTITY)
+        .i32_store(m(0, 2))
+        .local_get(n)
+        .local_get(1)
+        .i32_store(m(4, 2))
+        .local_get(n)
+        .local_get(0)
+        .i64_store(m(8, 3))
+        .local_get(n);
     f
 }
