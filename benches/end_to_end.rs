@@ -10,7 +10,9 @@
 //! - start-up: `rampart test` of one small Pod with a warm and with a cold module cache, and
 //!   `rampart check` of the standard library.
 //!
-//! `RAMPART_BENCH_MB=N` changes the 50 MB of the first table.
+//! `RAMPART_BENCH_MB=N` changes the 50 MB of the first table, `RAMPART_BENCH_SCALING_MB=10,100`
+//! the sizes of the second, and `RAMPART_BENCH_PARTS=end_to_end,scaling,startup` which tables
+//! are run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -171,7 +173,28 @@ fn main() {
     run(&["test", one_pod], &cache);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("{BIN}; {cpus} CPUs");
+    let parts = std::env::var("RAMPART_BENCH_PARTS")
+        .unwrap_or_else(|_| "end_to_end,scaling,startup".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
+    if part("end_to_end") {
+        end_to_end(&root, &cache, megabytes);
+    }
+    if part("scaling") {
+        let sizes: Vec<usize> = std::env::var("RAMPART_BENCH_SCALING_MB")
+            .unwrap_or_else(|_| "10,100".into())
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect();
+        scaling(&root, &cache, &sizes);
+    }
+    if part("startup") {
+        startup(&root, &cache, one_pod);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
 
+/// The first table: `rampart test -o json` against the two floors, on 1, 2 and 4 threads.
+fn end_to_end(root: &Path, cache: &Path, megabytes: usize) {
     let dir = root.join(format!("{megabytes}mb"));
     let files = write_manifests(&dir, megabytes * 1_000_000);
     let bytes = size_of(&files) as f64;
@@ -199,7 +222,7 @@ fn main() {
         let floor = best(3, || parse_only(&files, threads));
         let serde = best(3, || serde_parse(&files, threads));
         let t = threads.to_string();
-        let (test, rss) = best_run(2, &["test", "-o", "json", "--threads", &t, dir_arg], &cache);
+        let (test, rss) = best_run(2, &["test", "-o", "json", "--threads", &t, dir_arg], cache);
         let n = files.len() as f64;
         println!(
             "{threads:>7} {:>9.2} {:>9.2} {:>10.2} {:>9.0} {:>9.1} {:>9.2} {:>9.2} {:>9}",
@@ -214,20 +237,23 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
 
+/// Time and peak RSS against the input's size (`RAMPART_BENCH_SCALING_MB`, default 10,100).
+fn scaling(root: &Path, cache: &Path, sizes: &[usize]) {
     println!("\nscaling with input size (default threads)");
     println!(
         "{:>8} {:>7} {:>10} {:>9} {:>9}",
         "input MB", "files", "rampart s", "MB/s", "RSS MiB"
     );
-    for size in [10, 100] {
+    for &size in sizes {
         let dir = root.join(format!("{size}mb"));
         let files = write_manifests(&dir, size * 1_000_000);
         let bytes = size_of(&files) as f64;
         let (test, rss) = best_run(
             2,
             &["test", "-o", "json", dir.to_str().expect("a UTF-8 path")],
-            &cache,
+            cache,
         );
         println!(
             "{:>8.1} {:>7} {:>10.2} {:>9.1} {:>9}",
@@ -239,9 +265,12 @@ fn main() {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
 
+/// Start-up: one small file with a warm and a cold cache, and `rampart check`.
+fn startup(root: &Path, cache: &Path, one_pod: &str) {
     println!("\nstart-up (best of 5)");
-    let (warm, warm_rss) = best_run(5, &["test", one_pod], &cache);
+    let (warm, warm_rss) = best_run(5, &["test", one_pod], cache);
     let mut cold = Duration::MAX;
     let mut cold_rss = None;
     for i in 0..5 {
@@ -250,7 +279,7 @@ fn main() {
         cold = cold.min(t);
         cold_rss = cold_rss.max(rss);
     }
-    let (check, check_rss) = best_run(5, &["check"], &cache);
+    let (check, check_rss) = best_run(5, &["check"], cache);
     println!("{:<40} {:>8} {:>9}", "command", "ms", "RSS MiB");
     for (what, t, rss) in [
         ("rampart test one-pod.yaml (warm cache)", warm, warm_rss),
@@ -259,5 +288,4 @@ fn main() {
     ] {
         println!("{what:<40} {:>8.1} {:>9}", t.as_secs_f64() * 1e3, mib(rss));
     }
-    let _ = std::fs::remove_dir_all(&root);
 }

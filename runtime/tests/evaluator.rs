@@ -132,6 +132,27 @@ fn eval_cache_is_written_then_used_and_keyed_by_module() {
     std::fs::write(&entry, b"junk").unwrap();
     let again = Policies::load(&engine, &raw_module("c"), Some(&dir)).unwrap();
     assert!(!again.loaded_from_cache);
+    // ... and rewritten whole, so the next run uses it again.
+    let rebuilt = Policies::load(&engine, &raw_module("c"), Some(&dir)).unwrap();
+    assert!(rebuilt.loaded_from_cache);
+    // A damaged entry of the same length (one byte of the code changed) is refused by its
+    // digest, and so is another module's entry put under this one's name.
+    let mut damaged = std::fs::read(&entry).unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x01;
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::write(&entry, &damaged).unwrap();
+    assert!(!Policies::load(&engine, &raw_module("c"), Some(&dir)).unwrap().loaded_from_cache);
+    let foreign = std::fs::read(dir.join(format!("{}.cwasm", other.cache_key))).unwrap();
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::write(&entry, &foreign).unwrap();
+    assert!(!Policies::load(&engine, &raw_module("c"), Some(&dir)).unwrap().loaded_from_cache);
+    assert!(
+        Policies::load(&engine, &raw_module("c"), Some(&dir))
+            .unwrap()
+            .loaded_from_cache,
+        "the entry is rebuilt"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

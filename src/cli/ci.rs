@@ -63,21 +63,15 @@ pub fn name_stdin(args: &CiArgs, inputs: &mut [Input], errors: &mut [RunError]) 
     }
 }
 
-/// Applies the failure settings to a finished report; with `--fail-on-empty`, a run that
-/// found no Kubernetes object gets an error naming its inputs.
-pub fn finish(
-    args: &CiArgs,
-    fail_on_warn: bool,
-    baseline: Option<Baseline>,
-    paths: &[String],
-    report: &mut Report,
-) {
-    gate::apply(
-        report,
-        fail_on_warn,
-        args.fail_on_severity.as_deref(),
-        baseline,
-    );
+/// What fails the run (`--fail-on-warn`, `--fail-on-severity`, `--baseline`), applied to
+/// each object's findings as the run goes.
+pub fn gate(args: &CiArgs, fail_on_warn: bool, baseline: Option<Baseline>) -> gate::Gate {
+    gate::Gate::new(fail_on_warn, args.fail_on_severity.as_deref(), baseline)
+}
+
+/// With `--fail-on-empty`, a run that found no Kubernetes object gets an error naming its
+/// inputs.
+pub fn finish(args: &CiArgs, paths: &[String], report: &mut Report) {
     if args.fail_on_empty && report.summary.resources == 0 {
         let given: Vec<String> = paths.iter().map(|p| format!("`{p}`")).collect();
         report.errors.push(runner::RunError::file(
@@ -89,6 +83,11 @@ pub fn finish(
         ));
         report.summary.errors = report.errors.len();
     }
+}
+
+/// Whether GitHub's job summary is to be written (`$GITHUB_STEP_SUMMARY` is set).
+pub fn step_summary_wanted() -> bool {
+    std::env::var_os("GITHUB_STEP_SUMMARY").is_some_and(|p| !p.is_empty())
 }
 
 /// For `-o github` in a GitHub Actions job: appends the Markdown summary to the file named

@@ -6,6 +6,7 @@ pub mod ci;
 pub mod config;
 pub mod fmt;
 pub mod library;
+pub mod module_cache;
 pub mod policies;
 pub mod profiles;
 pub mod rbac;

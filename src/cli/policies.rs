@@ -8,6 +8,7 @@ use rampart_runtime::eval::{self, select::glob, ParamInfo};
 use rampart_runtime::runner::params::Declared;
 use rampart_runtime::schema_check::rules as schema_rules;
 
+use super::module_cache;
 use super::profiles::{Profiles, Tags};
 
 /// The name of the bundle that `rampart build --target wasm` writes.
@@ -98,8 +99,12 @@ pub struct Module {
 
 /// The user's cache folder for compiled policies: `$RAMPART_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/rampart`, else `~/.cache/rampart`.
+/// `RAMPART_NO_CACHE` (set and not empty or `0`) turns the cache off.
 pub fn cache_dir() -> Option<PathBuf> {
     let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if var("RAMPART_NO_CACHE").is_some_and(|v| v != "0") {
+        return None;
+    }
     if let Some(dir) = var("RAMPART_CACHE_DIR") {
         return Some(PathBuf::from(dir));
     }
@@ -224,6 +229,24 @@ pub fn module_with(
     if let Some(p) = paths.iter().find(|p| !p.exists()) {
         return Err(format!("policy path `{}` does not exist", p.display()));
     }
+    // The standard library alone: compiled once, then read from the cache.
+    let cache = cache_dir()
+        .filter(|_| paths.is_empty())
+        .and_then(|dir| Some((module_cache::key(selection)?, dir)));
+    if let Some((key, dir)) = &cache {
+        if let Some(module) = module_cache::load(dir, key) {
+            return Ok(module);
+        }
+    }
+    let module = compile_module(paths, stdlib, selection)?;
+    if let Some((key, dir)) = &cache {
+        module_cache::store(dir, key, &module);
+    }
+    Ok(module)
+}
+
+/// [`module_with`] for `.rp` sources: compiles them.
+fn compile_module(paths: &[PathBuf], stdlib: bool, selection: &Selection) -> Result<Module, String> {
     let (mut program, sources, crds) = compile_program_with(paths, stdlib)?;
     let tags = with_schema_rules(program.rules.iter().map(ir_tags));
     let all_rules = ids(&tags);

@@ -196,7 +196,10 @@ pub fn run(args: Args) -> ExitCode {
     ci::name_stdin(&args.ci, &mut inputs, &mut listing_errors);
     early_errors.extend(listing_errors);
     notices.extend(ignore.unused());
-    let show_progress = std::io::stderr().is_terminal() && inputs.len() > 1;
+    // Not over a report written to the same terminal as the run goes.
+    let show_progress = std::io::stderr().is_terminal()
+        && inputs.len() > 1
+        && (args.output_file.is_some() || !std::io::stdout().is_terminal());
     if show_progress {
         options.progress = Some(progress(inputs.len()));
     }
@@ -207,50 +210,84 @@ pub fn run(args: Args) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&format!("cannot start the worker threads: {e}")),
     };
-    let mut report = pool.install(|| runner::run_set(&policies, &inputs, early_errors, &options));
-    if show_progress {
-        eprint!("\r\x1b[2K");
-    }
-    if report.interrupted {
-        eprintln!("interrupted: no report written");
-        return ExitCode::from(EXIT_INTERRUPTED);
-    }
-    notices.extend(std::mem::take(&mut report.notices));
-    report.notices = notices;
-    ci::finish(
-        &args.ci,
-        args.fail_on_warn,
-        baseline,
-        &args.paths,
-        &mut report,
-    );
-    if args.format == Format::Github {
-        if let Err(e) = ci::write_step_summary(&report) {
-            eprintln!("warning: {e}");
-        }
-    }
-
     let color = args.format == Format::Human
         && args.output_file.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
-    match &args.output_file {
-        Some(path) => {
-            let written = rampart_runtime::output_file::write_with(path, |w| {
-                report::write(&report, args.format, color, w)
-            });
-            if let Err(e) = written {
-                return fail(&format!("cannot write `{}`: {e}", path.display()));
+    let gate = ci::gate(&args.ci, args.fail_on_warn, baseline);
+    // The controls table and GitHub's step summary read every result: they are held then.
+    let keep = args.library.summary == Some(library::Summary::Controls)
+        || (args.format == Format::Github && ci::step_summary_wanted());
+    // Each file's results are written as soon as the files before it are done; the rest of
+    // the report once the run is over (nothing more for an interrupted run).
+    let run = |w: &mut (dyn Write + Send), flush: bool| -> std::io::Result<runner::Report> {
+        let baseline = args.ci.baseline.is_some();
+        let mut writer = report::Writer::start(args.format, color, baseline, keep, w)?;
+        let mut sink = |results: Vec<runner::ObjectResult>| -> std::io::Result<()> {
+            writer.file(results)?;
+            if flush {
+                writer.flush()?;
             }
-            if args.format != Format::Human {
-                eprintln!("{}", report::human::summary_line(&report));
+            Ok(())
+        };
+        let mut report = pool.install(|| {
+            runner::run_streaming(&policies, &inputs, early_errors, &options, gate, &mut sink)
+        })?;
+        if report.interrupted {
+            return Ok(report);
+        }
+        notices.extend(std::mem::take(&mut report.notices));
+        report.notices = notices;
+        ci::finish(&args.ci, &args.paths, &mut report);
+        writer.finish(&mut report)?;
+        Ok(report)
+    };
+    let report = match &args.output_file {
+        Some(path) => {
+            let mut done = None;
+            let written = rampart_runtime::output_file::write_with(path, |w| {
+                let report = run(w, false)?;
+                let interrupted = report.interrupted;
+                done = Some(report);
+                if interrupted {
+                    // Leaves no file behind.
+                    return Err(std::io::Error::other("interrupted"));
+                }
+                Ok(())
+            });
+            match (done, written) {
+                (Some(report), _) if report.interrupted => report,
+                (Some(report), Ok(())) => report,
+                (_, Err(e)) => return fail(&format!("cannot write `{}`: {e}", path.display())),
+                (None, Ok(())) => unreachable!("the report is set when the file is written"),
             }
         }
         None => {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            // A closed pipe (`| head`) is not an error worth reporting.
-            let _ = report::write(&report, args.format, color, &mut out);
+            let mut out = Stdout::default();
+            let ran = run(&mut out, true);
             let _ = out.flush();
+            match ran {
+                Ok(report) => report,
+                Err(e) => return fail(&format!("cannot write the report: {e}")),
+            }
+        }
+    };
+    if show_progress {
+        eprint!("\r\x1b[2K");
+    }
+    if report.interrupted {
+        match args.output_file {
+            Some(_) => eprintln!("interrupted: no report written"),
+            None => eprintln!("interrupted: the report above is incomplete"),
+        }
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
+    if args.output_file.is_some() && args.format != Format::Human {
+        eprintln!("{}", report::human::summary_line(&report));
+    }
+    if args.format == Format::Github {
+        if let Err(e) = ci::write_step_summary(&report) {
+            eprintln!("warning: {e}");
         }
     }
     if args.library.summary == Some(library::Summary::Controls) {
@@ -267,5 +304,37 @@ pub fn run(args: Args) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Standard output for the report. A closed pipe (`| head`) is not an error worth
+/// reporting: what follows is dropped and the run goes on to its exit code.
+struct Stdout {
+    out: std::io::BufWriter<std::io::Stdout>,
+    closed: bool,
+}
+
+impl Default for Stdout {
+    fn default() -> Self {
+        Stdout {
+            out: std::io::BufWriter::new(std::io::stdout()),
+            closed: false,
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.closed && self.out.write_all(buf).is_err() {
+            self.closed = true;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.closed && self.out.flush().is_err() {
+            self.closed = true;
+        }
+        Ok(())
     }
 }

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rayon::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::{InstancePre, Linker, Module, ResourceLimiter, Store, Trap};
 
@@ -267,7 +267,7 @@ pub struct Finding {
 }
 
 /// A parameter declared by a rule.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ParamInfo {
     pub name: String,
     /// The declared type (printed in `.rp` syntax by [`show_type`]).
@@ -563,7 +563,7 @@ fn cache_key(engine: &wasmtime::Engine, wasm: &[u8]) -> String {
     let mut compat = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut compat);
     let mut h = Sha256::new();
-    h.update(b"rampart-wasm-cache-1\0");
+    h.update(b"rampart-wasm-cache-2\0");
     h.update(compat.finish().to_le_bytes());
     h.update(wasm);
     h.finalize()[..16]
@@ -582,14 +582,9 @@ impl Policies {
         let meta = read_metadata(wasm)?;
         let key = cache_key(&engine.inner, wasm);
         let cached = cache_dir.map(|d| d.join(format!("{key}.cwasm")));
-        let mut from_cache = None;
-        if let Some(path) = &cached {
-            if path.exists() {
-                // SAFETY: the file is one we wrote with `Module::serialize` under a key that
-                // includes the engine's compatibility hash; wasmtime re-checks the header.
-                from_cache = unsafe { Module::deserialize_file(&engine.inner, path) }.ok();
-            }
-        }
+        let from_cache = cached
+            .as_deref()
+            .and_then(|path| read_cached(&engine.inner, path, &key));
         let loaded_from_cache = from_cache.is_some();
         let module = match from_cache {
             Some(m) => m,
@@ -597,7 +592,7 @@ impl Policies {
                 let m = Module::new(&engine.inner, wasm).map_err(LoadError::from_wasmtime)?;
                 if let Some(path) = &cached {
                     // A cache that cannot be written only costs time on the next run.
-                    let _ = write_cached(path, &m);
+                    let _ = write_cached(path, &key, &m);
                 }
                 m
             }
@@ -1182,13 +1177,44 @@ fn describe_tags(mask: u32) -> String {
     }
 }
 
-/// Writes a compiled module to the cache.
-fn write_cached(path: &Path, module: &Module) -> std::io::Result<()> {
-    let bytes = module
+/// The first bytes of a cached compiled module, before its key, a line break and the SHA-256
+/// of the code that follows.
+const CACHE_MAGIC: &[u8] = b"rampart-cwasm-1\n";
+
+/// Writes a compiled module to the cache (atomically: see [`crate::output_file`]).
+fn write_cached(path: &Path, key: &str, module: &Module) -> std::io::Result<()> {
+    let code = module
         .serialize()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    let mut bytes = Vec::with_capacity(CACHE_MAGIC.len() + key.len() + 33 + code.len());
+    bytes.extend_from_slice(CACHE_MAGIC);
+    bytes.extend_from_slice(key.as_bytes());
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&Sha256::digest(&code));
+    bytes.extend_from_slice(&code);
     crate::output_file::write(path, &bytes)
+}
+
+/// The compiled module cached at `path` under `key`, if the file is one this cache wrote
+/// whole: its header names the key and the SHA-256 of the code matches. Anything else (a
+/// damaged, truncated or foreign file) is ignored, and the module is compiled again and
+/// the entry rewritten.
+fn read_cached(engine: &wasmtime::Engine, path: &Path, key: &str) -> Option<Module> {
+    let bytes = std::fs::read(path).ok()?;
+    let rest = bytes.strip_prefix(CACHE_MAGIC)?;
+    let rest = rest.strip_prefix(key.as_bytes())?.strip_prefix(b"\n")?;
+    let (digest, code) = rest.split_at_checked(32)?;
+    if Sha256::digest(code).as_slice() != digest {
+        return None;
+    }
+    // SAFETY: `Module::deserialize` runs the machine code it is given. These bytes are the
+    // output of `Module::serialize` that `write_cached` wrote: the header names the key
+    // (a digest of the Wasm and of the engine's compatibility hash) and the digest of the
+    // code matches, so the file is whole and ours, not another version's or a damaged one;
+    // wasmtime checks its own header (version, target, configuration) again. The cache
+    // folder is the user's own: whoever can write there can already run code as the user.
+    unsafe { Module::deserialize(engine, code) }.ok()
 }

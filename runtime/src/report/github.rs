@@ -32,31 +32,46 @@ fn problem(out: &mut String, level: &str, e: &RunError) {
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     for r in &report.results {
-        for v in &r.violations {
-            let level = if v.fails() {
-                "error"
-            } else if v.exemption.is_some() || v.baselined {
-                "notice"
-            } else {
-                "warning"
-            };
-            let mut message = format!("{} ({}, {})", v.message, r.describe(), v.path);
-            if let Some(e) = &v.exemption {
-                message.push_str(&format!(" exempted: {}", e.reason));
-            } else if v.baselined {
-                message.push_str(" (in the baseline)");
-            }
-            let _ = writeln!(
-                out,
-                "::{level} file={},line={},col={},title={}::{}",
-                property(&r.file),
-                v.line,
-                v.col,
-                property(&format!("{} ({})", v.rule, v.severity)),
-                data(&message)
-            );
-        }
+        out.push_str(&result(r));
     }
+    out.push_str(&tail(report));
+    out
+}
+
+/// The workflow commands of one object's findings.
+pub fn result(r: &ObjectResult) -> String {
+    let mut out = String::new();
+    for v in &r.violations {
+        let level = if v.fails() {
+            "error"
+        } else if v.exemption.is_some() || v.baselined {
+            "notice"
+        } else {
+            "warning"
+        };
+        let mut message = format!("{} ({}, {})", v.message, r.describe(), v.path);
+        if let Some(e) = &v.exemption {
+            message.push_str(&format!(" exempted: {}", e.reason));
+        } else if v.baselined {
+            message.push_str(" (in the baseline)");
+        }
+        let _ = writeln!(
+            out,
+            "::{level} file={},line={},col={},title={}::{}",
+            property(&r.file),
+            v.line,
+            v.col,
+            property(&format!("{} ({})", v.rule, v.severity)),
+            data(&message)
+        );
+    }
+    out
+}
+
+/// What follows the findings: errors, notices and the summary line (the results are not
+/// read).
+pub fn tail(report: &Report) -> String {
+    let mut out = String::new();
     for e in &report.errors {
         problem(&mut out, "error", e);
     }

@@ -231,16 +231,35 @@ fn unvalidated_line(report: &Report) -> String {
 
 /// Renders the report for a terminal.
 pub fn render(report: &Report, color: bool) -> String {
-    let mut buffer = if color {
+    let mut text = String::new();
+    for r in &report.results {
+        text.push_str(&result(r, color));
+    }
+    text.push_str(&tail(report, color));
+    text
+}
+
+fn buffer(color: bool) -> termcolor::Buffer {
+    if color {
         termcolor::Buffer::ansi()
     } else {
         termcolor::Buffer::no_color()
-    };
-    for r in &report.results {
-        for v in &r.violations {
-            violation(&mut buffer, r, v);
-        }
     }
+}
+
+/// The findings of one object, as snippets.
+pub fn result(r: &ObjectResult, color: bool) -> String {
+    let mut buffer = buffer(color);
+    for v in &r.violations {
+        violation(&mut buffer, r, v);
+    }
+    String::from_utf8_lossy(buffer.as_slice()).into_owned()
+}
+
+/// What follows the findings: errors, notices, the skipped inputs and kinds, the summary line
+/// (the results are not read).
+pub fn tail(report: &Report, color: bool) -> String {
+    let mut buffer = buffer(color);
     for e in &report.errors {
         problem(&mut buffer, e, Severity::Error);
     }

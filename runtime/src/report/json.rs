@@ -3,14 +3,12 @@
 use serde::Serialize;
 
 use crate::eval::Action;
-use crate::runner::{Report, RunError, Summary, Violation};
+use crate::runner::{ObjectResult, Report, RunError, Summary, Violation};
 
-/// The whole document; field order is the order of the output.
+/// The document after `version` and `results`; field order is the order of the output. The
+/// summary comes last: the results are written as the run goes, before the counts are known.
 #[derive(Serialize)]
-struct Document<'a> {
-    version: u32,
-    summary: JsonSummary,
-    results: Results<'a>,
+struct Tail<'a> {
     errors: Vec<JsonError<'a>>,
     notices: Vec<JsonError<'a>>,
     /// Inputs that are not (only) Kubernetes objects.
@@ -19,6 +17,7 @@ struct Document<'a> {
     gate: JsonGate<'a>,
     /// Kinds whose objects were not checked against a schema: they have none.
     unvalidated_kinds: Vec<JsonKind<'a>>,
+    summary: JsonSummary,
 }
 
 #[derive(Serialize)]
@@ -53,32 +52,24 @@ struct JsonKind<'a> {
     objects: usize,
 }
 
-/// The results, serialised one by one as they are converted: a report with hundreds of
-/// thousands of findings is not copied into a second tree first.
-struct Results<'a>(&'a Report);
-
-impl Serialize for Results<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let baseline = self.0.gate.baseline.is_some();
-        s.collect_seq(self.0.results.iter().map(|r| {
-            JsonResult {
-                file: &r.file,
-                document: r.document,
-                line: r.line,
-                api_version: &r.api_version,
-                kind: &r.kind,
-                namespace: r.namespace.as_deref(),
-                name: r.name.as_deref(),
-                violations: r.active().map(|v| violation(v, baseline)).collect(),
-                exempted: r
-                    .violations
-                    .iter()
-                    .filter(|v| v.exemption.is_some())
-                    .map(|v| violation(v, baseline))
-                    .collect(),
-                error: r.error.as_deref(),
-            }
-        }))
+/// One result as the document shows it.
+fn result(r: &ObjectResult, baseline: bool) -> JsonResult<'_> {
+    JsonResult {
+        file: &r.file,
+        document: r.document,
+        line: r.line,
+        api_version: &r.api_version,
+        kind: &r.kind,
+        namespace: r.namespace.as_deref(),
+        name: r.name.as_deref(),
+        violations: r.active().map(|v| violation(v, baseline)).collect(),
+        exempted: r
+            .violations
+            .iter()
+            .filter(|v| v.exemption.is_some())
+            .map(|v| violation(v, baseline))
+            .collect(),
+        error: r.error.as_deref(),
     }
 }
 
@@ -224,10 +215,84 @@ pub fn render(report: &Report) -> String {
 /// Writes the report as pretty-printed JSON, straight to `w`: a large report is never held
 /// as one string.
 pub fn write(report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    let doc = Document {
-        version: 1,
-        summary: summary(&report.summary),
-        results: Results(report),
+    let mut stream = Stream::start(report.gate.baseline.is_some(), w)?;
+    for r in &report.results {
+        stream.result(r, w)?;
+    }
+    stream.finish(report, w)
+}
+
+/// The document written as the run goes: `version`, then each result as it comes, then the
+/// rest, `summary` last. The output is the pretty-printed document, as one serialisation
+/// of the whole would write it.
+pub struct Stream {
+    baseline: bool,
+    results: usize,
+}
+
+/// Writes what goes through it with `prefix` after each line break: a value serialised
+/// pretty on its own, indented to sit inside the document. A line break inside a JSON string
+/// is escaped, so every one written is the formatter's.
+struct Indented<'a> {
+    w: &'a mut dyn std::io::Write,
+    prefix: &'static [u8],
+}
+
+impl std::io::Write for Indented<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            self.w.write_all(&rest[..=i])?;
+            self.w.write_all(self.prefix)?;
+            rest = &rest[i + 1..];
+        }
+        self.w.write_all(rest)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl Stream {
+    /// Writes the document's start; `baseline`: whether the run has a baseline (findings
+    /// then carry `baselineState`).
+    pub fn start(baseline: bool, w: &mut dyn std::io::Write) -> std::io::Result<Stream> {
+        w.write_all(b"{\n  \"version\": 1,\n  \"results\": [")?;
+        Ok(Stream {
+            baseline,
+            results: 0,
+        })
+    }
+
+    /// Writes one result.
+    pub fn result(&mut self, r: &ObjectResult, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let separator: &[u8] = if self.results == 0 { b"\n    " } else { b",\n    " };
+        w.write_all(separator)?;
+        self.results += 1;
+        let mut indented = Indented {
+            w,
+            prefix: b"    ",
+        };
+        serde_json::to_writer_pretty(&mut indented, &result(r, self.baseline))
+            .map_err(std::io::Error::from)
+    }
+
+    /// Writes the rest of the document from the finished report (its results are not read).
+    pub fn finish(self, report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let close: &[u8] = if self.results == 0 { b"]" } else { b"\n  ]" };
+        w.write_all(close)?;
+        let text = serde_json::to_vec_pretty(&tail(report)).map_err(std::io::Error::from)?;
+        // `{` + the fields at the document's indentation + `}`: the fields follow `results`.
+        w.write_all(b",")?;
+        w.write_all(&text[1..])?;
+        w.write_all(b"\n")
+    }
+}
+
+fn tail(report: &Report) -> Tail<'_> {
+    Tail {
         errors: report.errors.iter().map(error).collect(),
         notices: report.notices.iter().map(error).collect(),
         skipped_files: report
@@ -264,7 +329,6 @@ pub fn write(report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()>
                 objects: *objects,
             })
             .collect(),
-    };
-    serde_json::to_writer_pretty(&mut *w, &doc)?;
-    w.write_all(b"\n")
+        summary: summary(&report.summary),
+    }
 }

@@ -1,10 +1,13 @@
 //! The `rampart test` runner: reads manifests, evaluates the policies on every object,
-//! applies exceptions, and builds the [`Report`] that the formats in [`crate::report`] print.
+//! applies exceptions, and hands each file's results on in input order ([`run_streaming`])
+//! or keeps them in the [`Report`] ([`run`]) that the formats in [`crate::report`] print.
 //!
 //! Files are processed in parallel and one at a time each: a file's objects are dropped once
-//! evaluated, so memory does not grow with the number of files (only the results, which are
-//! small, are kept). Set rules (`objects(Kind)`) need the objects of their kinds from every
-//! file, so when the policies have any, a first pass collects those objects.
+//! evaluated, and its results are handed on as soon as the files before it are done, so
+//! memory does not grow with the input. Set rules (`objects(Kind)`) need the objects of
+//! their kinds from every file, so when the policies have any, a first pass collects those
+//! objects (only those: the objects of the kinds the set rules read, and the RBAC objects
+//! when a rule asks `who_can`).
 
 pub mod admission;
 pub mod baseline;
@@ -29,6 +32,7 @@ use crate::manifest::{self, format_path, Node, Object};
 use crate::rbac;
 use crate::schema_check::{self, Validator};
 use exceptions::{Date, Exception};
+use gate::Gate;
 pub use inputs::{Input, Source};
 
 /// A problem with a file or an object, with its position when known.
@@ -244,17 +248,26 @@ impl Report {
     pub fn count_findings(&mut self) {
         let s = &mut self.summary;
         (s.violations, s.warnings, s.exempted, s.baselined, s.failing) = (0, 0, 0, 0, 0);
-        for v in self.results.iter().flat_map(|r| &r.violations) {
+        for r in &self.results {
+            s.count(r);
+        }
+    }
+}
+
+impl Summary {
+    /// Adds the findings of one object to the finding counts.
+    pub fn count(&mut self, r: &ObjectResult) {
+        for v in &r.violations {
             match (&v.exemption, v.action) {
-                (Some(_), _) => s.exempted += 1,
-                (None, Action::Deny) => s.violations += 1,
-                (None, Action::Warn) => s.warnings += 1,
+                (Some(_), _) => self.exempted += 1,
+                (None, Action::Deny) => self.violations += 1,
+                (None, Action::Warn) => self.warnings += 1,
             }
             if v.exemption.is_none() && v.baselined {
-                s.baselined += 1;
+                self.baselined += 1;
             }
             if v.fails() {
-                s.failing += 1;
+                self.failing += 1;
             }
         }
     }
@@ -342,10 +355,19 @@ struct Context<'a> {
     used: Vec<AtomicBool>,
     files_done: AtomicUsize,
     objects_done: AtomicUsize,
+    /// Set when the results can no longer be handed on (the sink failed): stops the run.
+    aborted: AtomicBool,
 }
 
-/// Runs the policies over the inputs. `errors` are problems found while listing the inputs;
-/// they are reported with the rest.
+impl Context<'_> {
+    /// Whether the run is to stop: interrupted, or the results cannot be written.
+    fn stopped(&self) -> bool {
+        self.options.stop.load(Ordering::Relaxed) || self.aborted.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs the policies over the inputs and returns every result in the report. `errors` are
+/// problems found while listing the inputs; they are reported with the rest.
 pub fn run(
     policies: &Policies,
     inputs: &[Input],
@@ -362,6 +384,38 @@ pub fn run_set(
     errors: Vec<RunError>,
     options: &Options,
 ) -> Report {
+    let mut results = Vec::new();
+    let mut keep = |file: Vec<ObjectResult>| {
+        results.extend(file);
+        Ok(())
+    };
+    let streamed = run_streaming(policies, inputs, errors, options, Gate::default(), &mut keep);
+    let mut report = streamed.expect("keeping results in memory does not fail");
+    report.results = results;
+    report
+}
+
+/// Files checked at most before their results are handed on: the results held while the
+/// files before them are still being checked are those of one window of files.
+const WINDOW: usize = 256;
+
+/// Where each file's results go, in input order, as soon as the files before it are done.
+pub type Sink<'s> = dyn FnMut(Vec<ObjectResult>) -> std::io::Result<()> + Send + 's;
+
+/// Runs the policies over the inputs and hands each file's results to `sink`, in input order
+/// (inputs sorted by name, stably) as soon as the files before it are done, after `gate` has
+/// judged them; the report returned holds everything but the results (its
+/// [`Report::results`] is empty) and its counts include them. Files are checked in parallel,
+/// at most [`WINDOW`] ahead of the first one not yet handed on, so the results held do not
+/// grow with the input. An error of `sink` stops the run and is returned.
+pub fn run_streaming(
+    policies: &PolicySet,
+    inputs: &[Input],
+    errors: Vec<RunError>,
+    options: &Options,
+    gate: Gate,
+    sink: &mut Sink<'_>,
+) -> std::io::Result<Report> {
     let schema_rules = if options.schema.is_some() {
         schema_check::rules::infos()
     } else {
@@ -396,6 +450,7 @@ pub fn run_set(
             .collect(),
         files_done: AtomicUsize::new(0),
         objects_done: AtomicUsize::new(0),
+        aborted: AtomicBool::new(false),
     };
 
     let set_nodes = if policies.set_kinds().is_empty() {
@@ -407,11 +462,6 @@ pub fn run_set(
         objects: set_nodes.iter().collect(),
     };
     let prepared = policies.prepare(&set, &options.params);
-
-    let outcomes: Vec<FileOutcome> = inputs
-        .par_iter()
-        .map(|input| check_input(&ctx, input, &prepared))
-        .collect();
 
     let mut rules: Vec<RuleInfo> = policies
         .rules()
@@ -427,23 +477,35 @@ pub fn run_set(
         ..Report::default()
     };
     report.summary.files = inputs.len();
-    for (input, outcome) in inputs.iter().zip(outcomes) {
-        let no_object = outcome.results.is_empty();
-        if outcome.errors.is_empty() && (outcome.skipped > 0 || no_object) {
-            report.skipped_files.push(SkippedFile {
-                file: input.name.clone(),
-                documents: outcome.skipped,
-                no_object,
-            });
+
+    // Results are reported by file name: sorting the inputs (stably) first lets each file's
+    // results go out as soon as the files before it are done.
+    let mut order: Vec<&Input> = inputs.iter().collect();
+    order.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut delivery = Delivery {
+        next: 0,
+        pending: BTreeMap::new(),
+        gate,
+        report: &mut report,
+        sink,
+        failure: None,
+    };
+    for (w, window) in order.chunks(WINDOW).enumerate() {
+        if ctx.stopped() {
+            break;
         }
-        report.results.extend(outcome.results);
-        report.errors.extend(outcome.errors);
-        report.notices.extend(outcome.notices);
-        report.summary.skipped += outcome.skipped;
-        for kind in outcome.unvalidated {
-            *report.unvalidated.entry(kind).or_default() += 1;
-            report.summary.unvalidated += 1;
-        }
+        let delivery = std::sync::Mutex::new(&mut delivery);
+        window.par_iter().enumerate().for_each(|(i, &input)| {
+            let outcome = check_input(&ctx, input, &prepared);
+            // A poisoned lock means a sink panicked; the panic is propagated by rayon.
+            if let Ok(mut d) = delivery.lock() {
+                d.add(&ctx, w * WINDOW + i, input, outcome);
+            }
+        });
+    }
+    let Delivery { gate, failure, .. } = delivery;
+    if let Some(e) = failure {
+        return Err(e);
     }
     for (ex, used) in options.exceptions.iter().zip(&ctx.used) {
         if !used.load(Ordering::Relaxed) && !ex.expired(options.today) {
@@ -455,18 +517,69 @@ pub fn run_set(
             ));
         }
     }
-    // Stable: objects of one file keep their document order.
-    report
-        .results
-        .sort_by(|a, b| (&a.file, a.document, a.item).cmp(&(&b.file, b.document, b.item)));
+    gate.finish(&mut report);
     report
         .errors
         .sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
-    report.summary.resources = report.results.len();
-    report.count_findings();
     report.summary.errors = report.errors.len();
     report.interrupted = options.stop.load(Ordering::Relaxed);
-    report
+    Ok(report)
+}
+
+/// The files checked but not yet handed on, and what the handing on adds up.
+struct Delivery<'r, 's> {
+    /// Position, in the sorted inputs, of the first file not yet handed on.
+    next: usize,
+    /// Files done whose predecessors are not all done yet.
+    pending: BTreeMap<usize, (&'r Input, FileOutcome)>,
+    gate: Gate,
+    report: &'r mut Report,
+    sink: &'r mut Sink<'s>,
+    /// The first error of the sink; nothing more is handed on after it.
+    failure: Option<std::io::Error>,
+}
+
+impl<'r> Delivery<'r, '_> {
+    /// Records that the file at `position` is done, then hands on every file whose
+    /// predecessors are all done.
+    fn add(&mut self, ctx: &Context, position: usize, input: &'r Input, outcome: FileOutcome) {
+        self.pending.insert(position, (input, outcome));
+        while let Some((input, outcome)) = self.pending.remove(&self.next) {
+            self.next += 1;
+            self.hand_on(ctx, input, outcome);
+        }
+    }
+
+    fn hand_on(&mut self, ctx: &Context, input: &Input, outcome: FileOutcome) {
+        let report = &mut *self.report;
+        let no_object = outcome.results.is_empty();
+        if outcome.errors.is_empty() && (outcome.skipped > 0 || no_object) {
+            report.skipped_files.push(SkippedFile {
+                file: input.name.clone(),
+                documents: outcome.skipped,
+                no_object,
+            });
+        }
+        report.errors.extend(outcome.errors);
+        report.notices.extend(outcome.notices);
+        report.summary.skipped += outcome.skipped;
+        for kind in outcome.unvalidated {
+            *report.unvalidated.entry(kind).or_default() += 1;
+            report.summary.unvalidated += 1;
+        }
+        let mut results = outcome.results;
+        for r in &mut results {
+            self.gate.judge(r);
+            report.summary.count(r);
+        }
+        report.summary.resources += results.len();
+        if self.failure.is_none() {
+            if let Err(e) = (self.sink)(results) {
+                self.failure = Some(e);
+                ctx.aborted.store(true, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// Objects evaluated between two checks of [`Options::stop`], so that a file with many
@@ -591,7 +704,7 @@ fn check_file(
     prepared: &[Result<Prepared, EvalError>],
 ) -> FileOutcome {
     let mut out = FileOutcome::default();
-    let stopped = || ctx.options.stop.load(Ordering::Relaxed);
+    let stopped = || ctx.stopped();
     if stopped() {
         return out;
     }
