@@ -335,6 +335,10 @@ pub enum ExprKind {
     /// `oldObject`: the subject of the object before the request (UPDATE, DELETE); absent
     /// otherwise.
     OldSubject,
+    /// `controller`: the pod controller whose pod template is the subject under autogen
+    /// (spec/language.md "Pod-controller autogen"), an object of type
+    /// [`crate::check::CONTROLLER_TYPE`]; absent when the subject is the object itself.
+    Controller,
     Local(Local),
     /// A rule parameter by index into [`Rule::params`].
     Param(u32),

@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 mod common;
 use common::{
-    compile_source, corpus, load_objects, stdlib, Reference, FORMS, FORMS_OBJECTS, SNAPSHOT_RULES,
+    compile_source, corpus, load_objects, stdlib, Reference, AUTOGEN, AUTOGEN_OBJECTS, FORMS,
+    FORMS_OBJECTS, SNAPSHOT_RULES,
 };
 
 /// Policies exercising every IR construct the CEL backend translates.
@@ -284,6 +285,27 @@ fn cel_verdict(
     params: &serde_json::Value,
     namespace: Option<&str>,
 ) -> Verdict {
+    cel_run(
+        env,
+        rule,
+        dialect,
+        object,
+        params,
+        namespace,
+        &mut Vec::new(),
+    )
+}
+
+/// [`cel_verdict`], adding the message of each failed validation to `messages`.
+fn cel_run(
+    env: &Arc<Env>,
+    rule: &Rule,
+    dialect: Dialect,
+    object: &serde_json::Value,
+    params: &serde_json::Value,
+    namespace: Option<&str>,
+    messages: &mut Vec<String>,
+) -> Verdict {
     let api = object["apiVersion"].as_str().unwrap_or("");
     let kind = object["kind"].as_str().unwrap_or("");
     let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
@@ -361,7 +383,7 @@ fn cel_verdict(
                 let msg = rewrite(&v.message_expression);
                 let program = env.compile(&msg).map_err(|e| format!("{e:?}"));
                 match program.map(|p| p.execute(&ctx)) {
-                    Ok(Ok(CV::String(_))) => {}
+                    Ok(Ok(CV::String(m))) => messages.push(m.to_string()),
                     other => {
                         return Verdict::Error(format!("message `{msg}`: {other:?}"));
                     }
@@ -463,6 +485,44 @@ fn written_forms_agree_with_wasm() {
         assert!(t.compared > 40, "too few comparisons: {}", t.compared);
         assert!(t.disagreements.is_empty(), "{:#?}", t.disagreements);
     }
+}
+
+#[test]
+fn autogen_context_agrees_with_wasm() {
+    let program = compile_source(AUTOGEN);
+    let objects = load_objects("autogen", AUTOGEN_OBJECTS.as_bytes());
+    for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
+        let t = differential(&program, &objects, dialect);
+        report(&format!("autogen context {dialect:?}"), &t);
+        assert!(t.compared > 40, "too few comparisons: {}", t.compared);
+        assert!(t.disagreements.is_empty(), "{:#?}", t.disagreements);
+    }
+}
+
+/// Every CEL output's messages under autogen are the Wasm evaluator's: the controller's kind
+/// and name, its namespace, and `<none>` for what is absent.
+#[test]
+fn autogen_context_messages_agree_with_wasm() {
+    let program = compile_source(AUTOGEN);
+    let env = env();
+    let reference = Reference::new(&program);
+    let mut compared = 0;
+    for (name, node) in load_objects("autogen", AUTOGEN_OBJECTS.as_bytes()) {
+        let json = node.to_json();
+        for rule in &program.rules {
+            let want = reference.messages(&node, &rule.id);
+            for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
+                let mut got = Vec::new();
+                let params = constraint_params(rule);
+                let v = cel_run(&env, rule, dialect, &json, &params, None, &mut got);
+                assert!(!matches!(v, Verdict::Error(_)), "{v:?}");
+                got.sort();
+                assert_eq!(got, want, "{dialect:?} {} on {name}", rule.id);
+                compared += want.len();
+            }
+        }
+    }
+    assert!(compared > 30, "messages compared: {compared}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value as Json};
 
 mod common;
-use common::{crd_schema, structural, validate, FORMS, FORMS_OBJECTS};
+use common::{crd_schema, structural, validate, AUTOGEN, AUTOGEN_OBJECTS, FORMS, FORMS_OBJECTS};
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");
 
@@ -554,6 +554,55 @@ fn written_forms_agree_with_wasm() {
         stats.fired > 10,
         "the objects exercise the rules: {stats:?}"
     );
+}
+
+#[test]
+fn autogen_context_agrees_with_wasm() {
+    let program = program_of(vec![("autogen.rp".into(), AUTOGEN.into())]);
+    let objects: Vec<(String, Node)> = load(AUTOGEN_OBJECTS)
+        .into_iter()
+        .map(|n| ("autogen".to_string(), n))
+        .collect();
+    let stats = differential(&program, &objects, false);
+    assert_agree("autogen context", &stats);
+    assert!(
+        stats.fired > 10,
+        "the objects exercise the rules: {stats:?}"
+    );
+}
+
+/// The Rego's messages under autogen are the Wasm evaluator's: the controller's kind and
+/// name, its namespace, and `<none>` for what is absent.
+#[test]
+fn autogen_context_messages_agree_with_wasm() {
+    let program = program_of(vec![("autogen.rp".into(), AUTOGEN.into())]);
+    let exported = export(&program);
+    let reference = Reference::new(&program);
+    let mut compared = 0;
+    for node in load(AUTOGEN_OBJECTS) {
+        let json = node.to_json();
+        for (id, (package, rego, params)) in &exported.rules {
+            let want = reference.messages(&node, id);
+            let mut e = regorus::Engine::new();
+            e.add_policy(format!("{id}.rego"), rego.clone()).unwrap();
+            let mut input = json!({"review": review(&json)});
+            if let Some(p) = params {
+                input["parameters"] = p.clone();
+            }
+            e.set_input(regorus::Value::from(input));
+            let violations = e.eval_rule(format!("data.{package}.violation")).unwrap();
+            let mut got: Vec<String> = violations
+                .as_set()
+                .unwrap()
+                .iter()
+                .map(|v| v["msg"].as_string().unwrap().to_string())
+                .collect();
+            got.sort();
+            assert_eq!(got, want, "{id} on {}", json["metadata"]["name"]);
+            compared += want.len();
+        }
+    }
+    assert!(compared > 10, "messages compared: {compared}");
 }
 
 #[test]

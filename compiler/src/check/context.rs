@@ -1,5 +1,7 @@
 //! The admission context a rule can read besides its object (spec/language.md §4.11):
-//! `request` (the admission request) and `oldObject` (the object before the request).
+//! `request` (the admission request) and `oldObject` (the object before the request); and,
+//! in a rule with pod-controller autogen, `controller` (the controller whose pod template
+//! is the subject, spec/language.md "Pod-controller autogen").
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -10,45 +12,76 @@ use crate::schema::{Field, ObjectType, SchemaType};
 /// The type name of `request`. It is not a schema type: [`object_type`] describes it.
 pub const REQUEST_TYPE: &str = "rampart.AdmissionRequest";
 
+/// The type name of `controller`: `apiVersion`, `kind` and `metadata` of the controller.
+pub const CONTROLLER_TYPE: &str = "rampart.PodController";
+
 /// The names the context adds to a rule's scope.
 pub const NAMES: [&str; 2] = ["request", "oldObject"];
 
-static REQUEST: LazyLock<ObjectType> = LazyLock::new(|| {
-    let field = |ty: SchemaType| Field {
-        ty,
-        required: true,
-        enum_values: Vec::new(),
-    };
-    let fields: BTreeMap<String, Field> = [
-        ("operation", field(SchemaType::String)),
-        (
-            "userInfo",
-            field(SchemaType::Object(
-                "io.k8s.api.authentication.v1.UserInfo".into(),
-            )),
-        ),
-        ("dryRun", field(SchemaType::Boolean)),
-        ("namespace", field(SchemaType::String)),
-        ("name", field(SchemaType::String)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+/// The name only a rule with pod-controller autogen has.
+pub const CONTROLLER: &str = "controller";
+
+/// A closed object type of the given fields.
+fn closed(fields: Vec<(&str, SchemaType)>) -> ObjectType {
+    let fields: BTreeMap<String, Field> = fields
+        .into_iter()
+        .map(|(k, ty)| {
+            let field = Field {
+                ty,
+                required: true,
+                enum_values: Vec::new(),
+            };
+            (k.to_string(), field)
+        })
+        .collect();
     ObjectType {
         fields,
         open: false,
     }
-});
-
-/// The object type of a context value (`request`), for type names the schema lacks.
-pub fn object_type(type_name: &str) -> Option<&'static ObjectType> {
-    (type_name == REQUEST_TYPE).then(|| &*REQUEST)
 }
 
-/// The IR of a context name in a rule whose subject has type `subject`, or `None` when
-/// `name` is not one.
-pub fn name(name: &str, subject: &Type) -> Option<ir::Expr> {
+static CONTROLLER_FIELDS: LazyLock<ObjectType> = LazyLock::new(|| {
+    closed(vec![
+        ("apiVersion", SchemaType::String),
+        ("kind", SchemaType::String),
+        (
+            "metadata",
+            SchemaType::Object("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".into()),
+        ),
+    ])
+});
+
+static REQUEST: LazyLock<ObjectType> = LazyLock::new(|| {
+    closed(vec![
+        ("operation", SchemaType::String),
+        (
+            "userInfo",
+            SchemaType::Object("io.k8s.api.authentication.v1.UserInfo".into()),
+        ),
+        ("dryRun", SchemaType::Boolean),
+        ("namespace", SchemaType::String),
+        ("name", SchemaType::String),
+    ])
+});
+
+/// The object type of a context value (`request`, `controller`), for type names the schema
+/// lacks.
+pub fn object_type(type_name: &str) -> Option<&'static ObjectType> {
+    match type_name {
+        REQUEST_TYPE => Some(&*REQUEST),
+        CONTROLLER_TYPE => Some(&*CONTROLLER_FIELDS),
+        _ => None,
+    }
+}
+
+/// The IR of a context name in a rule whose subject has type `subject` (and that applies to
+/// pod templates through autogen when `autogen`), or `None` when `name` is not one.
+pub fn name(name: &str, subject: &Type, autogen: bool) -> Option<ir::Expr> {
     match name {
+        CONTROLLER if autogen => Some(ir::Expr {
+            ty: Type::Object(CONTROLLER_TYPE.into()).optional(),
+            kind: ExprKind::Controller,
+        }),
         "request" => Some(ir::Expr {
             ty: Type::Object(REQUEST_TYPE.into()),
             kind: ExprKind::Request,

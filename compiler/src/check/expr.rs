@@ -27,6 +27,8 @@ pub struct Scope {
     pub params: Vec<(String, Type)>,
     /// The type of `object`, if the rule has a subject.
     pub subject: Option<Type>,
+    /// Whether the rule applies to pod templates through autogen (`controller` is defined).
+    pub autogen: bool,
     pub reads_kinds: Vec<ir::Gvk>,
     /// Functions being inlined, to refuse recursion.
     pub inlining: Vec<FnKey>,
@@ -328,8 +330,24 @@ impl Checker<'_> {
             );
         }
         if let Some(subject) = &scope.subject {
-            if let Some(x) = super::context::name(&id.name, subject) {
+            if let Some(x) = super::context::name(&id.name, subject, scope.autogen) {
                 return x;
+            }
+            if id.name == super::context::CONTROLLER {
+                let d = Diagnostic::error(
+                    "unknown-name",
+                    scope.file,
+                    id.span,
+                    "`controller` is defined only in a rule that applies to pod templates",
+                )
+                .with_label("this rule has no pod-controller autogen")
+                .with_note(
+                    "`controller` is the pod controller (Deployment, CronJob, …) whose pod \
+                     template a rule that matches `Pod` checks; a rule that matches the \
+                     controller's kind reads it as `object`",
+                );
+                self.report(scope, d);
+                return poison();
             }
         }
         let mut names: Vec<String> = scope.bindings.iter().map(|b| b.name.clone()).collect();
@@ -337,6 +355,9 @@ impl Checker<'_> {
         if scope.subject.is_some() {
             names.push("object".into());
             names.extend(super::context::NAMES.map(String::from));
+            if scope.autogen {
+                names.push(super::context::CONTROLLER.into());
+            }
         }
         let mut d = Diagnostic::error(
             "unknown-name",
@@ -387,7 +408,11 @@ impl Checker<'_> {
                 match obj.fields.get(&name.name) {
                     Some(f) => {
                         let ty = from_schema(&f.ty).optional();
-                        e(ty, K::Field(Box::new(b), name.name.clone()))
+                        let field = e(ty, K::Field(Box::new(b), name.name.clone()));
+                        if scope.autogen && is_subject_namespace(&field) {
+                            return pod_namespace(field);
+                        }
+                        field
                     }
                     None => {
                         let mut d = Diagnostic::error(
@@ -1164,6 +1189,40 @@ fn sentinel(t: &Type) -> Option<ir::Expr> {
 /// `x == y` where either side may be absent, lowered to present comparisons: absent equals
 /// absent, and an absent value equals no present one. Only scalars (see [`sentinel`]) get here
 /// optional.
+/// Whether `x` is `object.metadata.namespace`.
+fn is_subject_namespace(x: &ir::Expr) -> bool {
+    match &x.kind {
+        K::Field(meta, f) if f == "namespace" => {
+            matches!(&meta.kind, K::Field(s, m) if m == "metadata" && matches!(s.kind, K::Subject))
+        }
+        _ => false,
+    }
+}
+
+/// `object.metadata.namespace` in a rule with pod-controller autogen: the namespace the pods
+/// are created in (spec/language.md "Pod-controller autogen"). Kubernetes creates a
+/// controller's pods in the controller's namespace, which is the request's, whatever the
+/// template says: `controller == null ? object.metadata.namespace : request.namespace`.
+fn pod_namespace(field: ir::Expr) -> ir::Expr {
+    let controller = e(
+        Type::Object(super::context::CONTROLLER_TYPE.into()).optional(),
+        K::Controller,
+    );
+    let request = e(
+        Type::Object(super::context::REQUEST_TYPE.into()),
+        K::Request,
+    );
+    let ns = e(
+        Type::String.optional(),
+        K::Field(Box::new(request), "namespace".into()),
+    );
+    let bare = e(Type::Bool, K::IsAbsent(Box::new(controller)));
+    e(
+        Type::String.optional(),
+        K::If(Box::new(bare), Box::new(field), Box::new(ns)),
+    )
+}
+
 fn optional_eq(x: ir::Expr, y: ir::Expr) -> ir::Expr {
     let absent = |v: &ir::Expr| e(Type::Bool, K::IsAbsent(Box::new(v.clone())));
     let unwrap = |v: ir::Expr| match sentinel(v.ty.strip_optional()) {

@@ -12,7 +12,7 @@ use crate::diagnostics::{did_you_mean, Diagnostic, FileId};
 use crate::ir::{self, Gvk, Severity, Type};
 use crate::schema::{KindInfo, Schema};
 use crate::syntax::ast::{self, ExprKind, Item, MatchWhat, RuleItem, Span};
-pub use context::REQUEST_TYPE;
+pub use context::{CONTROLLER_TYPE, REQUEST_TYPE};
 use expr::{literal_text, Scope};
 
 /// A function by (module, name).
@@ -554,6 +554,7 @@ impl<'s> Checker<'s> {
             subject_types.push(Type::Any);
         }
         let several = subject_types.len() > 1;
+        let autogen = matcher.targets.iter().any(|t| !t.subject_path.is_empty());
         let mut lowered = None;
         for subject in subject_types {
             let before = self.diags.len();
@@ -561,7 +562,7 @@ impl<'s> Checker<'s> {
                 "while checking the rule against `{}`",
                 types::show(&subject)
             );
-            let body = self.rule_body(file, module, r, subject);
+            let body = self.rule_body(file, module, r, subject, autogen);
             if several {
                 for d in &mut self.diags[before..] {
                     d.notes.push(format!("note: {note}"));
@@ -600,6 +601,7 @@ impl<'s> Checker<'s> {
         module: &str,
         r: &ast::RuleDef,
         subject: Type,
+        autogen: bool,
     ) -> (
         Vec<ir::Param>,
         Vec<(ir::Local, ir::Expr)>,
@@ -608,6 +610,7 @@ impl<'s> Checker<'s> {
     ) {
         let mut scope = new_scope(file, module);
         scope.subject = Some(subject);
+        scope.autogen = autogen;
         let mut params = Vec::new();
         let mut lets = Vec::new();
         let mut outcomes = Vec::new();
@@ -1001,6 +1004,7 @@ fn new_scope(file: FileId, module: &str) -> Scope {
         local_names: Vec::new(),
         params: Vec::new(),
         subject: None,
+        autogen: false,
         reads_kinds: Vec::new(),
         inlining: Vec::new(),
         quiet: 0,

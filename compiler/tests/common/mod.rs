@@ -5,7 +5,7 @@
 use rampart_compiler::ir::Program;
 use rampart_compiler::schema::Schema;
 use rampart_compiler::Source;
-use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
+use rampart_runtime::eval::{Engine, Finding, Limits, ObjectSet, Params, Policies};
 use rampart_runtime::manifest::{self, Node};
 use serde_json::Value as Json;
 use std::collections::HashMap;
@@ -233,10 +233,9 @@ impl Reference {
         }
     }
 
-    /// Per rule id: the verdict of the Wasm evaluator, or the object's error.
-    pub fn verdicts(&self, node: &Node) -> Result<HashMap<String, (bool, bool)>, String> {
-        let findings = self
-            .policies
+    /// The findings of the Wasm evaluator on `node` alone, or the object's error.
+    pub fn findings(&self, node: &Node) -> Result<Vec<Finding>, String> {
+        self.policies
             .evaluate(
                 node,
                 &ObjectSet::default(),
@@ -244,7 +243,24 @@ impl Reference {
                 &Limits::default(),
             )
             .into_result()
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// The messages of the findings of rule `id` on `node`, sorted.
+    pub fn messages(&self, node: &Node, id: &str) -> Vec<String> {
+        let findings = self.findings(node).expect("evaluates");
+        let mut out: Vec<String> = findings
+            .into_iter()
+            .filter(|f| f.rule_id == id)
+            .map(|f| f.message)
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Per rule id: the verdict of the Wasm evaluator, or the object's error.
+    pub fn verdicts(&self, node: &Node) -> Result<HashMap<String, (bool, bool)>, String> {
+        let findings = self.findings(node)?;
         let mut out: HashMap<String, (bool, bool)> = HashMap::new();
         for f in findings {
             let e = out.entry(f.rule_id.clone()).or_default();
@@ -310,3 +326,7 @@ pub fn corpus(sub: &str) -> Vec<(String, Node)> {
 /// objects that exercise them: every backend must agree with the Wasm evaluator on them.
 pub const FORMS: &str = include_str!("../forms/written.rp");
 pub const FORMS_OBJECTS: &str = include_str!("../forms/objects.yaml");
+/// Pod rules reading `object.metadata.namespace` and `controller` under autogen, and the
+/// bare Pods and controllers (in a namespace and without one) they are checked on.
+pub const AUTOGEN: &str = include_str!("../forms/autogen.rp");
+pub const AUTOGEN_OBJECTS: &str = include_str!("../forms/autogen.yaml");

@@ -21,7 +21,7 @@ pub(super) struct Slot {
     pub instance: wasmtime::Instance,
     pub memory: Memory,
     pub alloc: TypedFunc<i32, i32>,
-    pub eval: TypedFunc<(i32, i32, i32, i32, i32, i32), i32>,
+    pub eval: TypedFunc<(i32, i32, i32, i32, i32, i32, i32), i32>,
     pub findings: Option<Global>,
     reset: Option<TypedFunc<(), ()>>,
 }
@@ -61,7 +61,10 @@ impl Slot {
             .get_typed_func::<i32, i32>(&mut store, "rampart_alloc")
             .map_err(|e| fail(&store, e))?;
         let eval = instance
-            .get_typed_func::<(i32, i32, i32, i32, i32, i32), i32>(&mut store, "rampart_evaluate")
+            .get_typed_func::<(i32, i32, i32, i32, i32, i32, i32), i32>(
+                &mut store,
+                "rampart_evaluate",
+            )
             .map_err(|e| fail(&store, e))?;
         let findings = instance.get_global(&mut store, "rampart_findings");
         let reset = instance

@@ -39,7 +39,7 @@ const MAX_MEMORY: usize = 1 << 30;
 const TICK: Duration = Duration::from_millis(5);
 
 /// The ABI version of the modules this evaluator runs (spec/abi.md).
-const ABI_VERSION: u32 = 2;
+const ABI_VERSION: u32 = 3;
 
 /// Error codes of the `rampart_error` global (spec/abi.md).
 const ERR_TYPE: i32 = 1;
@@ -930,6 +930,12 @@ impl Policies {
                         .and_then(|n| enc.addr_of(n))
                 })
                 .unwrap_or(0);
+            // `controller`: the object itself when the subject is its pod template.
+            let controller = if std::ptr::eq(subject, object) {
+                0
+            } else {
+                encoded.addr_of(object).unwrap_or(0) as i32
+            };
             let called = eval.call(
                 &mut *store,
                 (
@@ -939,6 +945,7 @@ impl Policies {
                     set_addr,
                     request_addr,
                     old_subject as i32,
+                    controller,
                 ),
             );
             let e = match called {

@@ -30,8 +30,8 @@ pub fn module(
 ) -> Vec<u8> {
     let mut types = TypeSection::new();
     types.ty().function([ValType::I32], [ValType::I32]);
-    // rampart_evaluate(rule, subject, params, set, request, old) -> status (ABI 2).
-    types.ty().function([ValType::I32; 6], [ValType::I32]);
+    // rampart_evaluate(rule, subject, params, set, request, old, controller) -> status (ABI 3).
+    types.ty().function([ValType::I32; 7], [ValType::I32]);
     let mut funcs = FunctionSection::new();
     funcs.function(0);
     funcs.function(1);
@@ -66,7 +66,7 @@ pub fn module(
     ] {
         exports.export(name, kind, index);
     }
-    let meta = json!({"abi": 2, "compiler_version": tag, "source_digest": "",
+    let meta = json!({"abi": 3, "compiler_version": tag, "source_digest": "",
                       "set_kinds": [], "rules": rules});
     // Custom sections may come first; the others keep the order the format requires.
     let metadata = CustomSection {

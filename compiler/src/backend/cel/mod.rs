@@ -287,6 +287,25 @@ fn reads_request(e: &Expr) -> bool {
     }
 }
 
+/// `controller` as an optional value: the reviewed object, unless it is one of the rule's
+/// kinds checked as itself (a bare Pod). The same text in every dialect: under Kyverno's
+/// autogen `object` is the controller (only `object.spec` and `object.metadata` are
+/// rewritten into its pod template), so `object.kind` and `optional.of(object)` read the
+/// controller itself.
+fn controller(rule: &Rule) -> String {
+    let mut own: Vec<String> = Vec::new();
+    for t in &rule.matcher.targets {
+        let kind = quote(&t.gvk.kind);
+        if t.subject_path.is_empty() && !own.contains(&kind) {
+            own.push(kind);
+        }
+    }
+    format!(
+        "(object.kind in [{}] ? optional.none() : optional.of(object))",
+        own.join(", ")
+    )
+}
+
 /// `oldObject` as an optional value: absent on CREATE (the API server binds null).
 const OLD_OBJECT: &str = "(oldObject == null ? optional.none() : optional.of(oldObject))";
 
@@ -888,6 +907,11 @@ impl<'a> Cx<'a> {
                 code: self.old_subject.clone()?,
                 opt: true,
                 atom: false,
+            }),
+            ExprKind::Controller => Ok(C {
+                code: controller(self.rule),
+                opt: true,
+                atom: true,
             }),
             ExprKind::Local(l) => self
                 .locals

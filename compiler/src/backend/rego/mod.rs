@@ -146,6 +146,7 @@ const RESERVED: &[&str] = &[
     "subject",
     "subject_path",
     "old_subject",
+    "controller",
     "applies",
     "parameters",
     "kind_is",
@@ -494,6 +495,8 @@ struct Gen<'a> {
     uses_params: BTreeSet<u32>,
     /// Whether the rule reads `oldObject`.
     uses_old: bool,
+    /// Whether the rule reads `controller`.
+    uses_controller: bool,
 }
 
 impl<'a> Gen<'a> {
@@ -530,6 +533,7 @@ impl<'a> Gen<'a> {
             binder_paths: HashMap::new(),
             uses_params: BTreeSet::new(),
             uses_old: false,
+            uses_controller: false,
         }
     }
 
@@ -598,6 +602,12 @@ impl<'a> Gen<'a> {
                 "# The subject before the request (`oldObject` in the policy): absent on CREATE.\n",
             );
             out.push_str("old_subject := s if {\n    s := get(input.review.oldObject, target.path)\n} else := null\n\n");
+        }
+        if self.uses_controller {
+            out.push_str(
+                "# The pod controller whose template is the subject (`controller` in the policy): absent for a bare Pod.\n",
+            );
+            out.push_str("controller := input.review.object if {\n    count(target.path) > 0\n} else := null\n\n");
         }
         self.use_helper(Helper::Get);
         out.push_str("# The reviewed object's kind (an empty version matches every version).\n");
@@ -928,6 +938,10 @@ impl<'a> Gen<'a> {
                 self.uses_old = true;
                 "old_subject".into()
             }
+            ExprKind::Controller => {
+                self.uses_controller = true;
+                "controller".into()
+            }
             ExprKind::Local(l) => match self.subst.get(l) {
                 Some(t) => t.clone(),
                 None => self.name(*l),
@@ -1237,6 +1251,7 @@ fn is_simple(e: &Expr) -> bool {
         ExprKind::Subject
         | ExprKind::Request
         | ExprKind::OldSubject
+        | ExprKind::Controller
         | ExprKind::Local(_)
         | ExprKind::Param(_) => true,
         ExprKind::Field(b, _) => is_simple(b),
@@ -1263,6 +1278,7 @@ fn visit_locals(e: &Expr, f: &mut dyn FnMut(Local)) {
         | ExprKind::Subject
         | ExprKind::Request
         | ExprKind::OldSubject
+        | ExprKind::Controller
         | ExprKind::Param(_)
         | ExprKind::Objects(_) => {}
         ExprKind::Field(b, _) | ExprKind::ImageField(b, _) => visit_locals(b, f),

@@ -2,7 +2,7 @@
 //! copy of these numbers; spec/abi.md is the contract between the two.
 
 /// Version of the ABI, recorded in the metadata so a host can refuse a module it cannot run.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Node tags (the first `u32` of every 16-byte node). Null and absent share tag 0.
 pub const TAG_NULL: i32 = 0;

@@ -24,8 +24,9 @@ const P_PARAMS: u32 = 1;
 const P_SET: u32 = 2;
 const P_REQUEST: u32 = 3;
 const P_OLD: u32 = 4;
+const P_CONTROLLER: u32 = 5;
 /// The number of wasm parameters of a rule function.
-pub const RULE_PARAMS: u32 = 5;
+pub const RULE_PARAMS: u32 = 6;
 const FIRST_LOCAL: u32 = RULE_PARAMS;
 
 /// The tags a value of static type `ty` may carry (absent is always allowed).
@@ -350,6 +351,9 @@ impl<'a> RuleGen<'a> {
             }
             ExprKind::OldSubject => {
                 self.f.i().local_get(P_OLD);
+            }
+            ExprKind::Controller => {
+                self.f.i().local_get(P_CONTROLLER);
             }
             ExprKind::Local(l) => {
                 let l = self.local(*l);

@@ -63,7 +63,7 @@ pub fn compile(program: &ir::Program) -> Result<Vec<u8>, Vec<WasmError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    // rampart_evaluate(rule, subject, params, set, request, old) -> status: dispatch on the
+    // rampart_evaluate(rule, subject, params, set, request, old, controller) -> status: dispatch on the
     // rule index.
     let eval = g.declare(&i32s, &[ValType::I32]);
     let mut f = F::new(i32s.len() as u32);
