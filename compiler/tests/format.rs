@@ -174,10 +174,6 @@ fn messy_inputs() {
             "long_lines_break",
             "module t.l\nrule r {\n  match Pod\n  let allowed = [\"AUDIT_WRITE\", \"CHOWN\", \"DAC_OVERRIDE\", \"FOWNER\", \"FSETID\", \"KILL\", \"MKNOD\", \"NET_BIND_SERVICE\", \"SETFCAP\"]\n  deny for c in all_containers(object) when c.securityContext.privileged ?? false and not (c.securityContext.runAsNonRoot ?? false) and starts_with(c.image ?? \"\", \"docker.io/\") message \"container `{c.name}`\"\n}\nfn pick(v: Volume) -> string = if v.hostPath != null then \"hostPath\" else if v.nfs != null then \"nfs\" else if v.iscsi != null then \"iscsi\" else \"\"\n",
         ),
-        (
-            "fix_clauses",
-            "module t.f\nrule r {\n  match Pod\n  deny for c in all_containers(object) when not (c.securityContext.readOnlyRootFilesystem ?? false) at c.securityContext.readOnlyRootFilesystem message \"m\" fix   review set c.securityContext.readOnlyRootFilesystem=true   fix add c.securityContext.capabilities.drop ,\"ALL\"\n // keep\n fix remove c.securityContext.capabilities.add,\"SYS_ADMIN\" fix remove object.metadata.labels[\"debug\"]\n}\n",
-        ),
     ];
     for (name, src) in cases {
         let out = format_source(src).unwrap();
