@@ -158,6 +158,27 @@ pub enum Value {
     Map(Vec<(String, Value)>),
 }
 
+impl Value {
+    /// The value as JSON (maps as objects).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Number(n) => serde_json::Number::from_f64(*n).map_or(J::Null, J::Number),
+            Value::String(s) => J::String(s.clone()),
+            Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// A numbered local variable of a rule (a `let`, a binder, an inlined function argument).
 pub type Local = u32;
 
@@ -221,6 +242,61 @@ pub struct Outcome {
     pub at: PathExpr,
     /// The message: literal parts and interpolated expressions.
     pub message: Vec<MessagePart>,
+    /// The `fix` clauses, in source order (spec/language.md §3.6).
+    pub fixes: Vec<Fix>,
+}
+
+/// A `fix` clause: how to repair an object an outcome fired on.
+///
+/// The path is an `at`-style path rooted at the subject or at the binder the outcome's `at`
+/// path starts from, so that the host can make it concrete from the finding's root node:
+/// the subject's path (with the autogen prefix) or the binder element's path, then the
+/// steps.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fix {
+    /// Marked `review`: may break the application; applied only when asked (`--unsafe`).
+    pub review: bool,
+    pub op: FixOp,
+    pub path: PathExpr,
+    /// The value set, added or removed; `None` for [`FixOp::Remove`].
+    pub value: Option<FixValue>,
+}
+
+/// What a [`Fix`] does at its path (also what the runtime reads back from a module's
+/// metadata).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixOp {
+    /// `set p = v`: the field (or map entry) becomes `v`; missing parent maps are created.
+    Set,
+    /// `add p, v`: `v` is appended to the list at `p` (created when missing) unless an
+    /// equal element is there.
+    Add,
+    /// `remove p`: the field, map entry or list element at `p` is removed (nothing when
+    /// absent).
+    Remove,
+    /// `remove p, v`: every element equal to `v` is removed from the list at `p`.
+    RemoveValue,
+}
+
+impl FixOp {
+    /// The keyword as written in source.
+    pub fn word(self) -> &'static str {
+        match self {
+            FixOp::Set => "set",
+            FixOp::Add => "add",
+            FixOp::Remove | FixOp::RemoveValue => "remove",
+        }
+    }
+}
+
+/// The value of a [`Fix`]: a constant, or a rule parameter (its default unless overridden).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixValue {
+    Const(Value),
+    /// By index into [`Rule::params`].
+    Param(u32),
 }
 
 /// `for [key,] item in collection`.
@@ -241,14 +317,14 @@ pub enum MessagePart {
 }
 
 /// A path the finding points at: a root and fields/indexes after it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PathExpr {
     pub root: PathRoot,
     pub steps: Vec<PathStep>,
 }
 
 /// Where a [`PathExpr`] starts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum PathRoot {
     /// The rule's subject (`object`).
     Subject,
@@ -257,7 +333,7 @@ pub enum PathRoot {
 }
 
 /// One step of a [`PathExpr`].
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum PathStep {
     Field(String),
     /// A constant list index.

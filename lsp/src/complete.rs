@@ -35,7 +35,7 @@ const RULE_WORDS: &[&str] = &[
     "param",
     "autogen off",
 ];
-const CLAUSE_WORDS: &[&str] = &["for", "let", "when", "at", "message"];
+const CLAUSE_WORDS: &[&str] = &["for", "let", "when", "at", "message", "fix"];
 const TOP_WORDS: &[&str] = &["module", "import", "rule", "fn"];
 const EXPR_WORDS: &[&str] = &[
     "and", "or", "not", "in", "any", "all", "if", "then", "else", "true", "false", "null", "object",

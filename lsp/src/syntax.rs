@@ -32,6 +32,12 @@ pub fn each_expr<'a>(file: &'a SourceFile, f: &mut dyn FnMut(&'a Expr)) {
                                 walk(e, f);
                             }
                             walk(&o.message, f);
+                            for fix in &o.fixes {
+                                walk(&fix.path, f);
+                                if let Some(v) = &fix.value {
+                                    walk(v, f);
+                                }
+                            }
                         }
                         RuleItem::AutogenOff(_) | RuleItem::Error(_) => {}
                     }

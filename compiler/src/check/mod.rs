@@ -3,6 +3,7 @@
 
 mod context;
 mod expr;
+mod fix;
 mod removed;
 pub mod types;
 
@@ -571,11 +572,34 @@ impl<'s> Checker<'s> {
             lowered.get_or_insert(body);
         }
         let (params, lets, outcomes, scope) = lowered?;
+        let outcome_defs: Vec<&ast::OutcomeDef> = r
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                RuleItem::Outcome(o) => Some(o),
+                _ => None,
+            })
+            .collect();
+        if !scope.reads_kinds.is_empty() {
+            for f in outcome_defs.iter().flat_map(|o| &o.fixes) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "fix-on-set-rule",
+                        file,
+                        f.span,
+                        "a rule that reads `objects(Kind)` cannot have `fix` clauses",
+                    )
+                    .with_note(
+                        "a set rule's finding depends on other objects; fixes repair one object",
+                    ),
+                );
+            }
+        }
         let errors_after = self.diags.iter().filter(|d| d.is_error()).count();
         if errors_after > errors_before {
             return None;
         }
-        Some(ir::Rule {
+        let rule = ir::Rule {
             id: format!("{module}.{}", r.name.name),
             module: module.to_string(),
             name: r.name.name.clone(),
@@ -591,7 +615,10 @@ impl<'s> Checker<'s> {
                 file,
                 span: r.name.span,
             },
-        })
+        };
+        self.check_fixes_stop(file, &rule, &outcome_defs);
+        let errors_after = self.diags.iter().filter(|d| d.is_error()).count();
+        (errors_after == errors_before).then_some(rule)
     }
 
     #[allow(clippy::type_complexity)]
@@ -726,6 +753,7 @@ impl<'s> Checker<'s> {
                 );
             }
         }
+        let fixes = self.fixes(scope, o, &at, &binder_names, &binders);
         scope.pop(pushed);
         Some(ir::Outcome {
             action: o.action,
@@ -733,6 +761,7 @@ impl<'s> Checker<'s> {
             when,
             at,
             message,
+            fixes,
         })
     }
 
@@ -762,43 +791,8 @@ impl<'s> Checker<'s> {
         at: &ast::Expr,
         binders: &[(String, ir::Local)],
     ) -> ir::PathExpr {
-        let mut steps = Vec::new();
-        let mut cur = at;
-        loop {
-            match &cur.kind {
-                ExprKind::Field(base, name) => {
-                    steps.push(ir::PathStep::Field(name.name.clone()));
-                    cur = base;
-                }
-                ExprKind::Index(base, index) => {
-                    match &index.kind {
-                        ExprKind::Int(i) => steps.push(ir::PathStep::Index(*i)),
-                        _ => match literal_text(index) {
-                            Some(k) => steps.push(ir::PathStep::Key(k)),
-                            None => break,
-                        },
-                    }
-                    cur = base;
-                }
-                ExprKind::Var(id) if id.name == "object" => {
-                    steps.reverse();
-                    return ir::PathExpr {
-                        root: ir::PathRoot::Subject,
-                        steps,
-                    };
-                }
-                ExprKind::Var(id) => match binders.iter().rev().find(|(n, _)| *n == id.name) {
-                    Some((_, local)) => {
-                        steps.reverse();
-                        return ir::PathExpr {
-                            root: ir::PathRoot::Binder(*local),
-                            steps,
-                        };
-                    }
-                    None => break,
-                },
-                _ => break,
-            }
+        if let Some(path) = fix::lower_path(at, binders) {
+            return path;
         }
         let d = Diagnostic::error(
             "bad-at",

@@ -5,7 +5,7 @@ mod doc;
 mod expr;
 
 use crate::syntax::ast::{
-    Function, Item, MatchWhat, OutcomeDef, RuleDef, RuleItem, SourceFile, Span,
+    FixOpKind, Function, Item, MatchWhat, OutcomeDef, RuleDef, RuleItem, SourceFile, Span,
 };
 use crate::syntax::trivia::{comments, Comment};
 use crate::syntax::{parse_file, SyntaxError};
@@ -345,6 +345,21 @@ impl<'a> Printer<'a> {
             o.message.span.start,
             concat(vec![text("message "), message]),
         ));
+        for f in &o.fixes {
+            let mut head = String::from("fix ");
+            if f.review {
+                head.push_str("review ");
+            }
+            head.push_str(f.op.keyword());
+            head.push(' ');
+            let mut parts = vec![text(head), self.expr(&f.path)];
+            if let Some(v) = &f.value {
+                let sep = if f.op == FixOpKind::Set { " = " } else { ", " };
+                parts.push(text(sep));
+                parts.push(self.expr(v));
+            }
+            clauses.push((f.span.start, concat(parts)));
+        }
         let inner = INDENT * 2;
         for (i, (pos, doc)) in clauses.into_iter().enumerate() {
             if i == 0 {

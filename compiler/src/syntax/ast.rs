@@ -152,6 +152,37 @@ pub struct OutcomeDef {
     pub when: Option<Expr>,
     pub at: Option<Expr>,
     pub message: Expr,
+    /// `fix` clauses after the message, in source order.
+    pub fixes: Vec<FixDef>,
+    pub span: Span,
+}
+
+/// The operation of a `fix` clause as written (`remove p, v` is `Remove` with a value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FixOpKind {
+    Set,
+    Add,
+    Remove,
+}
+
+impl FixOpKind {
+    /// The keyword as written in source.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            FixOpKind::Set => "set",
+            FixOpKind::Add => "add",
+            FixOpKind::Remove => "remove",
+        }
+    }
+}
+
+/// `fix [review] set path = value`, `add path, value`, `remove path [, value]`.
+#[derive(Clone, Debug)]
+pub struct FixDef {
+    pub review: bool,
+    pub op: FixOpKind,
+    pub path: Expr,
+    pub value: Option<Expr>,
     pub span: Span,
 }
 

@@ -70,6 +70,16 @@ pub enum Token<'a> {
     Autogen,
     #[token("off")]
     Off,
+    #[token("fix")]
+    Fix,
+    #[token("review")]
+    Review,
+    #[token("set")]
+    Set,
+    #[token("add")]
+    Add,
+    #[token("remove")]
+    Remove,
     #[regex("[A-Za-z_][A-Za-z0-9_]*")]
     Ident(&'a str),
     #[regex("[0-9]+", priority = 3)]
@@ -231,6 +241,11 @@ fn describe(variant: &str) -> &'static str {
         "Null" => "null",
         "Autogen" => "autogen",
         "Off" => "off",
+        "Fix" => "fix",
+        "Review" => "review",
+        "Set" => "set",
+        "Add" => "add",
+        "Remove" => "remove",
         "LBrace" => "{",
         "RBrace" => "}",
         "LParen" => "(",

@@ -90,7 +90,7 @@ impl SyntaxError {
 
 /// The words that start a rule item; a misspelling of one is reported as such.
 const RULE_ITEM_WORDS: &[&str] = &[
-    "deny", "warn", "match", "exclude", "let", "param", "autogen", "message", "when",
+    "deny", "warn", "match", "exclude", "let", "param", "autogen", "message", "when", "fix",
 ];
 
 /// A misspelled keyword: the unexpected word itself (`mesage` where `message` is expected),
@@ -196,6 +196,11 @@ fn expected_help(expected: &[String]) -> Option<String> {
         "warn",
         "autogen",
         "off",
+        "fix",
+        "review",
+        "set",
+        "add",
+        "remove",
     ];
     const HARD: &[&str] = &[
         "and", "or", "not", "in", "if", "then", "else", "true", "false", "null", "any", "all",

@@ -101,6 +101,36 @@ fn set_kinds(program: &ir::Program) -> Vec<ir::Gvk> {
     kinds
 }
 
+/// An outcome's path in the metadata: `{"root": "subject"|"binder", "steps": [...]}`.
+fn path_json(p: &ir::PathExpr) -> Json {
+    let steps: Vec<Json> = p
+        .steps
+        .iter()
+        .map(|s| match s {
+            ir::PathStep::Field(f) => json!({ "field": f }),
+            ir::PathStep::Index(i) => json!({ "index": i }),
+            ir::PathStep::Key(k) => json!({ "key": k }),
+        })
+        .collect();
+    let root = match p.root {
+        ir::PathRoot::Subject => "subject",
+        ir::PathRoot::Binder(_) => "binder",
+    };
+    json!({ "root": root, "steps": steps })
+}
+
+/// A fix in the metadata (spec/abi.md "Fixes"): its root is the subject or the finding's
+/// own root (the checker allows no other binder).
+fn fix_json(f: &ir::Fix) -> Json {
+    let mut out = json!({ "review": f.review, "op": f.op, "path": path_json(&f.path) });
+    match &f.value {
+        Some(ir::FixValue::Const(v)) => out["value"] = v.to_json(),
+        Some(ir::FixValue::Param(i)) => out["param"] = json!(i),
+        None => {}
+    }
+    out
+}
+
 /// The JSON of the `rampart.meta` section.
 pub fn metadata(program: &ir::Program, set_kinds: &[ir::Gvk]) -> Json {
     let rules: Vec<Json> = program
@@ -111,20 +141,8 @@ pub fn metadata(program: &ir::Program, set_kinds: &[ir::Gvk]) -> Json {
                 .outcomes
                 .iter()
                 .map(|o| {
-                    let steps: Vec<Json> =
-                        o.at.steps
-                            .iter()
-                            .map(|s| match s {
-                                ir::PathStep::Field(f) => json!({ "field": f }),
-                                ir::PathStep::Index(i) => json!({ "index": i }),
-                                ir::PathStep::Key(k) => json!({ "key": k }),
-                            })
-                            .collect();
-                    let root = match o.at.root {
-                        ir::PathRoot::Subject => "subject",
-                        ir::PathRoot::Binder(_) => "binder",
-                    };
-                    json!({ "action": o.action, "at": { "root": root, "steps": steps } })
+                    let fixes: Vec<Json> = o.fixes.iter().map(fix_json).collect();
+                    json!({ "action": o.action, "at": path_json(&o.at), "fixes": fixes })
                 })
                 .collect();
             let params: Vec<Json> = r

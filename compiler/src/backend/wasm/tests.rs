@@ -169,6 +169,7 @@ fn outcome(
         when,
         at,
         message,
+        fixes: Vec::new(),
     }
 }
 
