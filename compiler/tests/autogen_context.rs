@@ -82,9 +82,9 @@ fn controller_reads_the_controller() {
     assert_eq!(
         of(&all, "owner_label"),
         [
-            "Deployment/no-ns owner_label deny: Deployment `no-ns` has no owner label (template labels: {})",
-            "CronJob/nightly owner_label deny: CronJob `nightly` has no owner label (template labels: {})",
-            "CronJob/hourly owner_label deny: CronJob `hourly` has no owner label (template labels: {})",
+            "Deployment/no-ns owner_label deny: Deployment `no-ns` has no owner label (template app label: <none>)",
+            "CronJob/nightly owner_label deny: CronJob `nightly` has no owner label (template app label: <none>)",
+            "CronJob/hourly owner_label deny: CronJob `hourly` has no owner label (template app label: <none>)",
         ]
     );
     assert_eq!(
