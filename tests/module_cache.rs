@@ -39,7 +39,11 @@ fn rebuilt(cache: &Path, entry: &Path, bad: &[u8]) {
     let now = std::fs::read(entry).unwrap();
     assert_ne!(now, bad, "the entry is rewritten");
     report(cache);
-    assert_eq!(std::fs::read(entry).unwrap(), now, "the rewritten entry is used");
+    assert_eq!(
+        std::fs::read(entry).unwrap(),
+        now,
+        "the rewritten entry is used"
+    );
 }
 
 #[test]
@@ -49,7 +53,11 @@ fn the_library_is_compiled_once_and_a_bad_entry_is_rebuilt() {
     let [entry] = entries(&cache).try_into().expect("one entry written");
     let written = std::fs::read(&entry).unwrap();
     assert_eq!(report(&cache), cold, "a warm run reports the same");
-    assert_eq!(std::fs::read(&entry).unwrap(), written, "and leaves the entry");
+    assert_eq!(
+        std::fs::read(&entry).unwrap(),
+        written,
+        "and leaves the entry"
+    );
 
     // One byte of the Wasm changed: refused by the digest, compiled again, rewritten.
     let mut damaged = written.clone();
@@ -85,7 +93,10 @@ fn a_rule_selection_has_its_own_entry_and_no_cache_writes_none() {
         String::from_utf8(out.stdout).unwrap()
     };
     let off = run(&[], Some(("RAMPART_NO_CACHE", "1")));
-    assert!(!cache.exists() || entries(&cache).is_empty(), "RAMPART_NO_CACHE writes nothing");
+    assert!(
+        !cache.exists() || entries(&cache).is_empty(),
+        "RAMPART_NO_CACHE writes nothing"
+    );
     assert_eq!(run(&[], None), off);
     let some = run(&["--rule", "pss.*"], None);
     assert_eq!(entries(&cache).len(), 2);

@@ -139,7 +139,10 @@ fn describe(kind: &fs::FileType) -> &'static str {
 /// Writes a temporary file next to `target` and renames it over `target`, keeping the
 /// permissions of the file it replaces (a new file gets the usual ones, `0666` less the
 /// umask, rather than the temporary file's private `0600`).
-fn replace(target: &Path, fill: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<()>) -> io::Result<()> {
+fn replace(
+    target: &Path,
+    fill: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -142,11 +142,19 @@ fn eval_cache_is_written_then_used_and_keyed_by_module() {
     damaged[last] ^= 0x01;
     std::fs::remove_file(&entry).unwrap();
     std::fs::write(&entry, &damaged).unwrap();
-    assert!(!Policies::load(&engine, &raw_module("c"), Some(&dir)).unwrap().loaded_from_cache);
+    assert!(
+        !Policies::load(&engine, &raw_module("c"), Some(&dir))
+            .unwrap()
+            .loaded_from_cache
+    );
     let foreign = std::fs::read(dir.join(format!("{}.cwasm", other.cache_key))).unwrap();
     std::fs::remove_file(&entry).unwrap();
     std::fs::write(&entry, &foreign).unwrap();
-    assert!(!Policies::load(&engine, &raw_module("c"), Some(&dir)).unwrap().loaded_from_cache);
+    assert!(
+        !Policies::load(&engine, &raw_module("c"), Some(&dir))
+            .unwrap()
+            .loaded_from_cache
+    );
     assert!(
         Policies::load(&engine, &raw_module("c"), Some(&dir))
             .unwrap()

@@ -246,7 +246,11 @@ pub fn module_with(
 }
 
 /// [`module_with`] for `.rp` sources: compiles them.
-fn compile_module(paths: &[PathBuf], stdlib: bool, selection: &Selection) -> Result<Module, String> {
+fn compile_module(
+    paths: &[PathBuf],
+    stdlib: bool,
+    selection: &Selection,
+) -> Result<Module, String> {
     let (mut program, sources, crds) = compile_program_with(paths, stdlib)?;
     let tags = with_schema_rules(program.rules.iter().map(ir_tags));
     let all_rules = ids(&tags);

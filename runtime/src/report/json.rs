@@ -268,13 +268,14 @@ impl Stream {
 
     /// Writes one result.
     pub fn result(&mut self, r: &ObjectResult, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let separator: &[u8] = if self.results == 0 { b"\n    " } else { b",\n    " };
+        let separator: &[u8] = if self.results == 0 {
+            b"\n    "
+        } else {
+            b",\n    "
+        };
         w.write_all(separator)?;
         self.results += 1;
-        let mut indented = Indented {
-            w,
-            prefix: b"    ",
-        };
+        let mut indented = Indented { w, prefix: b"    " };
         serde_json::to_writer_pretty(&mut indented, &result(r, self.baseline))
             .map_err(std::io::Error::from)
     }

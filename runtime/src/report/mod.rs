@@ -162,10 +162,10 @@ impl<'w> Writer<'w> {
             },
             Format::Human => self.w.write_all(human::tail(report, self.color).as_bytes()),
             Format::Github => self.w.write_all(github::tail(report).as_bytes()),
-            Format::Tap => self
+            Format::Tap => self.w.write_all(tap::tail(report, self.written).as_bytes()),
+            format => self
                 .w
-                .write_all(tap::tail(report, self.written).as_bytes()),
-            format => self.w.write_all(render(report, format, self.color).as_bytes()),
+                .write_all(render(report, format, self.color).as_bytes()),
         }
     }
 }

@@ -389,7 +389,14 @@ pub fn run_set(
         results.extend(file);
         Ok(())
     };
-    let streamed = run_streaming(policies, inputs, errors, options, Gate::default(), &mut keep);
+    let streamed = run_streaming(
+        policies,
+        inputs,
+        errors,
+        options,
+        Gate::default(),
+        &mut keep,
+    );
     let mut report = streamed.expect("keeping results in memory does not fail");
     report.results = results;
     report
