@@ -13,6 +13,7 @@ mod helpers;
 mod image;
 mod quantity;
 mod regex;
+mod split_join;
 mod text;
 
 #[cfg(test)]
