@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::eval::Action;
-use crate::runner::{Report, RunError, Summary, Violation};
+use crate::runner::{Report, RuleCounts, RunError, Violation};
 
 /// The whole document; field order is the order of the output.
 #[derive(Serialize)]
@@ -60,6 +60,7 @@ struct Results<'a>(&'a Report);
 impl Serialize for Results<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let baseline = self.0.gate.baseline.is_some();
+        let selected = self.0.rules.len();
         s.collect_seq(self.0.results.iter().map(|r| {
             JsonResult {
                 file: &r.file,
@@ -77,6 +78,7 @@ impl Serialize for Results<'_> {
                     .map(|v| violation(v, baseline))
                     .collect(),
                 error: r.error.as_deref(),
+                rules: rule_counts(r.rule_counts(selected)),
             }
         }))
     }
@@ -94,6 +96,26 @@ struct JsonSummary {
     skipped: usize,
     errors: usize,
     unvalidated: usize,
+    /// Over every object: (object, rule) pairs where the rule applied and passed, and
+    /// where it did not apply.
+    rules_passed: usize,
+    rules_not_applied: usize,
+}
+
+/// The selected rules on one object: applied (`passed` of them found nothing) or not.
+#[derive(Serialize)]
+struct JsonRuleCounts {
+    applied: usize,
+    passed: usize,
+    not_applied: usize,
+}
+
+fn rule_counts(c: RuleCounts) -> JsonRuleCounts {
+    JsonRuleCounts {
+        applied: c.applied,
+        passed: c.passed,
+        not_applied: c.not_applied,
+    }
 }
 
 #[derive(Serialize)]
@@ -110,6 +132,7 @@ struct JsonResult<'a> {
     /// Exempted findings are listed apart so that `violations` is exactly what fails.
     exempted: Vec<JsonViolation<'a>>,
     error: Option<&'a str>,
+    rules: JsonRuleCounts,
 }
 
 #[derive(Serialize)]
@@ -199,7 +222,15 @@ fn error(e: &RunError) -> JsonError<'_> {
     }
 }
 
-fn summary(s: &Summary) -> JsonSummary {
+fn summary(report: &Report) -> JsonSummary {
+    let s = &report.summary;
+    let selected = report.rules.len();
+    let (mut rules_passed, mut rules_not_applied) = (0, 0);
+    for r in &report.results {
+        let c = r.rule_counts(selected);
+        rules_passed += c.passed;
+        rules_not_applied += c.not_applied;
+    }
     JsonSummary {
         files: s.files,
         resources: s.resources,
@@ -211,6 +242,8 @@ fn summary(s: &Summary) -> JsonSummary {
         skipped: s.skipped,
         errors: s.errors,
         unvalidated: s.unvalidated,
+        rules_passed,
+        rules_not_applied,
     }
 }
 
@@ -226,7 +259,7 @@ pub fn render(report: &Report) -> String {
 pub fn write(report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let doc = Document {
         version: 1,
-        summary: summary(&report.summary),
+        summary: summary(report),
         results: Results(report),
         errors: report.errors.iter().map(error).collect(),
         notices: report.notices.iter().map(error).collect(),

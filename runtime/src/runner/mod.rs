@@ -171,6 +171,39 @@ impl ObjectResult {
     pub fn active(&self) -> impl Iterator<Item = &Violation> {
         self.violations.iter().filter(|v| v.exemption.is_none())
     }
+
+    /// How the `selected` rules of the run fared on the object: applied (passed or not) or
+    /// not applied. Needs [`Options::applicable_rules`].
+    pub fn rule_counts(&self, selected: usize) -> RuleCounts {
+        let found: std::collections::BTreeSet<&str> = self
+            .active()
+            .map(|v| v.rule.as_ref())
+            .chain(self.failed_rules.iter().map(String::as_str))
+            .collect();
+        let passed = self
+            .applicable
+            .iter()
+            .filter(|id| !found.contains(id.as_ref()))
+            .count();
+        // A rule with a finding applied, whether or not the matcher listed it.
+        let applied = passed + found.len();
+        RuleCounts {
+            applied,
+            passed,
+            not_applied: selected.saturating_sub(applied),
+        }
+    }
+}
+
+/// The rules of a run on one object ([`ObjectResult::rule_counts`]), or summed over objects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuleCounts {
+    /// Rules that apply to the object (kind, namespace and labels match).
+    pub applied: usize,
+    /// Rules that applied and found nothing (exempted findings aside), without error.
+    pub passed: usize,
+    /// Selected rules that do not apply to the object.
+    pub not_applied: usize,
 }
 
 /// Counts over the whole run.
@@ -634,9 +667,10 @@ fn check_file(
             }
         };
         for (object, result) in batch.iter().zip(evaluated) {
+            // `None`: no schema check ran on the object (none asked, or its kind has none).
             let schema = match &ctx.options.schema {
                 Some(validator) => validate(ctx, validator, &input.name, &lines, object, &mut out),
-                None => Vec::new(),
+                None => None,
             };
             let r = object_result(ctx, &input.name, &lines, object, result, schema, &mut out);
             out.results.push(r);
@@ -646,7 +680,7 @@ fn check_file(
 }
 
 /// The schema findings of one object; an object whose kind has no schema is counted (and
-/// is an error with `strict_kinds`).
+/// is an error with `strict_kinds`), and gives `None`.
 fn validate(
     ctx: &Context,
     validator: &Validator,
@@ -654,7 +688,7 @@ fn validate(
     lines: &Lines,
     object: &Object,
     out: &mut FileOutcome,
-) -> Vec<Finding> {
+) -> Option<Vec<Finding>> {
     let line_text = |line: u32| lines.get(line);
     let Some(issues) = validator.check(&object.node, &object.api_version, &object.kind, &line_text)
     else {
@@ -670,9 +704,9 @@ fn validate(
             error.source_line = Some(lines.get(object.node.line));
             out.errors.push(error);
         }
-        return Vec::new();
+        return None;
     };
-    issues
+    let findings = issues
         .into_iter()
         .map(|issue| Finding {
             rule_id: issue.rule.to_string(),
@@ -682,7 +716,8 @@ fn validate(
             line: issue.line,
             col: issue.col,
         })
-        .collect()
+        .collect();
+    Some(findings)
 }
 
 fn object_result(
@@ -691,7 +726,7 @@ fn object_result(
     lines: &Lines,
     object: &Object,
     result: Evaluation,
-    schema: Vec<Finding>,
+    schema: Option<Vec<Finding>>,
     out: &mut FileOutcome,
 ) -> ObjectResult {
     let mut r = ObjectResult {
@@ -716,7 +751,16 @@ fn object_result(
             .filter(|rule| eval::select::subject(&rule.matcher, &object.node).is_some())
             .filter_map(|rule| ctx.selected.get(rule.id.as_str()).map(|(id, _)| id.clone()))
             .collect();
+        // The schema rules apply to every object checked against a schema.
+        if schema.is_some() {
+            r.applicable.extend(
+                schema_check::rules::IDS
+                    .iter()
+                    .filter_map(|id| ctx.selected.get(id).map(|(id, _)| id.clone())),
+            );
+        }
     }
+    let schema = schema.unwrap_or_default();
     let mut messages = Vec::new();
     for e in &result.errors {
         if let Some(rule) = &e.rule_id {
