@@ -5,7 +5,7 @@
 use rampart_compiler::ir::Program;
 use rampart_compiler::schema::Schema;
 use rampart_compiler::Source;
-use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
+use rampart_runtime::eval::{AdmissionContext, Engine, Limits, ObjectSet, Params, Policies};
 use rampart_runtime::manifest::{self, Node};
 use serde_json::Value as Json;
 use std::collections::HashMap;
@@ -244,10 +244,20 @@ impl Reference {
 
     /// Per rule id: the verdict of the Wasm evaluator, or the object's error.
     pub fn verdicts(&self, node: &Node) -> Result<HashMap<String, (bool, bool)>, String> {
+        self.verdicts_in(node, &AdmissionContext::create())
+    }
+
+    /// [`Reference::verdicts`] of the object under an admission request.
+    pub fn verdicts_in(
+        &self,
+        node: &Node,
+        context: &AdmissionContext,
+    ) -> Result<HashMap<String, (bool, bool)>, String> {
         let findings = self
             .policies
-            .evaluate(
+            .evaluate_admission(
                 node,
+                context,
                 &ObjectSet::default(),
                 &Params::default(),
                 &Limits::default(),
