@@ -45,11 +45,10 @@ still evaluated and reported), nothing to check with `--fail-on-empty`
 enum Command {
     /// Parse and type-check policy files or folders (the standard library when none is given).
     Check {
-        /// `.rp` files or folders holding them.
+        /// `.rp` files or folders holding them (as `-p`).
         paths: Vec<PathBuf>,
-        /// Policy `.rp` files or folders, as positional paths (repeatable).
-        #[arg(short, long = "policy", value_name = "PATH")]
-        policy: Vec<PathBuf>,
+        #[command(flatten)]
+        policies: cli::policies::PolicyArgs,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = CheckFormat::Human)]
         output: CheckFormat,
@@ -81,9 +80,8 @@ enum Command {
     Test {
         /// Manifest files, folders (walked for *.yaml, *.yml, *.json) or `-` for stdin.
         paths: Vec<String>,
-        /// Policy `.rp` files or folders, or a `policies.wasm` bundle (repeatable).
-        #[arg(short, long = "policy", value_name = "PATH")]
-        policy: Vec<PathBuf>,
+        #[command(flatten)]
+        policies: cli::policies::PolicyArgs,
         /// Only run the rules whose id matches this glob (repeatable).
         #[arg(long = "rule", value_name = "GLOB")]
         rule: Vec<String>,
@@ -131,9 +129,8 @@ enum Command {
     },
     /// List the rules of the policies (the embedded standard library by default).
     Rules {
-        /// Policy `.rp` files or folders, or a `policies.wasm` bundle.
-        #[arg(short, long = "policy", value_name = "PATH")]
-        policy: Vec<PathBuf>,
+        #[command(flatten)]
+        policies: cli::policies::PolicyArgs,
         /// Only list the rules whose id matches this glob (repeatable).
         #[arg(long = "rule", value_name = "GLOB")]
         rule: Vec<String>,
@@ -148,14 +145,16 @@ enum Command {
     Explain {
         /// The rule id, e.g. `pss.baseline.privileged`.
         rule: String,
-        /// Policy `.rp` files or folders, or a `policies.wasm` bundle.
-        #[arg(short, long = "policy", value_name = "PATH")]
-        policy: Vec<PathBuf>,
+        #[command(flatten)]
+        policies: cli::policies::PolicyArgs,
     },
     /// Run policy unit tests (`*.test.yaml`, see spec/testing.md).
     Verify {
         /// Test files or folders holding them (the current folder when none is given).
         paths: Vec<PathBuf>,
+        // The policies of the test files that name none (`policies:`).
+        #[command(flatten)]
+        policies: cli::policies::PolicyArgs,
         /// Output format.
         #[arg(short, long, default_value = "table", value_parser = ["table", "json", "junit"])]
         output: String,
@@ -185,11 +184,10 @@ enum Command {
         /// depends on what Gatekeeper has synced; README: Gatekeeper output).
         #[arg(long)]
         referential: bool,
-        /// Policy `.rp` files or folders.
+        /// Policy `.rp` files or folders (as `-p`).
         paths: Vec<PathBuf>,
-        /// Policy `.rp` files or folders, as positional paths (repeatable).
-        #[arg(short, long = "policy", value_name = "PATH")]
-        policy: Vec<PathBuf>,
+        #[command(flatten)]
+        policies: cli::policies::PolicyArgs,
         /// Export only the rules whose id matches this glob (repeatable), as `test --rule`.
         #[arg(long = "rule", value_name = "GLOB")]
         rule: Vec<String>,
@@ -292,17 +290,17 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check {
             mut paths,
-            policy,
+            policies,
             output,
             target,
             referential,
         } => {
-            paths.extend(policy);
+            paths.extend(policies.policy);
             check(&paths, output, target.map(|t| t.target(false, referential)))
         }
         Command::Test {
             paths,
-            policy,
+            policies,
             rule,
             exclude_rule,
             param,
@@ -321,7 +319,7 @@ fn main() -> ExitCode {
             admission,
         } => cli::test::run(cli::test::Args {
             paths,
-            policies: policy,
+            policies: policies.policy,
             selection: cli::policies::Selection {
                 include: rule,
                 exclude: exclude_rule,
@@ -352,7 +350,7 @@ fn main() -> ExitCode {
             admission,
         }),
         Command::Rules {
-            policy,
+            policies,
             rule,
             profile,
             output,
@@ -362,16 +360,16 @@ fn main() -> ExitCode {
                 exclude: Vec::new(),
                 profiles: profile,
             };
-            cli::rules::list(&policy, &selection, output == CheckFormat::Json)
+            cli::rules::list(&policies.policy, &selection, output == CheckFormat::Json)
         }
-        Command::Explain { rule, policy } => cli::rules::explain(&policy, &rule),
+        Command::Explain { rule, policies } => cli::rules::explain(&policies.policy, &rule),
         Command::Build {
             target,
             output,
             kyverno_style,
             referential,
             mut paths,
-            policy,
+            policies,
             rule,
             exclude_rule,
             profile,
@@ -382,7 +380,7 @@ fn main() -> ExitCode {
                 exclude: exclude_rule,
                 profiles: profile,
             };
-            paths.extend(policy);
+            paths.extend(policies.policy);
             let pattern = kyverno_style == KyvernoStyle::Pattern;
             let export = match target {
                 BuildTarget::Wasm => return cli::build::wasm(&paths, &selection, &output),
@@ -410,6 +408,7 @@ fn main() -> ExitCode {
         }
         Command::Verify {
             paths,
+            policies,
             output,
             backend,
             coverage,
@@ -419,6 +418,7 @@ fn main() -> ExitCode {
                 output,
                 backend,
                 coverage,
+                policies: policies.policy,
             };
             ExitCode::from(rampart_runtime::verify::main_entry(args) as u8)
         }

@@ -7,7 +7,7 @@ mod common;
 
 use std::process::{Command, Output, Stdio};
 
-use common::{rampart, root, run, scratch};
+use common::{rampart, root, run, scratch, stderr};
 
 use serde_json::Value;
 
@@ -390,6 +390,62 @@ fn every_object_is_reported_even_when_nothing_applies() {
     assert_eq!(config_map["namespace"], Value::Null);
     assert_eq!(config_map["document"], 1);
     assert_eq!(config_map["violations"], serde_json::json!([]));
+}
+
+/// Per result, the rules that applied (and of them, passed) and those that did not apply;
+/// the summary adds them up. `skipped` still counts only documents that are not objects.
+#[test]
+fn json_report_counts_rules_that_passed_and_that_did_not_apply() {
+    let counts = |r: &Value| {
+        let c = &r["rules"];
+        (
+            c["applied"].clone(),
+            c["passed"].clone(),
+            c["not_applied"].clone(),
+        )
+    };
+    let n = |a: u64, p: u64, na: u64| (a.into(), p.into(), na.into());
+    // 4 rules of the test policies and the 4 schema rules: the Pod has 3 and the schema
+    // rules, the ConfigMap only the schema rules.
+    let (code, json) = test_json(&["tests/manifests/clean"]);
+    assert_eq!(code, 0);
+    assert_eq!(counts(&json["results"][0]), n(7, 7, 1));
+    assert_eq!(counts(&json["results"][1]), n(4, 4, 4));
+    assert_eq!(json["summary"]["rules_passed"], 11);
+    assert_eq!(json["summary"]["rules_not_applied"], 5);
+    assert_eq!(
+        json["summary"]["skipped"], 1,
+        "the document that is not an object"
+    );
+    let (_, json) = test_json(&["--exclude-rule", "schema.*", "tests/manifests/clean"]);
+    assert_eq!(counts(&json["results"][0]), n(3, 3, 1));
+    assert_eq!(counts(&json["results"][1]), n(0, 0, 4), "no rule applies");
+    assert_eq!(json["summary"]["rules_passed"], 3);
+    assert_eq!(json["summary"]["rules_not_applied"], 5);
+    // A failing object: the rules with a finding applied and did not pass.
+    let (_, json) = test_json(&["--exclude-rule", "schema.*", "tests/manifests/formats"]);
+    let bad = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "bad")
+        .unwrap();
+    let mut failing: Vec<&str> = bad["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].as_str().unwrap())
+        .collect();
+    failing.dedup();
+    assert!(!failing.is_empty());
+    let (applied, passed, not_applied) = counts(bad);
+    assert_eq!(applied, 3, "the three pod rules");
+    assert_eq!(
+        passed.as_u64().unwrap(),
+        3 - failing.len() as u64,
+        "{failing:?}"
+    );
+    assert_eq!(not_applied, 1, "the Role rule");
 }
 
 #[test]
@@ -947,6 +1003,58 @@ fn policy_flag_is_accepted_by_check_and_build() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(dir.join("policies.wasm").is_file());
+}
+
+/// `-p PATH` and `--policy PATH` read the same policies in every command that reads
+/// policies (one shared flag): the test policies, not the standard library.
+#[test]
+fn policy_flag_is_the_same_for_every_command() {
+    let dir = scratch("policy-flag-everywhere");
+    for flag in ["-p", "--policy"] {
+        let out = run(&["check", flag, POLICIES]);
+        assert_eq!(out.status.code(), Some(0), "check {flag}");
+        assert!(
+            stderr(&out).contains("4 rule(s)"),
+            "check {flag}: {}",
+            stderr(&out)
+        );
+        let out = run(&["rules", flag, POLICIES]);
+        let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            listed.contains("t.privileged") && listed.contains("\n8 rules\n"),
+            "{listed}"
+        );
+        let out = run(&["explain", "t.role_wildcard", flag, POLICIES]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "explain {flag}: {}",
+            stderr(&out)
+        );
+        let out = run(&["test", flag, POLICIES, "tests/manifests/clean"]);
+        assert_eq!(out.status.code(), Some(0), "test {flag}: {}", stderr(&out));
+        let out_dir = dir.join(flag.trim_start_matches('-'));
+        let out = run(&[
+            "build",
+            "--target",
+            "vap",
+            "-o",
+            &out_dir.display().to_string(),
+            flag,
+            POLICIES,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "build {flag}: {}", stderr(&out));
+        let written = std::fs::read_dir(&out_dir).unwrap().count();
+        assert!(written >= 4, "build {flag}: {written} files");
+    }
+    // Positional paths still work where they did.
+    let out = run(&["check", POLICIES]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = run(&["verify", "--help"]);
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("-p, --policy <PATH>"),
+        "verify takes -p"
+    );
 }
 
 #[test]

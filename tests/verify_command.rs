@@ -367,3 +367,44 @@ fn select_must_pick_one_object() {
         stderr(&out)
     );
 }
+
+/// `-p` names the policies of the test files that name none; a file's own `policies` wins.
+#[test]
+fn policy_flag_names_the_policies_of_files_without_them() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("verify-policy-flag");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("demo.test.yaml");
+    std::fs::write(
+        &file,
+        "cases:\n  - object: {apiVersion: v1, kind: Namespace, metadata: {name: shop}}\n    expect: {demo.team_label: deny}\n",
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    // Without `-p` the file tests the standard library, which has no `demo.*` rules.
+    let out = verify(&[&file]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("unknown rule `demo.team_label`"),
+        "{}",
+        stderr(&out)
+    );
+    let passes = |args: &[&str]| {
+        let out = verify(args);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {all}");
+        stdout(&out)
+    };
+    for flag in ["-p", "--policy"] {
+        let table = passes(&[flag, &at("policies"), &file]);
+        assert!(table.ends_with("1 passed, 0 failed\n"), "{table}");
+    }
+    // A file naming its own policies keeps them: the demo suite passes whatever `-p` says.
+    passes(&["-p", &at("backends"), &at("pass")]);
+    let out = verify(&["-p", "nowhere", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: policy path `nowhere` does not exist\n"
+    );
+}

@@ -390,6 +390,11 @@ pub enum Builtin {
     TrimPrefix,
     /// `trim_suffix(s, p)`: `s` without the suffix `p` when it has it.
     TrimSuffix,
+    /// `split(s, sep)`: the pieces of `s` between the occurrences of `sep` (Go's
+    /// `strings.Split`: an empty `sep` splits into UTF-8 sequences).
+    Split,
+    /// `join(xs, sep)`: the strings of the list `xs` (absent is empty), `sep` between each.
+    Join,
 }
 
 /// `any` or `all`.

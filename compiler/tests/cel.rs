@@ -10,8 +10,9 @@ use rampart_runtime::eval::{Engine, Limits, ObjectSet, Params, Policies};
 use rampart_runtime::manifest::Node;
 // The CEL environment, the quantity functions and the binding of `object` are the ones
 // `rampart verify --backend cel` uses.
+use rampart_runtime::eval::{AdmissionContext, Operation, UserInfo};
 use rampart_runtime::verify::engines::cel::{
-    add_quantity_functions, kubernetes_env, request, to_cel,
+    add_quantity_functions, admission_request, kubernetes_env, request, to_cel,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -276,7 +277,7 @@ fn autogen_rewrite(expr: &str, template: &[String]) -> String {
 }
 
 /// Evaluates one compiled rule as the API server (VAP) or Kyverno (after autogen) would,
-/// with the request's namespace `namespace` (default: the object's).
+/// as a `CREATE` with the request's namespace `namespace` (default: the object's).
 fn cel_verdict(
     env: &Arc<Env>,
     rule: &Rule,
@@ -306,6 +307,23 @@ fn cel_run(
     namespace: Option<&str>,
     messages: &mut Vec<String>,
 ) -> Verdict {
+    let request = request(object, namespace);
+    cel_verdict_in(env, rule, dialect, object, params, &request, &CV::Null, messages)
+}
+
+/// [`cel_verdict`] under the admission request `request`, with `old` bound as `oldObject`,
+/// adding the message of each failed validation to `messages`.
+#[allow(clippy::too_many_arguments)]
+fn cel_verdict_in(
+    env: &Arc<Env>,
+    rule: &Rule,
+    dialect: Dialect,
+    object: &serde_json::Value,
+    params: &serde_json::Value,
+    request: &CV,
+    old: &CV,
+    messages: &mut Vec<String>,
+) -> Verdict {
     let api = object["apiVersion"].as_str().unwrap_or("");
     let kind = object["kind"].as_str().unwrap_or("");
     let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
@@ -317,10 +335,10 @@ fn cel_run(
         return Verdict::Fired(false, false);
     };
     let compiled = rcel::compile_rule(rule, dialect, "test").expect("compiles");
-    let request = request(object, namespace);
     let mut ctx = context(env);
     ctx.add_variable_from_value("object", to_cel(object, dialect == Dialect::Vap));
     ctx.add_variable_from_value("request", request.clone());
+    ctx.add_variable_from_value("oldObject", old.clone());
     let rewrite = |e: &str| -> String {
         if dialect == Dialect::Kyverno && !target.subject_path.is_empty() {
             autogen_rewrite(e, &target.subject_path)
@@ -364,6 +382,7 @@ fn cel_run(
         let mut inner = context(env);
         inner.add_variable_from_value("object", to_cel(object, dialect == Dialect::Vap));
         inner.add_variable_from_value("request", request.clone());
+        inner.add_variable_from_value("oldObject", old.clone());
         inner.add_variable_from_value("variables", CV::from(vars.clone()));
         match program.execute(&inner) {
             Ok(val) => {
@@ -484,6 +503,233 @@ fn written_forms_agree_with_wasm() {
         report(&format!("written forms {dialect:?}"), &t);
         assert!(t.compared > 40, "too few comparisons: {}", t.compared);
         assert!(t.disagreements.is_empty(), "{:#?}", t.disagreements);
+    }
+}
+
+/// Rules that read the admission request (spec/language.md §4.11).
+const ADMISSION: &str = r#"
+module t.adm
+
+rule team_fixed {
+  title "team label is fixed"
+  match Deployment
+  deny when request.operation == "UPDATE"
+            and object.metadata.labels["team"] != oldObject.metadata.labels["team"]
+    message "team of {object.metadata.name} changed from {oldObject.metadata.labels["team"]}"
+  warn when (object.spec.replicas ?? 1) < (oldObject.spec.replicas ?? 0)
+    message "scaled down from {oldObject.spec.replicas}"
+}
+
+rule admins_delete {
+  title "only admins delete"
+  match Namespace
+  deny when request.operation == "DELETE" and not ("system:masters" in request.userInfo.groups)
+    message "{request.userInfo.username ?? "someone"} may not delete {request.name ?? ""}"
+}
+
+rule dry_runs {
+  title "dry runs"
+  match ConfigMap
+  warn when request.dryRun ?? false
+    message "dry run by {request.userInfo.username} in {request.namespace}"
+  deny when starts_with(request.userInfo.username ?? "", "system:serviceaccount:")
+            and request.operation != "CREATE"
+    message "service accounts only create"
+}
+
+rule images_kept {
+  title "images kept on update"
+  match Pod
+  deny for c in all_containers(object)
+    when oldObject != null and not any o in all_containers(oldObject): o.image == c.image
+    message "container {c.name} changes its image"
+}
+"#;
+
+/// The requests of [`ADMISSION`]'s cases: each object with each context.
+fn admission_cases() -> Vec<(String, Node, AdmissionContext)> {
+    let node = |yaml: &str| load_objects("old", yaml.as_bytes()).remove(0).1;
+    let deployment = |team: &str, replicas: u32, image: &str| {
+        node(&format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: shop, labels: {{team: {team}}}}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{a: b}}}}\n  template:\n    metadata: {{labels: {{a: b}}}}\n    spec: {{containers: [{{name: app, image: \"{image}\"}}]}}\n"
+        ))
+    };
+    let pod = |image: &str| {
+        node(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: shop}}\nspec: {{containers: [{{name: app, image: \"{image}\"}}]}}\n"
+        ))
+    };
+    let namespace = node("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n");
+    let config_map =
+        node("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: team-a}\n");
+    let user = |name: &str, groups: &[&str]| UserInfo {
+        username: name.to_string(),
+        uid: String::new(),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+    };
+    let ctx =
+        |operation: Operation, old: Option<Node>, user: UserInfo, dry_run: bool| AdmissionContext {
+            operation,
+            user_info: user,
+            dry_run,
+            old_object: old,
+            ..AdmissionContext::default()
+        };
+    use Operation::{Connect, Create, Delete, Update};
+    let sa = "system:serviceaccount:ci:deployer";
+    vec![
+        (
+            "create deployment",
+            deployment("a", 2, "nginx:1"),
+            AdmissionContext::create(),
+        ),
+        (
+            "update keeps team",
+            deployment("a", 2, "nginx:1"),
+            ctx(
+                Update,
+                Some(deployment("a", 2, "nginx:1")),
+                user("ann", &[]),
+                false,
+            ),
+        ),
+        (
+            "update changes team and image, scales down",
+            deployment("b", 1, "nginx:2"),
+            ctx(
+                Update,
+                Some(deployment("a", 3, "nginx:1")),
+                user("ann", &["dev"]),
+                false,
+            ),
+        ),
+        (
+            "update without an old object",
+            deployment("b", 1, "nginx:2"),
+            ctx(Update, None, UserInfo::default(), false),
+        ),
+        ("create pod", pod("nginx:1"), AdmissionContext::create()),
+        (
+            "update pod image",
+            pod("nginx:2"),
+            ctx(Update, Some(pod("nginx:1")), user("bob", &[]), false),
+        ),
+        (
+            "update pod same image",
+            pod("nginx:1"),
+            ctx(Update, Some(pod("nginx:1")), user("bob", &[]), true),
+        ),
+        (
+            "developer deletes a namespace",
+            namespace.clone(),
+            ctx(
+                Delete,
+                Some(namespace.clone()),
+                user("dev1", &["dev", "system:authenticated"]),
+                false,
+            ),
+        ),
+        (
+            "admin deletes a namespace",
+            namespace.clone(),
+            ctx(
+                Delete,
+                Some(namespace.clone()),
+                user("root", &["system:masters"]),
+                false,
+            ),
+        ),
+        (
+            "nameless user deletes a namespace",
+            namespace.clone(),
+            ctx(Delete, None, UserInfo::default(), false),
+        ),
+        (
+            "create a namespace",
+            namespace,
+            ctx(Create, None, user("dev1", &["dev"]), false),
+        ),
+        (
+            "dry run",
+            config_map.clone(),
+            ctx(Create, None, user("ann", &[]), true),
+        ),
+        (
+            "service account updates",
+            config_map.clone(),
+            ctx(Update, Some(config_map.clone()), user(sa, &[]), false),
+        ),
+        (
+            "service account connects in a dry run",
+            config_map.clone(),
+            ctx(Connect, None, user(sa, &["system:serviceaccounts"]), true),
+        ),
+        (
+            "service account creates",
+            config_map,
+            ctx(Create, None, user(sa, &[]), false),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, node, ctx)| (name.to_string(), node, ctx))
+    .collect()
+}
+
+/// `request.operation`, `request.userInfo`, `request.dryRun` and `oldObject` mean the same
+/// in every CEL output as on the Wasm evaluator, given the same AdmissionRequest.
+#[test]
+fn admission_request_agrees_with_wasm() {
+    let program = compile_source(ADMISSION);
+    let env = env();
+    let reference = Reference::new(&program);
+    for dialect in [Dialect::Vap, Dialect::Kyverno, Dialect::Gatekeeper] {
+        let (mut compared, mut fired, mut refused) = (0, 0, Vec::new());
+        let mut disagreements = Vec::new();
+        for (name, node, context) in admission_cases() {
+            let json = node.to_json();
+            let want = reference
+                .verdicts_in(&node, &context)
+                .expect("wasm evaluates");
+            let request = admission_request(&json, &context);
+            let old = to_cel(&context.old_json(), dialect == Dialect::Vap);
+            for rule in &program.rules {
+                // Kyverno's autogen rewrites `object` but not `oldObject` (spec §4.11).
+                if let Err(e) = rcel::compile_rule(rule, dialect, "test") {
+                    refused.push(format!("{}: {e}", rule.id));
+                    continue;
+                }
+                let want = want.get(&rule.id).copied().unwrap_or_default();
+                let got = cel_verdict_in(
+                    &env,
+                    rule,
+                    dialect,
+                    &json,
+                    &constraint_params(rule),
+                    &request,
+                    &old,
+                    &mut Vec::new(),
+                );
+                compared += 1;
+                fired += (want.0 || want.1) as usize;
+                if got != Verdict::Fired(want.0, want.1) {
+                    disagreements.push(format!(
+                        "{dialect:?} {} on {name}: wasm {want:?}, cel {got:?}",
+                        rule.id
+                    ));
+                }
+            }
+        }
+        eprintln!("admission {dialect:?}: {compared} compared, {fired} fired");
+        assert!(disagreements.is_empty(), "{disagreements:#?}");
+        assert!(
+            fired >= 7,
+            "{dialect:?}: the cases exercise the rules: {fired}"
+        );
+        refused.sort();
+        refused.dedup();
+        let expected_refusals = usize::from(dialect == Dialect::Kyverno);
+        assert_eq!(refused.len(), expected_refusals, "{dialect:?}: {refused:?}");
+        assert!(compared >= 45, "{dialect:?}: {compared}");
     }
 }
 

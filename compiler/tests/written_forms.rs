@@ -167,3 +167,25 @@ fn trim_prefix_and_suffix() {
     assert!(of(&all, "forms ConfigMap/abc-1234 strings").is_empty());
     assert!(of(&all, "forms ConfigMap/Bad_name strings").is_empty());
 }
+
+#[test]
+fn split_and_join() {
+    let all = findings();
+    assert_eq!(
+        of(&all, "forms Secret/a-b-c- split_join"),
+        [
+            "forms Secret/a-b-c- split_join deny: 4 parts: a+b+c+",
+            "forms Secret/a-b-c- split_join warn: é1: 2 characters, fields x|y||z f1;f2",
+            "forms Secret/a-b-c- split_join warn: 日本: 2 characters, fields a f1;f2",
+        ]
+    );
+    // No separator in the name: one piece. An empty string splits into no characters and
+    // into one empty field; absent finalizers join to "".
+    assert_eq!(
+        of(&all, "forms Secret/single split_join"),
+        [
+            "forms Secret/single split_join warn: : 0 characters, fields  ",
+            "forms Secret/single split_join warn: ab: 2 characters, fields | ",
+        ]
+    );
+}

@@ -118,6 +118,23 @@ fn errors_are_all_reported_and_nothing_runs() {
     assert!(report.rows.is_empty());
 }
 
+/// A `file` holding several objects: `select` must pick exactly one (spec/testing.md).
+#[test]
+fn select_picks_exactly_one_object() {
+    assert_eq!(
+        only_error("select-errors/picks-none.test.yaml"),
+        "4: case `no such pod`: `select` picks 0 objects of `../pass/fixtures/several.yaml`, it must pick one"
+    );
+    assert_eq!(
+        only_error("select-errors/picks-several.test.yaml"),
+        "4: case `two objects are named debug`: `select` picks 2 objects of `../pass/fixtures/several.yaml`, it must pick one"
+    );
+    assert_eq!(
+        only_error("select-errors/no-select.test.yaml"),
+        "4: case `which one?`: `../pass/fixtures/several.yaml` must hold exactly one Kubernetes object, it holds 3 (pick one with `select: {kind: …, name: …}`)"
+    );
+}
+
 #[test]
 fn missing_path() {
     let report = verify("nowhere", false);
@@ -132,7 +149,7 @@ fn missing_path() {
 fn on_all_backends(rel: &str) -> VerifyReport {
     let options = VerifyOptions {
         backends: BackendKind::parse_list("all").unwrap(),
-        coverage: false,
+        ..VerifyOptions::default()
     };
     run(&[dir().join(rel)], &options)
 }

@@ -14,6 +14,17 @@ use super::profiles::{Profiles, Tags};
 /// The name of the bundle that `rampart build --target wasm` writes.
 pub const BUNDLE: &str = "policies.wasm";
 
+/// `-p/--policy PATH`: the policies a command reads, the same flag for `check`, `test`,
+/// `rules`, `explain`, `build` and `verify`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct PolicyArgs {
+    /// Policy `.rp` files or folders (repeatable); `test`, `rules` and `explain` also take
+    /// `policies.wasm` bundles. Without it, the embedded standard library (`verify`: for
+    /// the test files that name no `policies`).
+    #[arg(short, long = "policy", value_name = "PATH")]
+    pub policy: Vec<PathBuf>,
+}
+
 /// Which rules to keep: `--rule` globs and `--profile` names (none: every rule but the
 /// opt-in ones) minus `--exclude-rule` globs.
 #[derive(Clone, Debug, Default)]

@@ -176,7 +176,8 @@ pub fn run(args: Args) -> ExitCode {
         // Only the human and HTML formats print the source line of a finding.
         source_lines: matches!(args.format, Format::Human | Format::Html),
         strict_kinds: args.schema.strict_kinds,
-        applicable_rules: args.format == Format::PolicyReport,
+        // The formats that report the rules that passed or did not apply.
+        applicable_rules: matches!(args.format, Format::PolicyReport | Format::Json),
         ..runner::Options::default()
     };
     options.admission = match super::admission::read(&args.admission, &options.load_limits) {

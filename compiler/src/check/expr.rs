@@ -90,6 +90,8 @@ const BUILTINS: &[&str] = &[
     "values",
     "trim_prefix",
     "trim_suffix",
+    "split",
+    "join",
     "filter",
     "map",
     "count",
@@ -908,7 +910,7 @@ impl Checker<'_> {
     ) -> ir::Expr {
         let arity = match name {
             "starts_with" | "ends_with" | "contains" | "glob" | "matches" => 2,
-            "trim_prefix" | "trim_suffix" => 2,
+            "trim_prefix" | "trim_suffix" | "split" | "join" => 2,
             "who_can" => 2,
             "filter" | "map" | "count" => 3,
             _ => 1,
@@ -990,6 +992,33 @@ impl Checker<'_> {
                     Builtin::TrimSuffix
                 };
                 e(Type::String, K::Call(b, vec![s, p]))
+            }
+            "split" => {
+                let what = |n: &str| format!("the {n} argument of `split`");
+                let s = self.expect(scope, &args[0], &Type::String, &what("first"));
+                let sep = self.expect(scope, &args[1], &Type::String, &what("second"));
+                e(
+                    Type::List(Box::new(Type::String)),
+                    K::Call(Builtin::Split, vec![s, sep]),
+                )
+            }
+            "join" => {
+                let xs = self.expr(scope, &args[0]);
+                let strings = match xs.ty.strip_optional() {
+                    Type::List(t) => matches!(**t, Type::String | Type::Any),
+                    t => *t == Type::Any,
+                };
+                if !strings {
+                    let msg = format!("`join` needs a list of strings, found `{}`", show(&xs.ty));
+                    return self.err(scope, "type-mismatch", args[0].span, msg);
+                }
+                let sep = self.expect(
+                    scope,
+                    &args[1],
+                    &Type::String,
+                    "the second argument of `join`",
+                );
+                e(Type::String, K::Call(Builtin::Join, vec![xs, sep]))
             }
             "lower" | "upper" => {
                 let s = self.expect(

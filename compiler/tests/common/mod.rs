@@ -5,7 +5,9 @@
 use rampart_compiler::ir::Program;
 use rampart_compiler::schema::Schema;
 use rampart_compiler::Source;
-use rampart_runtime::eval::{Engine, Finding, Limits, ObjectSet, Params, Policies};
+use rampart_runtime::eval::{
+    AdmissionContext, Engine, Finding, Limits, ObjectSet, Params, Policies,
+};
 use rampart_runtime::manifest::{self, Node};
 use serde_json::Value as Json;
 use std::collections::HashMap;
@@ -233,11 +235,22 @@ impl Reference {
         }
     }
 
-    /// The findings of the Wasm evaluator on `node` alone, or the object's error.
+    /// The findings of the Wasm evaluator on `node` alone (as a `CREATE`), or the object's
+    /// error.
     pub fn findings(&self, node: &Node) -> Result<Vec<Finding>, String> {
+        self.findings_in(node, &AdmissionContext::create())
+    }
+
+    /// [`Reference::findings`] of the object under an admission request.
+    pub fn findings_in(
+        &self,
+        node: &Node,
+        context: &AdmissionContext,
+    ) -> Result<Vec<Finding>, String> {
         self.policies
-            .evaluate(
+            .evaluate_admission(
                 node,
+                context,
                 &ObjectSet::default(),
                 &Params::default(),
                 &Limits::default(),
@@ -260,7 +273,16 @@ impl Reference {
 
     /// Per rule id: the verdict of the Wasm evaluator, or the object's error.
     pub fn verdicts(&self, node: &Node) -> Result<HashMap<String, (bool, bool)>, String> {
-        let findings = self.findings(node)?;
+        self.verdicts_in(node, &AdmissionContext::create())
+    }
+
+    /// [`Reference::verdicts`] of the object under an admission request.
+    pub fn verdicts_in(
+        &self,
+        node: &Node,
+        context: &AdmissionContext,
+    ) -> Result<HashMap<String, (bool, bool)>, String> {
+        let findings = self.findings_in(node, context)?;
         let mut out: HashMap<String, (bool, bool)> = HashMap::new();
         for f in findings {
             let e = out.entry(f.rule_id.clone()).or_default();

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::eval::Action;
-use crate::runner::{ObjectResult, Report, RunError, Summary, Violation};
+use crate::runner::{ObjectResult, Report, RuleCounts, RunError, Summary, Violation};
 
 /// The document after `version` and `results`; field order is the order of the output. The
 /// summary comes last: the results are written as the run goes, before the counts are known.
@@ -70,6 +70,7 @@ fn result(r: &ObjectResult, baseline: bool) -> JsonResult<'_> {
             .map(|v| violation(v, baseline))
             .collect(),
         error: r.error.as_deref(),
+        rules: rule_counts(r.rules),
     }
 }
 
@@ -85,6 +86,26 @@ struct JsonSummary {
     skipped: usize,
     errors: usize,
     unvalidated: usize,
+    /// Over every object: (object, rule) pairs where the rule applied and passed, and
+    /// where it did not apply.
+    rules_passed: usize,
+    rules_not_applied: usize,
+}
+
+/// The selected rules on one object: applied (`passed` of them found nothing) or not.
+#[derive(Serialize)]
+struct JsonRuleCounts {
+    applied: usize,
+    passed: usize,
+    not_applied: usize,
+}
+
+fn rule_counts(c: RuleCounts) -> JsonRuleCounts {
+    JsonRuleCounts {
+        applied: c.applied,
+        passed: c.passed,
+        not_applied: c.not_applied,
+    }
 }
 
 #[derive(Serialize)]
@@ -101,6 +122,7 @@ struct JsonResult<'a> {
     /// Exempted findings are listed apart so that `violations` is exactly what fails.
     exempted: Vec<JsonViolation<'a>>,
     error: Option<&'a str>,
+    rules: JsonRuleCounts,
 }
 
 #[derive(Serialize)]
@@ -202,6 +224,8 @@ fn summary(s: &Summary) -> JsonSummary {
         skipped: s.skipped,
         errors: s.errors,
         unvalidated: s.unvalidated,
+        rules_passed: s.rules_passed,
+        rules_not_applied: s.rules_not_applied,
     }
 }
 

@@ -192,6 +192,7 @@ mod tests {
             error: None,
             failed_rules: Vec::new(),
             applicable: Vec::new(),
+            rules: Default::default(),
         };
         let v = Violation {
             rule: rule.into(),

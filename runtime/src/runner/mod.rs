@@ -159,6 +159,9 @@ pub struct ObjectResult {
     /// The selected rules that apply to the object, when [`Options::applicable_rules`] is
     /// set (else empty).
     pub applicable: Vec<Arc<str>>,
+    /// How the selected rules fared on the object ([`ObjectResult::rule_counts`]), set when
+    /// the result is delivered.
+    pub rules: RuleCounts,
 }
 
 impl ObjectResult {
@@ -175,6 +178,39 @@ impl ObjectResult {
     pub fn active(&self) -> impl Iterator<Item = &Violation> {
         self.violations.iter().filter(|v| v.exemption.is_none())
     }
+
+    /// How the `selected` rules of the run fared on the object: applied (passed or not) or
+    /// not applied. Needs [`Options::applicable_rules`].
+    pub fn rule_counts(&self, selected: usize) -> RuleCounts {
+        let found: std::collections::BTreeSet<&str> = self
+            .active()
+            .map(|v| v.rule.as_ref())
+            .chain(self.failed_rules.iter().map(String::as_str))
+            .collect();
+        let passed = self
+            .applicable
+            .iter()
+            .filter(|id| !found.contains(id.as_ref()))
+            .count();
+        // A rule with a finding applied, whether or not the matcher listed it.
+        let applied = passed + found.len();
+        RuleCounts {
+            applied,
+            passed,
+            not_applied: selected.saturating_sub(applied),
+        }
+    }
+}
+
+/// The rules of a run on one object ([`ObjectResult::rule_counts`]), or summed over objects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuleCounts {
+    /// Rules that apply to the object (kind, namespace and labels match).
+    pub applied: usize,
+    /// Rules that applied and found nothing (exempted findings aside), without error.
+    pub passed: usize,
+    /// Selected rules that do not apply to the object.
+    pub not_applied: usize,
 }
 
 /// Counts over the whole run.
@@ -200,6 +236,10 @@ pub struct Summary {
     pub errors: usize,
     /// Objects not checked against a schema: their kind has none.
     pub unvalidated: usize,
+    /// Over every object: (object, rule) pairs where the rule applied and passed, and where
+    /// it did not apply.
+    pub rules_passed: usize,
+    pub rules_not_applied: usize,
 }
 
 /// The outcome of a run.
@@ -575,9 +615,13 @@ impl<'r> Delivery<'r, '_> {
             report.summary.unvalidated += 1;
         }
         let mut results = outcome.results;
+        let selected = report.rules.len();
         for r in &mut results {
             self.gate.judge(r);
             report.summary.count(r);
+            r.rules = r.rule_counts(selected);
+            report.summary.rules_passed += r.rules.passed;
+            report.summary.rules_not_applied += r.rules.not_applied;
         }
         report.summary.resources += results.len();
         if self.failure.is_none() {
@@ -754,9 +798,10 @@ fn check_file(
             }
         };
         for (object, result) in batch.iter().zip(evaluated) {
+            // `None`: no schema check ran on the object (none asked, or its kind has none).
             let schema = match &ctx.options.schema {
                 Some(validator) => validate(ctx, validator, &input.name, &lines, object, &mut out),
-                None => Vec::new(),
+                None => None,
             };
             let r = object_result(ctx, &input.name, &lines, object, result, schema, &mut out);
             out.results.push(r);
@@ -766,7 +811,7 @@ fn check_file(
 }
 
 /// The schema findings of one object; an object whose kind has no schema is counted (and
-/// is an error with `strict_kinds`).
+/// is an error with `strict_kinds`), and gives `None`.
 fn validate(
     ctx: &Context,
     validator: &Validator,
@@ -774,7 +819,7 @@ fn validate(
     lines: &Lines,
     object: &Object,
     out: &mut FileOutcome,
-) -> Vec<Finding> {
+) -> Option<Vec<Finding>> {
     let line_text = |line: u32| lines.get(line);
     let Some(issues) = validator.check(&object.node, &object.api_version, &object.kind, &line_text)
     else {
@@ -790,9 +835,9 @@ fn validate(
             error.source_line = Some(lines.get(object.node.line));
             out.errors.push(error);
         }
-        return Vec::new();
+        return None;
     };
-    issues
+    let findings = issues
         .into_iter()
         .map(|issue| Finding {
             rule_id: issue.rule.to_string(),
@@ -802,7 +847,8 @@ fn validate(
             line: issue.line,
             col: issue.col,
         })
-        .collect()
+        .collect();
+    Some(findings)
 }
 
 fn object_result(
@@ -811,7 +857,7 @@ fn object_result(
     lines: &Lines,
     object: &Object,
     result: Evaluation,
-    schema: Vec<Finding>,
+    schema: Option<Vec<Finding>>,
     out: &mut FileOutcome,
 ) -> ObjectResult {
     let mut r = ObjectResult {
@@ -827,6 +873,7 @@ fn object_result(
         error: None,
         failed_rules: Vec::new(),
         applicable: Vec::new(),
+        rules: RuleCounts::default(),
     };
     if ctx.options.applicable_rules {
         r.applicable = ctx
@@ -836,7 +883,16 @@ fn object_result(
             .filter(|rule| eval::select::subject(&rule.matcher, &object.node).is_some())
             .filter_map(|rule| ctx.selected.get(rule.id.as_str()).map(|(id, _)| id.clone()))
             .collect();
+        // The schema rules apply to every object checked against a schema.
+        if schema.is_some() {
+            r.applicable.extend(
+                schema_check::rules::IDS
+                    .iter()
+                    .filter_map(|id| ctx.selected.get(id).map(|(id, _)| id.clone())),
+            );
+        }
     }
+    let schema = schema.unwrap_or_default();
     let mut messages = Vec::new();
     for e in &result.errors {
         if let Some(rule) = &e.rule_id {

@@ -82,6 +82,9 @@ pub struct VerifyOptions {
     pub backends: Vec<BackendKind>,
     /// Report the rules that have no passing or no failing case.
     pub coverage: bool,
+    /// `-p/--policy`: the policies tested by the files that name none (`policies`), instead
+    /// of the embedded standard library.
+    pub policies: Vec<PathBuf>,
 }
 
 impl Default for VerifyOptions {
@@ -89,6 +92,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             backends: vec![BackendKind::Wasm],
             coverage: false,
+            policies: Vec::new(),
         }
     }
 }
@@ -223,6 +227,8 @@ pub struct VerifyArgs {
     /// `wasm`, `rego`, `cel` or `all`.
     pub backend: String,
     pub coverage: bool,
+    /// `-p/--policy` paths (see [`VerifyOptions::policies`]).
+    pub policies: Vec<PathBuf>,
 }
 
 /// Runs `rampart verify`: prints the report to stdout, errors to stderr; returns the exit code.
@@ -249,6 +255,7 @@ pub fn main_entry(args: VerifyArgs) -> i32 {
     let options = VerifyOptions {
         backends,
         coverage: args.coverage,
+        policies: args.policies,
     };
     let report = run(&paths, &options);
     if format == Format::Table {
@@ -289,6 +296,11 @@ pub fn run(paths: &[PathBuf], options: &VerifyOptions) -> VerifyReport {
                 .join(", ")
         ));
     }
+    for p in &options.policies {
+        if !p.exists() {
+            errors.push(format!("policy path `{}` does not exist", p.display()));
+        }
+    }
     for kind in &options.backends {
         if *kind != BackendKind::Wasm && !cfg!(feature = "engines") {
             errors.push(format!(
@@ -319,9 +331,12 @@ pub fn run(paths: &[PathBuf], options: &VerifyOptions) -> VerifyReport {
             file: &file,
             list: &mut errors,
         };
-        let Some(header) = parse::read_header(path, &mut errs) else {
+        let Some(mut header) = parse::read_header(path, &mut errs) else {
             continue;
         };
+        if header.policies == PolicySet::Stdlib && !options.policies.is_empty() {
+            header.policies = PolicySet::Paths(options.policies.clone());
+        }
         let backend = &*compiled
             .entry(header.policies.clone())
             .or_insert_with(|| compile(&header.policies, &engine, &options.backends));

@@ -1228,6 +1228,12 @@ impl<'a> Cx<'a> {
                 arg(1)
             )),
             Builtin::Upper => C::atom(format!("{}.upperAscii()", arg(0))),
+            Builtin::Split => C::atom(format!("{}.split({})", arg(0), cs[1].value())),
+            Builtin::Join => C::atom(format!(
+                "{}.join({})",
+                iterable(&cs[0], "[]"),
+                cs[1].value()
+            )),
             Builtin::Glob => {
                 let ExprKind::Lit(Value::String(p)) = &args[1].kind else {
                     return Err("`glob` with a pattern that is not a literal string".into());

@@ -1151,6 +1151,11 @@ impl<'a> Gen<'a> {
             Builtin::Lower => format!("lower({})", arg(0)),
             Builtin::TrimPrefix => format!("trim_prefix({}, {})", arg(0), arg(1)),
             Builtin::TrimSuffix => format!("trim_suffix({}, {})", arg(0), arg(1)),
+            Builtin::Split => format!("split({}, {})", arg(0), arg(1)),
+            Builtin::Join => {
+                self.use_helper(Helper::Collection);
+                format!("concat({}, collection({}))", arg(1), arg(0))
+            }
             Builtin::Upper => format!("upper({})", arg(0)),
             Builtin::Glob => {
                 self.use_helper(Helper::Glob);

@@ -665,6 +665,15 @@ impl<'a> RuleGen<'a> {
             Builtin::Contains => two(self, Helper::Contains),
             Builtin::Glob => two(self, Helper::Glob),
             Builtin::TrimPrefix | Builtin::TrimSuffix => self.trim(args, b == Builtin::TrimPrefix),
+            Builtin::Split | Builtin::Join => {
+                self.expr(&args[0]);
+                self.expr(&args[1]);
+                self.call(if b == Builtin::Split {
+                    Helper::Split
+                } else {
+                    Helper::Join
+                });
+            }
             Builtin::Matches => {
                 let table = match &args[1].kind {
                     ExprKind::Lit(crate::ir::Value::String(p)) => dfa_table(p),

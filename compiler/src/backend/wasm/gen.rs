@@ -118,6 +118,10 @@ pub enum Helper {
     Emit,
     AllContainers,
     Keys,
+    /// `(s, sep) -> list`: `split` (spec §4.4).
+    Split,
+    /// `(list, sep) -> string`: `join` (spec §4.4).
+    Join,
 }
 
 impl Helper {
@@ -129,9 +133,8 @@ impl Helper {
             Alloc | Tag | Norm | AsBool | NewList | NewMap | BoolNode | CollLen | Len | Lower
             | Upper | ToQty | Image | Text | AllContainers | Keys => (&[I32], &[I32]),
             Check | Index | CollItem | CollKey | Eq | Cmp | Concat | ListConcat | In
-            | StartsWith | EndsWith | Contains | Glob | DfaMatch | StrCmp | QCmp | NewStr => {
-                (&[I32, I32], &[I32])
-            }
+            | StartsWith | EndsWith | Contains | Glob | DfaMatch | StrCmp | QCmp | NewStr
+            | Split | Join => (&[I32, I32], &[I32]),
             Expect | WBytes | FailType => (&[I32, I32], &[]),
             AsInt => (&[I32], &[I64]),
             AsNum => (&[I32], &[F64]),

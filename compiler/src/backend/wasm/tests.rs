@@ -1242,3 +1242,44 @@ fn wasm_trim_prefix_and_suffix() {
     assert_eq!(t(Builtin::TrimSuffix, "ab-12", "1"), "ab-12");
     assert_eq!(t(Builtin::TrimSuffix, "ab", "ab"), "");
 }
+
+#[test]
+fn wasm_split_and_join() {
+    let strings = || Type::List(Box::new(Type::String));
+    let split = |a: &str, sep: &str| show(call(Builtin::Split, vec![s(a), s(sep)], strings()));
+    assert_eq!(split("a,b,", ","), r#"["a","b",""]"#);
+    assert_eq!(split("a,,b", ","), r#"["a","","b"]"#);
+    assert_eq!(split("abc", "-"), r#"["abc"]"#);
+    assert_eq!(split("", ","), r#"[""]"#);
+    assert_eq!(split("a--b---c", "--"), r#"["a","b","-c"]"#);
+    assert_eq!(split("héllo", ""), r#"["h","é","l","l","o"]"#);
+    assert_eq!(split("", ""), "[]");
+    assert_eq!(split("ab", "abc"), r#"["ab"]"#);
+    let join = |xs: Expr, sep: &str| show(call(Builtin::Join, vec![xs, s(sep)], Type::String));
+    let list = |items: &[&str]| list_of(items.iter().map(|i| s(i)).collect(), Type::String);
+    assert_eq!(join(list(&["a", "b", "c"]), ", "), "a, b, c");
+    assert_eq!(join(list(&["a"]), ","), "a");
+    assert_eq!(join(list(&[]), ","), "");
+    assert_eq!(join(list(&["", ""]), ""), "");
+    assert_eq!(
+        join(
+            call(Builtin::Split, vec![s("x.y.z"), s(".")], strings()),
+            "/"
+        ),
+        "x/y/z"
+    );
+    let xs = || {
+        call(
+            Builtin::Join,
+            vec![path(&["xs"], strings()), s(",")],
+            Type::String,
+        )
+    };
+    assert_eq!(show(xs()), "", "absent joins to nothing");
+    assert_eq!(show_on(xs(), json!({"xs": ["a", "b"]})).unwrap(), "a,b");
+    assert!(
+        err(xs(), json!({"xs": ["a", 1]})).contains("type"),
+        "{}",
+        err(xs(), json!({"xs": ["a", 1]}))
+    );
+}

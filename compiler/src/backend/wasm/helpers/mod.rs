@@ -11,6 +11,7 @@ mod numbers;
 mod objects;
 mod patterns;
 mod quantity;
+mod split_join;
 mod strings;
 mod text;
 mod values;
@@ -54,6 +55,8 @@ fn build(helper: Helper, g: &mut Gen) -> F {
         Field => objects::field(g),
         Index => objects::index(g),
         Keys => objects::keys(g),
+        Split => split_join::split(g),
+        Join => split_join::join(g),
         AllContainers => objects::all_containers(g),
         CollLen => lists::coll_len(g),
         CollItem | CollKey => lists::coll_item(g, helper == CollKey),
