@@ -308,7 +308,16 @@ fn cel_run(
     messages: &mut Vec<String>,
 ) -> Verdict {
     let request = request(object, namespace);
-    cel_verdict_in(env, rule, dialect, object, params, &request, &CV::Null, messages)
+    cel_verdict_in(
+        env,
+        rule,
+        dialect,
+        object,
+        params,
+        &request,
+        &CV::Null,
+        messages,
+    )
 }
 
 /// [`cel_verdict`] under the admission request `request`, with `old` bound as `oldObject`,

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value as Json};
 
 mod common;
+use common::Reference;
 use common::{crd_schema, structural, validate, AUTOGEN, AUTOGEN_OBJECTS, FORMS, FORMS_OBJECTS};
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared");

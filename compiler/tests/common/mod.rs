@@ -235,10 +235,17 @@ impl Reference {
         }
     }
 
-    /// The findings of the Wasm evaluator on `node` alone (as a `CREATE`), or the object's
-    /// error.
+    /// The findings of the Wasm evaluator on `node` alone, or the object's error.
     pub fn findings(&self, node: &Node) -> Result<Vec<Finding>, String> {
-        self.findings_in(node, &AdmissionContext::create())
+        self.policies
+            .evaluate(
+                node,
+                &ObjectSet::default(),
+                &Params::default(),
+                &Limits::default(),
+            )
+            .into_result()
+            .map_err(|e| format!("{e:?}"))
     }
 
     /// [`Reference::findings`] of the object under an admission request.
@@ -273,7 +280,7 @@ impl Reference {
 
     /// Per rule id: the verdict of the Wasm evaluator, or the object's error.
     pub fn verdicts(&self, node: &Node) -> Result<HashMap<String, (bool, bool)>, String> {
-        self.verdicts_in(node, &AdmissionContext::create())
+        Ok(by_rule(self.findings(node)?))
     }
 
     /// [`Reference::verdicts`] of the object under an admission request.
@@ -282,17 +289,21 @@ impl Reference {
         node: &Node,
         context: &AdmissionContext,
     ) -> Result<HashMap<String, (bool, bool)>, String> {
-        let findings = self.findings_in(node, context)?;
-        let mut out: HashMap<String, (bool, bool)> = HashMap::new();
-        for f in findings {
-            let e = out.entry(f.rule_id.clone()).or_default();
-            match f.action {
-                rampart_runtime::eval::Action::Deny => e.0 = true,
-                rampart_runtime::eval::Action::Warn => e.1 = true,
-            }
-        }
-        Ok(out)
+        Ok(by_rule(self.findings_in(node, context)?))
     }
+}
+
+/// Per rule id: whether its findings deny and warn.
+fn by_rule(findings: Vec<Finding>) -> HashMap<String, (bool, bool)> {
+    let mut out: HashMap<String, (bool, bool)> = HashMap::new();
+    for f in findings {
+        let e = out.entry(f.rule_id.clone()).or_default();
+        match f.action {
+            rampart_runtime::eval::Action::Deny => e.0 = true,
+            rampart_runtime::eval::Action::Warn => e.1 = true,
+        }
+    }
+    out
 }
 
 pub fn load_objects(name: &str, text: &[u8]) -> Vec<(String, Node)> {
