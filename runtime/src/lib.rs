@@ -1,5 +1,6 @@
 //! Runs compiled Rampart policies against Kubernetes objects.
 pub mod eval;
+pub mod fix;
 pub mod manifest;
 pub mod output_file;
 pub mod rbac;

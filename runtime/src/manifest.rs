@@ -370,7 +370,7 @@ impl Node {
 }
 
 /// One step of a path into a [`Node`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PathSegment {
     /// A schema field, such as `spec`.
     Field(String),

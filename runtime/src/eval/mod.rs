@@ -264,6 +264,8 @@ pub struct Finding {
     /// Position of the deepest existing node on `path`.
     pub line: u32,
     pub col: u32,
+    /// The outcome's fixes made concrete for this finding (spec/abi.md "Fixes").
+    pub fixes: Vec<crate::fix::Fix>,
 }
 
 /// A parameter declared by a rule.
@@ -298,6 +300,9 @@ pub struct At {
 pub struct OutcomeInfo {
     pub action: Action,
     pub at: At,
+    /// Absent in modules compiled before fixes existed.
+    #[serde(default)]
+    pub fixes: Vec<crate::fix::FixInfo>,
 }
 
 /// A rule as described by the module's metadata.
@@ -490,6 +495,25 @@ pub struct Prepared {
     params_encoded: std::sync::Mutex<Option<std::sync::Arc<ParamsBlock>>>,
     /// One list of objects per set kind.
     set: Node,
+}
+
+impl Prepared {
+    /// The value of parameter `index` of rule `rule`, as JSON.
+    fn param(&self, rule: usize, index: usize) -> Option<serde_json::Value> {
+        let rules = self.params.as_list()?;
+        Some(rules.get(rule)?.as_list()?.get(index)?.to_json())
+    }
+}
+
+/// Appends an `at` or fix path's steps to a path.
+fn push_steps(path: &mut Vec<PathSegment>, steps: &[Step]) {
+    for step in steps {
+        path.push(match step {
+            Step::Field(f) => PathSegment::Field(f.clone()),
+            Step::Key(k) => PathSegment::Key(k.clone()),
+            Step::Index(i) => PathSegment::Index((*i).max(0) as usize),
+        });
+    }
 }
 
 /// The parameters of every rule, encoded for one address.
@@ -959,7 +983,7 @@ impl Policies {
         }
         let failed_rule = failed.as_ref().map(|(k, _)| rules[*k].0);
         let findings = self
-            .read_findings(&mut slot, &encoded, object, &subjects)
+            .read_findings(&mut slot, &encoded, object, &subjects, prepared)
             .into_iter()
             // A failed rule reports its error, not the findings it made before failing.
             .filter(|(rule, _)| Some(*rule) != failed_rule)
@@ -980,6 +1004,7 @@ impl Policies {
         encoded: &Encoded,
         object: &Node,
         subjects: &HashMap<usize, u32>,
+        prepared: &Prepared,
     ) -> Vec<(usize, Finding)> {
         let head = slot
             .findings
@@ -1008,17 +1033,35 @@ impl Policies {
             let o = &info.outcomes[outcome];
             // The root is a node of the object unless the rule built it (a list literal,
             // an element of `objects(Kind)`): then the finding points at the subject.
-            let mut path = encoded
-                .path_of(root)
-                .or_else(|| subjects.get(&rule).and_then(|&s| encoded.path_of(s)))
+            let root_path = encoded.path_of(root);
+            let subject_path = subjects.get(&rule).and_then(|&s| encoded.path_of(s));
+            let mut path = root_path
+                .clone()
+                .or_else(|| subject_path.clone())
                 .unwrap_or_default();
-            for step in &o.at.steps {
-                path.push(match step {
-                    Step::Field(f) => PathSegment::Field(f.clone()),
-                    Step::Key(k) => PathSegment::Key(k.clone()),
-                    Step::Index(i) => PathSegment::Index((*i).max(0) as usize),
-                });
-            }
+            push_steps(&mut path, &o.at.steps);
+            let fixes = o
+                .fixes
+                .iter()
+                .filter_map(|f| {
+                    // A binder bound to a value the rule built has no place in the object.
+                    let mut path = match f.path.root.as_str() {
+                        "binder" if o.at.root == "binder" => root_path.clone()?,
+                        _ => subject_path.clone()?,
+                    };
+                    push_steps(&mut path, &f.path.steps);
+                    let value = match (f.param, &f.value) {
+                        (Some(i), _) => Some(prepared.param(rule, i)?),
+                        (None, v) => v.clone(),
+                    };
+                    Some(crate::fix::Fix {
+                        review: f.review,
+                        op: f.op,
+                        path,
+                        value,
+                    })
+                })
+                .collect();
             let (mut node, matched) = object.locate(&path);
             // A top-level field that is absent: the nearest ancestor is the object,
             // which is shown by its `kind` line rather than by its first field.
@@ -1034,6 +1077,7 @@ impl Policies {
                     path,
                     line: node.line,
                     col: node.col,
+                    fixes,
                 },
             ));
             at = word(at) as usize;

@@ -846,6 +846,7 @@ fn validate(
             path: issue.path,
             line: issue.line,
             col: issue.col,
+            fixes: Vec::new(),
         })
         .collect();
     Some(findings)

@@ -44,6 +44,7 @@ pub fn infos() -> Vec<RuleInfo> {
                 root: "subject".to_string(),
                 steps: Vec::new(),
             },
+            fixes: Vec::new(),
         }],
     };
     vec![

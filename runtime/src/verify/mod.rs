@@ -861,6 +861,7 @@ mod tests {
             path: vec![],
             line: 3,
             col: 1,
+            fixes: Vec::new(),
         }
     }
 

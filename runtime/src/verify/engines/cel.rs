@@ -161,6 +161,7 @@ impl Backend for CelBackend {
                 path: Vec::new(),
                 line: 0,
                 col: 0,
+                fixes: Vec::new(),
             });
         }
         Ok(Got::Findings(findings))

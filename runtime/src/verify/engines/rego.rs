@@ -137,6 +137,7 @@ impl Backend for RegoBackend {
                 path,
                 line: node.line,
                 col: node.col,
+                fixes: Vec::new(),
             });
         }
         Ok(Got::Findings(findings))
