@@ -6,11 +6,12 @@
 use std::path::PathBuf;
 
 use rampart_runtime::eval::set::PolicySet;
-use rampart_runtime::eval::{Operation, Policies, UserInfo};
+use rampart_runtime::eval::{Operation, UserInfo};
 use rampart_runtime::manifest;
 use rampart_runtime::runner::admission::Admission;
+use rampart_runtime::runner::checker::Checker;
 use rampart_runtime::runner::exceptions::Date;
-use rampart_runtime::runner::{self, inputs, Report};
+use rampart_runtime::runner::{self, Report};
 
 use super::review::Review;
 use crate::cli::config;
@@ -56,10 +57,9 @@ impl PolicyArgs {
     }
 }
 
-/// Loaded policies and their configuration; never changed once built.
+/// Loaded policies and their configuration, prepared once; never changed once built.
 pub struct Snapshot {
-    modules: Vec<Policies>,
-    options: runner::Options,
+    checker: Checker<'static>,
     /// Number of rules run (the `schema.*` rules are not: the API server validates schemas).
     pub rules: usize,
 }
@@ -92,7 +92,7 @@ impl Snapshot {
                 .join("; ")
         })?;
         let modules = policies::load_set(&module)?;
-        let set = PolicySet::new(modules.iter().collect())?;
+        let set = PolicySet::owned(modules)?;
         set.check_params(&config.params)?;
         // Rules that read other objects (`objects(Kind)`, `who_can`) judge the objects checked
         // together, which one admission request does not carry: they run in CI only.
@@ -113,7 +113,6 @@ impl Snapshot {
             .iter()
             .filter(|r| !r.reads_other_objects())
             .count();
-        drop(set);
         let options = runner::Options {
             rules: Some(selected),
             params: config.params,
@@ -124,8 +123,7 @@ impl Snapshot {
             ..runner::Options::default()
         };
         Ok(Snapshot {
-            modules,
-            options,
+            checker: Checker::new(set, options),
             rules,
         })
     }
@@ -136,21 +134,13 @@ impl Snapshot {
     /// object's, as the exports read it.
     pub fn evaluate(&self, review: &Review) -> Report {
         let object = with_namespace(review.object.clone(), review);
-        let old_objects = match with_namespace(review.old_object.clone(), review) {
-            serde_json::Value::Null => Vec::new(),
-            old => {
-                let bytes = serde_json::to_vec(&old).unwrap_or_default();
-                manifest::load_bytes(&bytes, &self.options.load_limits)
-                    .map(|l| l.objects)
-                    .unwrap_or_default()
-            }
-        };
+        let old_objects = manifest::load_json(with_namespace(review.old_object.clone(), review));
         let operation = review.operation.parse().unwrap_or(Operation::Create);
         let user = &review.request["userInfo"];
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
         let admission = Admission {
             operation,
-            old_objects,
+            old_objects: old_objects.objects,
             user_info: UserInfo {
                 username: text(&user["username"]),
                 uid: text(&user["uid"]),
@@ -161,31 +151,16 @@ impl Snapshot {
             },
             dry_run: review.dry_run,
         };
-        let options = runner::Options {
-            rules: self.options.rules.clone(),
-            params: self.options.params.clone(),
-            exceptions: self.options.exceptions.clone(),
-            today: self.options.today,
-            source_lines: false,
-            schema: None,
-            admission: Some(admission),
-            ..runner::Options::default()
-        };
-        let input = inputs::Input {
-            name: "request.object".into(),
-            source: inputs::Source::Bytes(serde_json::to_vec(&object).unwrap_or_default()),
-        };
-        let set = match PolicySet::new(self.modules.iter().collect()) {
-            Ok(set) => set,
-            Err(e) => {
-                let mut report = Report::default();
-                report
-                    .errors
-                    .push(runner::RunError::file("request.object", e));
-                return report;
-            }
-        };
-        runner::run_set(&set, std::slice::from_ref(&input), Vec::new(), &options)
+        let checked = self.checker.check(
+            "request.object",
+            manifest::load_json(object),
+            Some(&admission),
+        );
+        Report {
+            results: checked.results,
+            errors: checked.errors,
+            ..Report::default()
+        }
     }
 }
 

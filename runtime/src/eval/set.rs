@@ -10,14 +10,43 @@ use crate::manifest::Node;
 
 /// Loaded modules whose rule ids are distinct.
 pub struct PolicySet<'a> {
-    modules: Vec<&'a Policies>,
+    modules: Vec<Module<'a>>,
     rules: Vec<RuleInfo>,
     set_kinds: Vec<Gvk>,
+}
+
+/// A module of a set: the caller's, or the set's own ([`PolicySet::owned`]).
+enum Module<'a> {
+    Borrowed(&'a Policies),
+    Owned(Policies),
+}
+
+impl std::ops::Deref for Module<'_> {
+    type Target = Policies;
+
+    fn deref(&self) -> &Policies {
+        match self {
+            Module::Borrowed(p) => p,
+            Module::Owned(p) => p,
+        }
+    }
+}
+
+impl PolicySet<'static> {
+    /// [`PolicySet::new`] keeping the modules, for a set that outlives its caller (the
+    /// webhook's policy snapshot).
+    pub fn owned(modules: Vec<Policies>) -> Result<PolicySet<'static>, String> {
+        Self::build(modules.into_iter().map(Module::Owned).collect())
+    }
 }
 
 impl<'a> PolicySet<'a> {
     /// Puts modules together; a rule id defined by two of them is an error.
     pub fn new(modules: Vec<&'a Policies>) -> Result<PolicySet<'a>, String> {
+        Self::build(modules.into_iter().map(Module::Borrowed).collect())
+    }
+
+    fn build(modules: Vec<Module<'a>>) -> Result<PolicySet<'a>, String> {
         let mut rules: Vec<RuleInfo> = modules
             .iter()
             .flat_map(|m| m.rules().iter().cloned())
@@ -45,7 +74,7 @@ impl<'a> PolicySet<'a> {
     /// One module alone.
     pub fn one(module: &'a Policies) -> PolicySet<'a> {
         PolicySet {
-            modules: vec![module],
+            modules: vec![Module::Borrowed(module)],
             rules: module.rules().to_vec(),
             set_kinds: module.metadata().set_kinds.clone(),
         }

@@ -11,6 +11,7 @@
 
 pub mod admission;
 pub mod baseline;
+pub mod checker;
 pub mod config;
 pub mod exceptions;
 pub mod gate;
@@ -382,17 +383,57 @@ struct FileOutcome {
     unvalidated: Vec<(String, String)>,
 }
 
+/// The rules a run reports, worked out once from the policies and the options.
+struct Selection {
+    /// Rule id → its id and severity as shared strings, for the selected rules only: a run
+    /// can hold hundreds of thousands of findings, which share them.
+    selected: HashMap<String, (Arc<str>, Arc<str>)>,
+    /// Every rule id of the policies, for "names no existing rule" warnings.
+    known: Vec<String>,
+    /// The `schema.*` rules, when the run validates schemas.
+    schema_rules: Vec<RuleInfo>,
+}
+
+impl Selection {
+    fn new(policies: &PolicySet, options: &Options) -> Selection {
+        let schema_rules = if options.schema.is_some() {
+            schema_check::rules::infos()
+        } else {
+            Vec::new()
+        };
+        let selected = policies
+            .rules()
+            .iter()
+            .chain(&schema_rules)
+            .filter(|r| options.rules.as_ref().is_none_or(|ids| ids.contains(&r.id)))
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    (Arc::from(r.id.as_str()), Arc::from(r.severity.as_str())),
+                )
+            })
+            .collect();
+        let known = policies
+            .rules()
+            .iter()
+            .chain(&schema_rules)
+            .map(|r| r.id.clone())
+            .collect();
+        Selection {
+            selected,
+            known,
+            schema_rules,
+        }
+    }
+}
+
 /// Shared, read-only state of a run (plus the counters of exception use).
 struct Context<'a> {
     policies: &'a PolicySet<'a>,
     options: &'a Options,
-    /// Rule id → its id and severity as shared strings, for the selected rules only: a run
-    /// can hold hundreds of thousands of findings, which share them.
-    selected: HashMap<&'a str, (Arc<str>, Arc<str>)>,
-    /// Every rule id of the policies, for "names no existing rule" warnings.
-    known: Vec<String>,
+    selection: &'a Selection,
     /// Per `--exceptions` entry: whether it exempted anything.
-    used: Vec<AtomicBool>,
+    used: &'a [AtomicBool],
     files_done: AtomicUsize,
     objects_done: AtomicUsize,
     /// Set when the results can no longer be handed on (the sink failed): stops the run.
@@ -463,38 +504,17 @@ pub fn run_streaming(
     gate: Gate,
     sink: &mut Sink<'_>,
 ) -> std::io::Result<Report> {
-    let schema_rules = if options.schema.is_some() {
-        schema_check::rules::infos()
-    } else {
-        Vec::new()
-    };
-    let selected: HashMap<&str, (Arc<str>, Arc<str>)> = policies
-        .rules()
+    let selection = Selection::new(policies, options);
+    let used: Vec<AtomicBool> = options
+        .exceptions
         .iter()
-        .chain(&schema_rules)
-        .filter(|r| options.rules.as_ref().is_none_or(|ids| ids.contains(&r.id)))
-        .map(|r| {
-            (
-                r.id.as_str(),
-                (Arc::from(r.id.as_str()), Arc::from(r.severity.as_str())),
-            )
-        })
+        .map(|_| AtomicBool::new(false))
         .collect();
     let ctx = Context {
         policies,
         options,
-        selected,
-        known: policies
-            .rules()
-            .iter()
-            .chain(&schema_rules)
-            .map(|r| r.id.clone())
-            .collect(),
-        used: options
-            .exceptions
-            .iter()
-            .map(|_| AtomicBool::new(false))
-            .collect(),
+        selection: &selection,
+        used: &used,
         files_done: AtomicUsize::new(0),
         objects_done: AtomicUsize::new(0),
         aborted: AtomicBool::new(false),
@@ -513,8 +533,8 @@ pub fn run_streaming(
     let mut rules: Vec<RuleInfo> = policies
         .rules()
         .iter()
-        .chain(&schema_rules)
-        .filter(|r| ctx.selected.contains_key(r.id.as_str()))
+        .chain(&selection.schema_rules)
+        .filter(|r| selection.selected.contains_key(r.id.as_str()))
         .cloned()
         .collect();
     rules.sort_by(|a, b| a.id.cmp(&b.id));
@@ -554,7 +574,7 @@ pub fn run_streaming(
     if let Some(e) = failure {
         return Err(e);
     }
-    for (ex, used) in options.exceptions.iter().zip(&ctx.used) {
+    for (ex, used) in options.exceptions.iter().zip(ctx.used) {
         if !used.load(Ordering::Relaxed) && !ex.expired(options.today) {
             report.notices.push(RunError::at(
                 &ex.file,
@@ -780,15 +800,39 @@ fn check_file(
     };
     // load_bytes accepted the bytes, so they are UTF-8.
     let text = String::from_utf8_lossy(&bytes);
-    let lines = Lines::new(&text);
-    out.skipped = loaded.skipped;
+    let admission = ctx.options.admission.as_ref();
+    check_objects(
+        ctx,
+        &input.name,
+        &text,
+        loaded,
+        prepared,
+        admission,
+        &mut out,
+    );
+    out
+}
+
+/// Evaluates the objects loaded from the file `name` (whose text is `text`, for the lines
+/// of findings) under `admission` (`None`: a `CREATE`), adding their results to `out`.
+fn check_objects(
+    ctx: &Context,
+    name: &str,
+    text: &str,
+    loaded: manifest::Loaded,
+    prepared: &[Result<Prepared, EvalError>],
+    admission: Option<&admission::Admission>,
+    out: &mut FileOutcome,
+) {
+    let lines = Lines::new(text);
+    out.skipped += loaded.skipped;
     for batch in loaded.objects.chunks(STOP_BATCH) {
-        if stopped() {
+        if ctx.stopped() {
             break;
         }
         let nodes: Vec<&Node> = batch.iter().map(|o| &o.node).collect();
         let limits = &ctx.options.eval_limits;
-        let evaluated = match &ctx.options.admission {
+        let evaluated = match admission {
             None => ctx.policies.evaluate_all_prepared(&nodes, prepared, limits),
             Some(a) => {
                 let contexts: Vec<_> = batch.iter().map(|o| a.context_for(o)).collect();
@@ -800,14 +844,13 @@ fn check_file(
         for (object, result) in batch.iter().zip(evaluated) {
             // `None`: no schema check ran on the object (none asked, or its kind has none).
             let schema = match &ctx.options.schema {
-                Some(validator) => validate(ctx, validator, &input.name, &lines, object, &mut out),
+                Some(validator) => validate(ctx, validator, name, &lines, object, out),
                 None => None,
             };
-            let r = object_result(ctx, &input.name, &lines, object, result, schema, &mut out);
+            let r = object_result(ctx, name, &lines, object, result, schema, out);
             out.results.push(r);
         }
     }
-    out
 }
 
 /// The schema findings of one object; an object whose kind has no schema is counted (and
@@ -882,14 +925,19 @@ fn object_result(
             .rules()
             .iter()
             .filter(|rule| eval::select::subject(&rule.matcher, &object.node).is_some())
-            .filter_map(|rule| ctx.selected.get(rule.id.as_str()).map(|(id, _)| id.clone()))
+            .filter_map(|rule| {
+                ctx.selection
+                    .selected
+                    .get(rule.id.as_str())
+                    .map(|(id, _)| id.clone())
+            })
             .collect();
         // The schema rules apply to every object checked against a schema.
         if schema.is_some() {
             r.applicable.extend(
                 schema_check::rules::IDS
                     .iter()
-                    .filter_map(|id| ctx.selected.get(id).map(|(id, _)| id.clone())),
+                    .filter_map(|id| ctx.selection.selected.get(*id).map(|(id, _)| id.clone())),
             );
         }
     }
@@ -918,7 +966,7 @@ fn object_result(
         findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
     }
     let checks = exceptions::Checks {
-        known: &ctx.known,
+        known: &ctx.selection.known,
         today: ctx.options.today,
         require_owner_and_expiry: ctx.options.require_owner_and_expiry,
     };
@@ -927,7 +975,7 @@ fn object_result(
     out.notices.extend(annotated.notices);
     let mut annotation_used = false;
     for f in findings {
-        let Some((rule, severity)) = ctx.selected.get(f.rule_id.as_str()) else {
+        let Some((rule, severity)) = ctx.selection.selected.get(f.rule_id.as_str()) else {
             continue;
         };
         let mut exemption = None;
