@@ -211,3 +211,85 @@ fn evaluation_in_parallel_reuses_an_instance_per_thread() {
         assert_eq!(e, &expected[k % objects.len()], "object {k}");
     }
 }
+
+/// The objects of the real-world corpus files under `dir` (../shared beside the checkout).
+fn corpus(dir: &str) -> Vec<Node> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/real");
+    let mut out = Vec::new();
+    let mut files: Vec<_> = walk(&root.join(dir));
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if let Ok(loaded) = manifest::load(&text, &manifest::Limits::default()) {
+            out.extend(loaded.objects.into_iter().map(|o| o.node));
+        }
+    }
+    assert!(!out.is_empty(), "the corpus is there: {}", root.display());
+    out
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// An instance keeps the parameters and object set of the preparation it last evaluated
+/// (spec/abi.md "Instance reuse"); objects of two preparations with different sets and
+/// parameters, evaluated in turn in the same instances, give what each gives under its own
+/// preparation in a module loaded for it alone.
+#[test]
+fn kept_parameters_and_sets_follow_their_preparation() {
+    let engine = Engine::new().unwrap();
+    let wasm = stdlib_wasm();
+    let runs = [
+        corpus("GoogleCloudPlatform__microservices-demo"),
+        corpus("argoproj__argo-cd"),
+    ];
+    let mut strict = Params::default();
+    strict.set("workloads.min_replicas", "min", serde_json::json!(5));
+    let params = [Params::default(), strict];
+    let sets: Vec<ObjectSet> = runs
+        .iter()
+        .map(|objects| ObjectSet {
+            objects: objects.iter().collect(),
+        })
+        .collect();
+    let limits = Limits::default();
+    let expected: Vec<Vec<Evaluation>> = (0..2)
+        .map(|k| {
+            let fresh = Policies::load(&engine, &wasm, None).unwrap();
+            let prepared = fresh.prepare(&sets[k], &params[k]);
+            let objects: Vec<&Node> = runs[k].iter().collect();
+            fresh.evaluate_all_prepared(&objects, &prepared, &limits)
+        })
+        .collect();
+    // The set rules find something, so the sets matter.
+    assert!(expected.iter().flatten().any(|e| e
+        .findings
+        .iter()
+        .any(|f| f.rule_id.starts_with("net.") || f.rule_id.starts_with("workloads_refs."))));
+
+    let reused = Policies::load(&engine, &wasm, None).unwrap();
+    let prepared: Vec<_> = (0..2)
+        .map(|k| reused.prepare(&sets[k], &params[k]))
+        .collect();
+    for round in 0..2 {
+        for (i, _) in runs[0].iter().enumerate().take(runs[1].len()) {
+            for k in [round % 2, (round + 1) % 2] {
+                let Some(object) = runs[k].get(i) else {
+                    continue;
+                };
+                let got = reused.evaluate_all_prepared(&[object], &prepared[k], &limits);
+                assert_eq!(got[0], expected[k][i], "object {i} of run {k}");
+            }
+        }
+    }
+}

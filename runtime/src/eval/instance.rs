@@ -24,6 +24,20 @@ pub(super) struct Slot {
     pub eval: TypedFunc<(i32, i32, i32, i32, i32, i32, i32), i32>,
     pub findings: Option<Global>,
     reset: Option<TypedFunc<(), ()>>,
+    /// `rampart_keep` and `rampart_base` with its initial value, when the module has them.
+    keep: Option<(TypedFunc<(), ()>, Global, i32)>,
+    /// What the host placed and kept in this instance for later objects.
+    pub kept: Option<Kept>,
+}
+
+/// A run's data kept in an instance (spec/abi.md "Instance reuse"): the parameters and the
+/// object set of one preparation, below the reset point.
+pub(super) struct Kept {
+    /// [`super::Prepared::id`] of the preparation they belong to.
+    pub prepared: u64,
+    pub params: Arc<super::ParamsBlock>,
+    /// Address of the object set (0 when the module reads none).
+    pub set: u32,
 }
 
 /// Why an instance could not be made: a wasmtime error, and whether the memory limit was the
@@ -70,6 +84,11 @@ impl Slot {
         let reset = instance
             .get_typed_func::<(), ()>(&mut store, "rampart_reset")
             .ok();
+        let keep = instance
+            .get_typed_func::<(), ()>(&mut store, "rampart_keep")
+            .ok()
+            .zip(instance.get_global(&mut store, "rampart_base"))
+            .and_then(|(keep, base)| Some((keep, base, base.get(&mut store).i32()?)));
         Ok(Slot {
             store,
             instance,
@@ -78,7 +97,35 @@ impl Slot {
             eval,
             findings,
             reset,
+            keep,
+            kept: None,
         })
+    }
+
+    /// Whether the module can keep a run's data across objects (`rampart_keep`).
+    pub fn can_keep(&self) -> bool {
+        self.keep.is_some()
+    }
+
+    /// Makes what was placed so far stay for every later object (`rampart_keep`).
+    pub fn keep(&mut self, kept: Kept) -> Result<(), wasmtime::Error> {
+        if let Some((keep, _, _)) = self.keep.clone() {
+            keep.call(&mut self.store, ())?;
+            self.kept = Some(kept);
+        }
+        Ok(())
+    }
+
+    /// Drops the data kept for another preparation: the reset point goes back to the heap
+    /// start and the instance is reset. `false` when that fails (drop the slot).
+    pub fn forget(&mut self) -> bool {
+        let Some((_, base, heap_start)) = self.keep.clone() else {
+            return true;
+        };
+        self.kept = None;
+        base.set(&mut self.store, wasmtime::Val::I32(heap_start))
+            .is_ok()
+            && self.reset()
     }
 
     /// The memory limit the slot was made with.
@@ -174,8 +221,9 @@ mod tests {
     use crate::manifest;
 
     /// After objects were evaluated in it and it was reset, an instance's memory is byte for
-    /// byte that of a fresh instance (beyond a fresh instance's size: zeros), and its findings
-    /// and error globals are back to 0.
+    /// byte that of a fresh instance (beyond a fresh instance's size: zeros) except for the
+    /// run's parameters the host kept below the reset point, and its findings and error
+    /// globals are back to 0; once it forgets the kept data, it is a fresh instance.
     #[test]
     fn a_reset_instance_is_a_fresh_one() {
         let program = rampart_stdlib::compile().program.unwrap();
@@ -185,8 +233,10 @@ mod tests {
         let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: {a: b}\nspec:\n  hostNetwork: true\n  containers:\n    - name: c\n      image: nginx:latest\n      securityContext: {privileged: true, capabilities: {add: [SYS_ADMIN]}}\n";
         let loaded = manifest::load(text, &manifest::Limits::default()).unwrap();
         let object = &loaded.objects[0].node;
+        let prepared = policies.prepare(&ObjectSet::default(), &Params::default());
         for _ in 0..3 {
-            let e = policies.evaluate(object, &ObjectSet::default(), &Params::default(), &limits);
+            let e = policies.evaluate_all_prepared(&[object], &prepared, &limits);
+            let e = &e[0];
             assert!(e.errors.is_empty() && !e.findings.is_empty(), "{e:?}");
         }
         assert_eq!(policies.instances_made(), 1);
@@ -197,11 +247,41 @@ mod tests {
         let mut fresh = Slot::new(&policies.engine.inner, &policies.pre, limits.memory)
             .ok()
             .unwrap();
+        let kept = reused.kept.as_ref().expect("the parameters were kept");
+        let (start, end) = (
+            kept.params.base as usize,
+            kept.params.base as usize + kept.params.bytes.len(),
+        );
+        let params = kept.params.bytes.clone();
+        // The reset point: the end of the kept parameters and object set.
+        let base = reused
+            .instance
+            .get_global(&mut reused.store, "rampart_base")
+            .unwrap();
+        let base = base.get(&mut reused.store).i32().unwrap() as usize;
+        assert!(base >= end);
         let (a, b) = (
             reused.memory.data(&reused.store),
             fresh.memory.data(&fresh.store),
         );
         assert!(a.len() >= b.len());
+        assert_eq!(a[start..end], params[..], "the kept parameters are intact");
+        assert!(
+            a[..start] == b[..start],
+            "memory below the kept data differs"
+        );
+        assert!(
+            a[base..b.len()] == b[base..],
+            "memory above the kept data differs"
+        );
+        assert!(a[b.len()..].iter().all(|&x| x == 0));
+        globals_are_zero(&mut reused);
+        // Forgetting the kept data makes it a fresh instance, byte for byte.
+        assert!(reused.forget());
+        let (a, b) = (
+            reused.memory.data(&reused.store),
+            fresh.memory.data(&fresh.store),
+        );
         assert!(a[..b.len()] == *b, "memory differs from a fresh instance's");
         assert!(a[b.len()..].iter().all(|&x| x == 0));
         // The heap pointer (not exported) is back at the heap start: both allocate there.
@@ -213,16 +293,19 @@ mod tests {
             fresh.alloc.call(&mut fresh.store, 8).unwrap(),
         );
         assert_eq!(x, y);
+        globals_are_zero(&mut reused);
+        globals_are_zero(&mut fresh);
+    }
+
+    fn globals_are_zero(slot: &mut Slot) {
         for name in [
             "rampart_findings",
             "rampart_error",
             "rampart_error_node",
             "rampart_error_expected",
         ] {
-            for slot in [&mut reused, &mut fresh] {
-                let g = slot.instance.get_global(&mut slot.store, name).unwrap();
-                assert_eq!(g.get(&mut slot.store).i32(), Some(0), "{name}");
-            }
+            let g = slot.instance.get_global(&mut slot.store, name).unwrap();
+            assert_eq!(g.get(&mut slot.store).i32(), Some(0), "{name}");
         }
     }
 }

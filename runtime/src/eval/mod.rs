@@ -495,7 +495,19 @@ pub struct Prepared {
     params_encoded: std::sync::Mutex<Option<std::sync::Arc<ParamsBlock>>>,
     /// One list of objects per set kind.
     set: Node,
+    /// The encoding of `set` at the address it was last placed at: placed right after the
+    /// parameters, a reset instance puts it at the same address every time, so it is encoded
+    /// once ([`Prepared::place_set`]).
+    set_encoded: std::sync::Mutex<Option<std::sync::Arc<(u32, Vec<u8>)>>>,
+    /// The encoded sizes of `params` and `set`, in bytes.
+    sizes: (usize, usize),
+    /// Distinct for every preparation of the process, so that an instance knows whose
+    /// parameters and set it keeps.
+    id: u64,
 }
+
+/// The next [`Prepared::id`].
+static NEXT_PREPARED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Prepared {
     /// The value of parameter `index` of rule `rule`, as JSON.
@@ -533,7 +545,7 @@ impl Prepared {
         alloc: &wasmtime::TypedFunc<i32, i32>,
         memory: wasmtime::Memory,
     ) -> Result<std::sync::Arc<ParamsBlock>, wasmtime::Error> {
-        let base = alloc.call(&mut *store, size(&self.params) as i32)? as u32;
+        let base = alloc.call(&mut *store, self.sizes.0 as i32)? as u32;
         let cached = self
             .params_encoded
             .lock()
@@ -565,6 +577,30 @@ impl Prepared {
         };
         memory.write(&mut *store, base as usize, &block.bytes)?;
         Ok(block)
+    }
+
+    /// Allocates room for the object set in the instance and writes it there, reusing the
+    /// encoding made for the same address before; returns its address.
+    fn place_set(
+        &self,
+        store: &mut Store<State>,
+        alloc: &wasmtime::TypedFunc<i32, i32>,
+        memory: wasmtime::Memory,
+    ) -> Result<u32, wasmtime::Error> {
+        let base = alloc.call(&mut *store, self.sizes.1 as i32)? as u32;
+        let lock = || self.set_encoded.lock().unwrap_or_else(|e| e.into_inner());
+        let cached = lock().clone().filter(|b| b.0 == base);
+        let block = match cached {
+            Some(block) => block,
+            None => {
+                let enc = Encoded::new(&self.set, base, false);
+                let block = std::sync::Arc::new((base, enc.bytes));
+                *lock() = Some(block.clone());
+                block
+            }
+        };
+        memory.write(&mut *store, base as usize, &block.1)?;
+        Ok(base)
     }
 }
 
@@ -725,10 +761,17 @@ impl Policies {
                 Node::new(Value::List(items), 0, 0)
             })
             .collect();
+        let (params, set) = (
+            Node::new(Value::List(params), 0, 0),
+            Node::new(Value::List(lists), 0, 0),
+        );
         Ok(Prepared {
-            params: Node::new(Value::List(params), 0, 0),
+            id: NEXT_PREPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            sizes: (size(&params), size(&set)),
+            params,
             params_encoded: Default::default(),
-            set: Node::new(Value::List(lists), 0, 0),
+            set,
+            set_encoded: Default::default(),
         })
     }
 
@@ -886,6 +929,15 @@ impl Policies {
         rules: &[(usize, &Node)],
     ) -> Result<Run, EvalError> {
         let mut slot = self.slot(limits)?;
+        // An instance keeping another preparation's parameters and set lets them go first.
+        if slot
+            .kept
+            .as_ref()
+            .is_some_and(|k| k.prepared != prepared.id)
+            && !slot.forget()
+        {
+            slot = self.slot(limits)?;
+        }
         let ticks = limits.deadline.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1;
         slot.store.set_epoch_deadline(ticks);
         let host_error = |store: &Store<State>, e: wasmtime::Error| {
@@ -904,21 +956,39 @@ impl Policies {
             memory.write(&mut *store, base as usize, &enc.bytes)?;
             Ok::<_, wasmtime::Error>(enc)
         };
-        let store = &mut slot.store;
-        let params = prepared
-            .place_params(store, &alloc, memory)
-            .map_err(|e| host_error(store, e))?;
-        let encoded = place(store, object, true).map_err(|e| host_error(store, e))?;
         let needs_set = rules
             .iter()
             .any(|(r, _)| !self.meta.rules[*r].reads_kinds.is_empty());
-        let set_addr = if needs_set {
-            place(store, &prepared.set, false)
-                .map_err(|e| host_error(store, e))?
-                .base as i32
-        } else {
-            0
+        // The parameters and the set, kept in the instance from an earlier object of the
+        // same preparation, or placed now (and kept, when the module can).
+        let (params, set) = match &slot.kept {
+            Some(kept) => (kept.params.clone(), kept.set),
+            None => {
+                let keep = slot.can_keep();
+                let store = &mut slot.store;
+                let params = prepared
+                    .place_params(store, &alloc, memory)
+                    .map_err(|e| host_error(store, e))?;
+                // The set before the object, so that it lands at the same address every time.
+                let set = if needs_set || (keep && !self.meta.set_kinds.is_empty()) {
+                    prepared
+                        .place_set(store, &alloc, memory)
+                        .map_err(|e| host_error(store, e))?
+                } else {
+                    0
+                };
+                let kept = instance::Kept {
+                    prepared: prepared.id,
+                    params: params.clone(),
+                    set,
+                };
+                slot.keep(kept).map_err(|e| host_error(&slot.store, e))?;
+                (params, set)
+            }
         };
+        let set_addr = if needs_set { set as i32 } else { 0 };
+        let store = &mut slot.store;
+        let encoded = place(store, object, true).map_err(|e| host_error(store, e))?;
         let request = context::request_node(context, object);
         let request_addr = place(store, &request, false)
             .map_err(|e| host_error(store, e))?

@@ -639,9 +639,12 @@ impl<'r> Delivery<'r, '_> {
         for r in &mut results {
             self.gate.judge(r);
             report.summary.count(r);
-            r.rules = r.rule_counts(selected);
-            report.summary.rules_passed += r.rules.passed;
-            report.summary.rules_not_applied += r.rules.not_applied;
+            // The counts need the rules that apply to each object, kept only when asked.
+            if ctx.options.applicable_rules {
+                r.rules = r.rule_counts(selected);
+                report.summary.rules_passed += r.rules.passed;
+                report.summary.rules_not_applied += r.rules.not_applied;
+            }
         }
         report.summary.resources += results.len();
         if self.failure.is_none() {

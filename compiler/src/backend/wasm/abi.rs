@@ -35,6 +35,8 @@ pub const EXPORT_ERROR_NODE: &str = "rampart_error_node";
 pub const EXPORT_ERROR_EXPECTED: &str = "rampart_error_expected";
 pub const EXPORT_FINDINGS: &str = "rampart_findings";
 pub const EXPORT_RESET: &str = "rampart_reset";
+pub const EXPORT_KEEP: &str = "rampart_keep";
+pub const EXPORT_BASE: &str = "rampart_base";
 /// Name of the custom section holding the JSON metadata.
 pub const META_SECTION: &str = "rampart.meta";
 

@@ -31,8 +31,12 @@ pub const G_ERROR_EXPECTED: u32 = 5;
 /// Global holding the address of the object's field cache (0 = not allocated yet; see
 /// `helpers::objects::field`).
 pub const G_FIELD_CACHE: u32 = 6;
-/// Number of globals; every one but [`G_HEAP`] starts at 0.
-const GLOBALS: u32 = 7;
+/// Global holding where `rampart_reset` puts the heap pointer back: the heap start, until
+/// the host calls `rampart_keep` to keep what it placed so far (a run's parameters and
+/// object set) for every later object.
+pub const G_BASE: u32 = 7;
+/// Number of globals; every one but [`G_HEAP`] and [`G_BASE`] starts at 0.
+const GLOBALS: u32 = 8;
 
 /// A memory access at `offset` with natural alignment `align` (log2 bytes).
 pub fn m(offset: u64, align: u32) -> MemArg {
@@ -356,8 +360,13 @@ impl Gen {
         let data_end = DATA_START as u64 + self.data.len() as u64;
         let heap_start = (data_end + 7) & !7;
         let reset = self.declare(&[], &[]);
-        self.define(reset, reset_body(heap_start as i32));
+        self.define(reset, reset_body());
         self.export_func(EXPORT_RESET, reset);
+        let keep = self.declare(&[], &[]);
+        let mut keep_body = F::new(0);
+        keep_body.i().global_get(G_HEAP).global_set(G_BASE);
+        self.define(keep, keep_body);
+        self.export_func(EXPORT_KEEP, keep);
         let mut types = TypeSection::new();
         for (p, r) in &self.types {
             types.ty().function(p.iter().copied(), r.iter().copied());
@@ -383,9 +392,13 @@ impl Gen {
             mutable: true,
             shared: false,
         };
-        globals.global(mutable, &ConstExpr::i32_const(heap_start as i32));
-        for _ in 1..GLOBALS {
-            globals.global(mutable, &ConstExpr::i32_const(0));
+        for g in 0..GLOBALS {
+            let initial = if g == G_HEAP || g == G_BASE {
+                heap_start as i32
+            } else {
+                0
+            };
+            globals.global(mutable, &ConstExpr::i32_const(initial));
         }
         let mut exports = ExportSection::new();
         exports.export(EXPORT_MEMORY, ExportKind::Memory, 0);
@@ -393,6 +406,7 @@ impl Gen {
         exports.export(EXPORT_FINDINGS, ExportKind::Global, G_HEAD);
         exports.export(EXPORT_ERROR_NODE, ExportKind::Global, G_ERROR_NODE);
         exports.export(EXPORT_ERROR_EXPECTED, ExportKind::Global, G_ERROR_EXPECTED);
+        exports.export(EXPORT_BASE, ExportKind::Global, G_BASE);
         for (name, kind, index) in &self.exports {
             exports.export(name, *kind, *index);
         }
@@ -418,24 +432,28 @@ impl Gen {
     }
 }
 
-/// `rampart_reset()`: puts the instance back in the state instantiation left it in (spec/abi.md
-/// "Instance reuse"). The module writes only at or above the heap start (everything it and
-/// the host store goes through the bump allocator), so zeroing the bytes from the heap start
-/// to the current heap pointer and setting every global to its initial value restores the
-/// whole state; pages grown beyond the heap pointer were never written.
-fn reset_body(heap_start: i32) -> F {
+/// `rampart_reset()`: puts the instance back in the state it was in before the object
+/// (spec/abi.md "Instance reuse"). The module writes only at or above the heap pointer it
+/// started the object with (everything it and the host store goes through the bump
+/// allocator), so zeroing the bytes from the reset point ([`G_BASE`]: the heap start, or
+/// where the host kept its run's data) to the current heap pointer and setting every other
+/// global to its initial value restores the whole state; pages grown beyond the heap pointer
+/// were never written.
+fn reset_body() -> F {
     let mut f = F::new(0);
     f.i()
-        .i32_const(heap_start)
+        .global_get(G_BASE)
         .i32_const(0)
         .global_get(G_HEAP)
-        .i32_const(heap_start)
+        .global_get(G_BASE)
         .i32_sub()
         .memory_fill(0)
-        .i32_const(heap_start)
+        .global_get(G_BASE)
         .global_set(G_HEAP);
     for g in 1..GLOBALS {
-        f.i().i32_const(0).global_set(g);
+        if g != G_BASE {
+            f.i().i32_const(0).global_set(g);
+        }
     }
     f
 }
