@@ -336,6 +336,27 @@ fn stdlib_tests_pass_and_cover_every_rule() {
     assert_eq!(coverage.rules.len(), stdlib_rules);
     assert!(coverage.no_failing_case.is_empty(), "{table}");
     assert!(coverage.no_passing_case.is_empty(), "{table}");
+    // Every rule with a fix has a `fixed:` case, as a Pod and through autogen for the pod
+    // rules (two rows at least).
+    let program = rampart_stdlib::compile().program.unwrap();
+    for rule in program
+        .rules
+        .iter()
+        .filter(|r| r.outcomes.iter().any(|o| !o.fixes.is_empty()))
+    {
+        let fixed = report
+            .rows
+            .iter()
+            .filter(|r| r.rule == rule.id && r.case.ends_with(" (fixed)") && r.passed)
+            .count();
+        let pod = rule
+            .matcher
+            .targets
+            .iter()
+            .any(|t| !t.subject_path.is_empty());
+        let want = if pod { 2 } else { 1 };
+        assert!(fixed >= want, "`{}` has {fixed} `fixed:` case(s)", rule.id);
+    }
 }
 
 /// The standard library's tests hold on the exported Rego and CEL too; CEL gives `n/a` only
