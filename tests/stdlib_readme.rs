@@ -15,8 +15,11 @@ fn render() -> String {
          do not edit by hand. `rampart test` checks every rule below when no `-p` is given;\n\
          `rampart explain RULE` prints a rule's rationale and remediation. Pod rules also apply,\n\
          through autogen, to Deployment, StatefulSet, DaemonSet, ReplicaSet,\n\
-         ReplicationController, Job and CronJob.\n\n\
-         | rule | severity | kinds | controls | checks |\n|---|---|---|---|---|\n",
+         ReplicationController, Job and CronJob. `fix` says whether the rule's findings carry\n\
+         fixes (spec/language.md §4.12): `yes` (safe, applied by `rampart fix`), `review`\n\
+         (applied only with `--unsafe`), `yes, review` (some of each) or `—` (a person must\n\
+         choose).\n\n\
+         | rule | severity | kinds | controls | fix | checks |\n|---|---|---|---|---|---|\n",
     );
     for r in &program.rules {
         // Autogen targets are implied by Pod; list only the kinds the rule names.
@@ -34,17 +37,37 @@ fn render() -> String {
             " (set rule)"
         };
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {}{} |\n",
+            "| `{}` | {} | {} | {} | {} | {}{} |\n",
             r.id,
             r.meta.severity.as_str(),
             kinds.join(", "),
             r.meta.controls.join(", "),
+            fix_column(r),
             r.meta.title.replace('|', "\\|"),
             set_rule
         ));
     }
     out.push_str(&format!("\n{} rules.\n", program.rules.len()));
     out
+}
+
+/// `yes`, `review`, `yes, review` or `—`: the kinds of fixes the rule's outcomes carry.
+fn fix_column(r: &rampart_compiler::ir::Rule) -> &'static str {
+    let fixes = r.outcomes.iter().flat_map(|o| &o.fixes);
+    let (mut safe, mut review) = (false, false);
+    for f in fixes {
+        if f.review {
+            review = true;
+        } else {
+            safe = true;
+        }
+    }
+    match (safe, review) {
+        (true, true) => "yes, review",
+        (true, false) => "yes",
+        (false, true) => "review",
+        (false, false) => "—",
+    }
 }
 
 #[test]

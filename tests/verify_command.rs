@@ -408,3 +408,68 @@ fn policy_flag_names_the_policies_of_files_without_them() {
         "error: policy path `nowhere` does not exist\n"
     );
 }
+
+/// `fixed:` applies the rule's fixes and checks the outcome after them on every backend, and
+/// `fixed_object:` the object they give; each is a row of its own.
+#[cfg(feature = "engines")]
+#[test]
+fn fixed_expectations_check_the_fixes_on_every_backend() {
+    let out = verify(&["--backend", "all", &at("fixes/pass.test.yaml")]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{table}{}", stderr(&out));
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| l.contains("(fixed)"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            [
+                "ok",
+                "fixdemo.privileged",
+                "privileged",
+                "pod",
+                "(fixed)",
+                "pass",
+                "pass"
+            ],
+            [
+                "ok",
+                "fixdemo.privileged",
+                "privileged",
+                "Deployment",
+                "(fixed)",
+                "pass",
+                "pass"
+            ],
+        ],
+        "{table}"
+    );
+    assert_eq!(table.lines().last(), Some("4 passed, 0 failed"));
+}
+
+/// A fix that does not make its outcome stop firing fails its `fixed:` row, at the line of
+/// `fixed:`, with the finding that is left.
+#[test]
+fn a_fix_that_does_not_work_fails_its_fixed_row() {
+    let out = verify(&[&at("fixes/fail.test.yaml")]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{table}{}", stderr(&out));
+    assert!(
+        table.contains(&format!(
+            "\n  {}:11: case `escalating pod (fixed)`, rule `fixdemo.escalation`: after the fixes, expected pass, got deny: `container `app` may escalate its privileges` at `spec.containers[0].securityContext.allowPrivilegeEscalation`\n",
+            at("fixes/fail.test.yaml")
+        )),
+        "{table}"
+    );
+    assert_eq!(table.lines().last(), Some("1 passed, 1 failed"));
+}
+
+#[test]
+fn a_wrong_fixed_value_is_located() {
+    assert_eq!(
+        only_error("fix-errors/bad-fixed.test.yaml"),
+        "8: case `a fixed outcome that is not one`: unknown `fixed` outcome `fine` for `fixdemo.privileged` (expected pass, deny or warn)"
+    );
+}

@@ -336,6 +336,27 @@ fn stdlib_tests_pass_and_cover_every_rule() {
     assert_eq!(coverage.rules.len(), stdlib_rules);
     assert!(coverage.no_failing_case.is_empty(), "{table}");
     assert!(coverage.no_passing_case.is_empty(), "{table}");
+    // Every rule with a fix has a `fixed:` case, as a Pod and through autogen for the pod
+    // rules (two rows at least).
+    let program = rampart_stdlib::compile().program.unwrap();
+    for rule in program
+        .rules
+        .iter()
+        .filter(|r| r.outcomes.iter().any(|o| !o.fixes.is_empty()))
+    {
+        let fixed = report
+            .rows
+            .iter()
+            .filter(|r| r.rule == rule.id && r.case.ends_with(" (fixed)") && r.passed)
+            .count();
+        let pod = rule
+            .matcher
+            .targets
+            .iter()
+            .any(|t| !t.subject_path.is_empty());
+        let want = if pod { 2 } else { 1 };
+        assert!(fixed >= want, "`{}` has {fixed} `fixed:` case(s)", rule.id);
+    }
 }
 
 /// The standard library's tests hold on the exported Rego and CEL too; CEL gives `n/a` only
@@ -430,4 +451,45 @@ fn match_every_kind_agrees_on_every_backend() {
             "{row:?}"
         );
     }
+}
+
+/// `fixed` describes the fixes of findings: it needs a `deny` or `warn` expectation, and
+/// `fixed_object` needs `fixed`; each mistake is located before anything runs.
+#[test]
+fn fixed_expectations_are_checked_before_running() {
+    assert_eq!(
+        only_error("fix-errors/fixed-on-pass.test.yaml"),
+        "6: case `nothing to fix`: `fixed` and `fixed_object` describe the fixes of findings, so they need outcome `deny` or `warn`"
+    );
+    assert_eq!(
+        only_error("fix-errors/object-without-fixed.test.yaml"),
+        "8: case `an object but no outcome`: `fixed_object` needs `fixed`, the outcome expected after the fixes"
+    );
+    assert_eq!(
+        only_error("fix-errors/bad-fixed.test.yaml"),
+        "8: case `a fixed outcome that is not one`: unknown `fixed` outcome `fine` for `fixdemo.privileged` (expected pass, deny or warn)"
+    );
+}
+
+/// A `fixed:` row passes when the fix works, on the Deployment through its template too,
+/// and fails at the line of `fixed` when the fix leaves the outcome firing.
+#[test]
+fn fixed_rows_follow_their_expectations() {
+    let report = verify("fixes/pass.test.yaml", false);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let fixed: Vec<_> = report
+        .rows
+        .iter()
+        .filter(|r| r.case.ends_with(" (fixed)"))
+        .collect();
+    assert_eq!(fixed.len(), 2, "{:#?}", report.rows);
+    assert!(fixed.iter().all(|r| r.passed), "{fixed:#?}");
+    assert_eq!(
+        (fixed[0].line, fixed[1].line),
+        (13, 32),
+        "the line of each `fixed`"
+    );
+    let report = verify("fixes/fail.test.yaml", false);
+    assert_eq!((report.passed(), report.failed()), (1, 1), "{report:#?}");
+    assert_eq!(report.exit_code(), 1);
 }

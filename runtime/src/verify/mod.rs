@@ -8,6 +8,7 @@
 mod backend;
 #[cfg(feature = "engines")]
 pub mod engines;
+mod fixed;
 mod parse;
 mod render;
 
@@ -388,11 +389,16 @@ pub fn run(paths: &[PathBuf], options: &VerifyOptions) -> VerifyReport {
             .collect();
         for case in &suite.cases {
             for e in &case.expects {
-                report.rows.push(run_one(
+                let rule = rules[e.rule.as_str()];
+                report
+                    .rows
+                    .push(run_one(&suite.file, case, e, rule, &backends));
+                report.rows.extend(fixed::run_fixed(
                     &suite.file,
                     case,
                     e,
-                    rules[e.rule.as_str()],
+                    rule,
+                    &backend.wasm,
                     &backends,
                 ));
             }
@@ -897,6 +903,8 @@ mod tests {
             path: None,
             line: None,
             at: 7,
+            fixed: None,
+            fixed_object: None,
         }
     }
 

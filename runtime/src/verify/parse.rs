@@ -51,6 +51,10 @@ pub struct Expectation {
     pub line: Option<u32>,
     /// Line of the expectation in the test file.
     pub at: u32,
+    /// `fixed`: the outcome expected once the rule's fixes are applied, and its line.
+    pub fixed: Option<(Outcome, u32)>,
+    /// `fixed_object`: the object expected once the rule's fixes are applied, and its line.
+    pub fixed_object: Option<(serde_json::Value, u32)>,
 }
 
 /// One case: an object, the objects checked together with it, and its expectations.
@@ -703,6 +707,8 @@ fn read_expectation(
         path: None,
         line: None,
         at,
+        fixed: None,
+        fixed_object: None,
     };
     if let Some(word) = value.as_str() {
         let Some(outcome) = Outcome::parse(word) else {
@@ -779,10 +785,33 @@ fn read_expectation(
                     ok = false;
                 }
             },
+            "fixed" => match v.as_str().and_then(Outcome::parse) {
+                Some(o) if o != Outcome::Skip => e.fixed = Some((o, v.line)),
+                _ => {
+                    let word = v
+                        .as_str()
+                        .map_or_else(|| format!("{:?}", v.to_json()), str::to_string);
+                    errors.push(
+                        v.line,
+                        format!("case `{case}`: unknown `fixed` outcome `{word}` for `{rule}` (expected pass, deny or warn)"),
+                    );
+                    ok = false;
+                }
+            },
+            "fixed_object" => match v.as_map() {
+                Some(_) => e.fixed_object = Some((v.to_json(), key_line_near(v.line, at))),
+                None => {
+                    errors.push(
+                        v.line,
+                        format!("case `{case}`: `fixed_object` must be a mapping (the whole object after the fixes)"),
+                    );
+                    ok = false;
+                }
+            },
             other => {
                 errors.push(
                     key_line_near(v.line, at),
-                    format!("case `{case}`: unknown key `{other}` in the expectation for `{rule}` (outcome, count, message, path, line)"),
+                    format!("case `{case}`: unknown key `{other}` in the expectation for `{rule}` (outcome, count, message, path, line, fixed, fixed_object)"),
                 );
                 ok = false;
             }
@@ -800,6 +829,23 @@ fn read_expectation(
         errors.push(
             at,
             format!("case `{case}`: `count`, `message`, `path` and `line` describe findings, so they need outcome `deny` or `warn`"),
+        );
+        ok = false;
+    }
+    let fixes = e.fixed.is_some() || e.fixed_object.is_some();
+    if fixes && !matches!(e.outcome, Outcome::Deny | Outcome::Warn) {
+        errors.push(
+            at,
+            format!("case `{case}`: `fixed` and `fixed_object` describe the fixes of findings, so they need outcome `deny` or `warn`"),
+        );
+        ok = false;
+    }
+    if let (None, Some((_, line))) = (&e.fixed, &e.fixed_object) {
+        errors.push(
+            *line,
+            format!(
+                "case `{case}`: `fixed_object` needs `fixed`, the outcome expected after the fixes"
+            ),
         );
         ok = false;
     }
