@@ -89,6 +89,14 @@ pub(super) fn documents(text: &str) -> Result<Vec<Tree>, (u32, String)> {
         let start = offsets.of(span.start);
         let node = match event {
             Event::Scalar(value, style, anchor, tag) => {
+                if stack.is_empty()
+                    && style == ScalarStyle::Plain
+                    && tag.is_none()
+                    && matches!(&*value, "" | "~" | "null" | "Null" | "NULL")
+                {
+                    // An empty document, which the loader ignores.
+                    continue;
+                }
                 let end = scalar_end(text, start, style, offsets.of(span.end));
                 let keyed = matches!(stack.last(), Some(Open::Map { key: None, .. }));
                 if keyed {
@@ -204,11 +212,7 @@ pub(super) fn documents(text: &str) -> Result<Vec<Tree>, (u32, String)> {
             | Event::Nothing => continue,
         };
         match stack.last_mut() {
-            None => {
-                if !is_null_document(text, &node) {
-                    docs.push(node);
-                }
-            }
+            None => docs.push(node),
             Some(Open::List { items, .. }) => items.push(node),
             Some(Open::Map { entries, key, .. }) => {
                 let (key, key_start, key_end, special) = key.take().unwrap_or_default();
@@ -250,17 +254,6 @@ enum Open {
         /// The key read, waiting for its value: text, start, end, special.
         key: Option<(String, usize, usize, bool)>,
     },
-}
-
-/// An empty document (`---` and nothing, or a null scalar), which the loader ignores.
-fn is_null_document(text: &str, node: &Tree) -> bool {
-    match node.kind {
-        Kind::Scalar(ScalarStyle::Plain) => matches!(
-            text[node.start..node.end].trim(),
-            "" | "~" | "null" | "Null" | "NULL"
-        ),
-        _ => false,
-    }
 }
 
 /// The parser's span of a quoted scalar may run on over a trailing comment: find the

@@ -174,7 +174,7 @@ fn an_empty_or_null_value_becomes_block_lines() {
 #[test]
 fn crlf_and_other_documents_are_kept() {
     let text =
-        "kind: A\r\napiVersion: v1\r\n---\r\napiVersion: v1\r\nkind: Pod\r\nspec:\r\n  a: 1\r\n";
+        "kind: A\r\napiVersion: v1\r\n---\r\n---\r\napiVersion: v1\r\nkind: Pod\r\nspec:\r\n  a: 1\r\n";
     let target = Target {
         doc_index: 1,
         item_index: None,
