@@ -320,7 +320,7 @@ fn render(kind_deployment: bool, host_pid: Option<bool>, containers: &[Container
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn generated_manifests_are_fixed_in_block_and_flow_styles(

@@ -240,7 +240,8 @@ impl Differ<'_> {
             }
             let at = match entries.iter().zip(&removed).rev().find(|(_, r)| !**r) {
                 Some((e, _)) => e.value.end,
-                None => entries.first().map_or(tree.end - 1, |e| e.key_start),
+                // After the removed ones (or inside an empty `{}`).
+                None => entries.last().map_or(tree.end - 1, |e| e.value.end),
             };
             self.push(at, at, text);
         } else {
@@ -346,7 +347,7 @@ impl Differ<'_> {
             }
             let at = match items.iter().zip(&gone).rev().find(|(_, g)| !**g) {
                 Some((t, _)) => t.end,
-                None => items.first().map_or(tree.end - 1, |t| t.start),
+                None => items.last().map_or(tree.end - 1, |t| t.end),
             };
             self.push(at, at, text);
         } else {

@@ -252,3 +252,25 @@ fn nothing_to_change_leaves_the_text() {
     assert!(!out.changed);
     assert_eq!(out.text, POD);
 }
+
+#[test]
+fn a_flow_mapping_whose_entries_are_all_replaced_stays_one_line() {
+    let text = "apiVersion: v1\nkind: Pod\nspec:\n  securityContext: {privileged: true} # x\n";
+    let fixes = vec![
+        fix(FixOp::Remove, "spec.securityContext.privileged", None),
+        set("spec.securityContext.runAsNonRoot", json!(true)),
+    ];
+    let out = run(text, fixes).unwrap();
+    assert_eq!(
+        out,
+        text.replace("{privileged: true}", "{runAsNonRoot: true}")
+    );
+    let text = "apiVersion: v1\nkind: Pod\nspec:\n  x: [a, b, c]\n";
+    let fixes = vec![
+        fix(FixOp::RemoveValue, "spec.x", Some(json!("b"))),
+        fix(FixOp::RemoveValue, "spec.x", Some(json!("c"))),
+        fix(FixOp::Add, "spec.x", Some(json!("d"))),
+    ];
+    let out = run(text, fixes).unwrap();
+    assert_eq!(out, text.replace("[a, b, c]", "[a, d]"));
+}
