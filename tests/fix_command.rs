@@ -234,3 +234,20 @@ fn help_lists_fix() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("\n  fix "), "{help}");
 }
+
+#[test]
+fn the_readme_before_and_after_is_what_fix_does() {
+    let readme = read(&common::root().join("README.md"));
+    let section = &readme[readme.find("## Fixing manifests").unwrap()..];
+    let blocks: Vec<&str> = section
+        .split("```yaml\n")
+        .skip(1)
+        .take(2)
+        .map(|b| &b[..b.find("```").unwrap()])
+        .collect();
+    let dir = scratch("fix-readme");
+    let path = dir.join("pod.yaml");
+    fs::write(&path, blocks[0]).unwrap();
+    fix(&[], &path);
+    assert_eq!(read(&path), blocks[1]);
+}
