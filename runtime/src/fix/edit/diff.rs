@@ -485,8 +485,8 @@ fn align(old: &[Value], new: &[Value]) -> Option<Vec<Step>> {
     }
     // cost[i][j]: aligning old[i..] with new[j..].
     let mut cost = vec![vec![0usize; k + 1]; m + 1];
-    for j in 0..=k {
-        cost[m][j] = k - j;
+    for (j, c) in cost[m].iter_mut().enumerate() {
+        *c = k - j;
     }
     for i in (0..m).rev() {
         cost[i][k] = m - i;
