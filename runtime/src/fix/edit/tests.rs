@@ -274,3 +274,35 @@ fn a_flow_mapping_whose_entries_are_all_replaced_stays_one_line() {
     let out = run(text, fixes).unwrap();
     assert_eq!(out, text.replace("[a, b, c]", "[a, d]"));
 }
+
+#[test]
+fn merge_keys_in_the_edited_mapping_are_refused() {
+    let text = "apiVersion: v1\nkind: Pod\nspec:\n  <<: {hostIPC: true}\n  hostPID: true\n";
+    let r = refused(text, vec![set("spec.hostPID", json!(false))]);
+    assert_eq!(r.line, 4);
+    assert!(r.message.contains("merge key"), "{r}");
+}
+
+#[test]
+fn a_key_with_dots_and_slashes_is_written_plain_and_items_of_lists_are_found() {
+    let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata:\n    name: a\n";
+    let target = Target {
+        doc_index: 0,
+        item_index: Some(0),
+        fixes: vec![Fix {
+            review: false,
+            op: FixOp::Set,
+            path: vec![
+                PathSegment::Field("metadata".into()),
+                PathSegment::Field("labels".into()),
+                PathSegment::Key("pod-security.kubernetes.io/enforce".into()),
+            ],
+            value: Some(json!("restricted")),
+        }],
+    };
+    let out = edit(text, &[target], &Limits::default()).unwrap();
+    assert_eq!(
+        out.text,
+        format!("{text}    labels:\n      pod-security.kubernetes.io/enforce: restricted\n")
+    );
+}
