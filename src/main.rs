@@ -127,6 +127,54 @@ enum Command {
         #[command(flatten)]
         admission: cli::admission::AdmissionArgs,
     },
+    /// Apply the fixes of the findings `test` reports to the manifest files, in place and
+    /// with minimal text edits (comments and layout kept); then report what is left.
+    #[command(after_help = EXIT_CODES)]
+    Fix {
+        /// Manifest files, folders (walked for *.yaml, *.yml, *.json) or `-` (stdin, the
+        /// fixed text printed on stdout).
+        paths: Vec<String>,
+        #[command(flatten)]
+        policies: cli::policies::PolicyArgs,
+        /// Only run (and fix) the rules whose id matches this glob (repeatable).
+        #[arg(long = "rule", value_name = "GLOB")]
+        rule: Vec<String>,
+        /// Do not run the rules whose id matches this glob (repeatable).
+        #[arg(long = "exclude-rule", value_name = "GLOB")]
+        exclude_rule: Vec<String>,
+        /// Print a unified diff of each file's changes.
+        #[arg(long)]
+        diff: bool,
+        /// Change no file (with `--diff`, show what would change).
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+        /// Apply the fixes marked `review` too (they may change what a workload does).
+        #[arg(long = "unsafe")]
+        unsafe_fixes: bool,
+        /// Set a rule parameter: RULE.NAME=VALUE (VALUE is JSON, or else a string).
+        #[arg(long = "param", value_name = "RULE.NAME=VALUE")]
+        param: Vec<String>,
+        /// A `kind: Params` file setting rule parameters (`--param` flags override it).
+        #[arg(long = "params", value_name = "FILE")]
+        params: Option<PathBuf>,
+        /// A `kind: Exceptions` file: exempted findings are not fixed (repeatable).
+        #[arg(long = "exceptions", value_name = "FILE")]
+        exceptions: Vec<PathBuf>,
+        /// Exit 1 when warnings remain too.
+        #[arg(long = "fail-on-warn")]
+        fail_on_warn: bool,
+        /// Skip walked files and folders matching this glob (repeatable).
+        #[arg(long = "ignore", value_name = "GLOB")]
+        ignore: Vec<String>,
+        #[command(flatten)]
+        limits: cli::test::LimitArgs,
+        #[command(flatten)]
+        ci: cli::ci::CiArgs,
+        #[command(flatten)]
+        schema: cli::schema::SchemaArgs,
+        #[command(flatten)]
+        library: cli::library::LibraryArgs,
+    },
     /// List the rules of the policies (the embedded standard library by default).
     Rules {
         #[command(flatten)]
@@ -348,6 +396,44 @@ fn main() -> ExitCode {
             schema,
             library,
             admission,
+        }),
+        Command::Fix {
+            paths,
+            policies,
+            rule,
+            exclude_rule,
+            diff,
+            dry_run,
+            unsafe_fixes,
+            param,
+            params,
+            exceptions,
+            fail_on_warn,
+            ignore,
+            limits,
+            ci,
+            schema,
+            library,
+        } => cli::fix::run(cli::fix::Args {
+            paths,
+            policies: policies.policy,
+            selection: cli::policies::Selection {
+                include: rule,
+                exclude: exclude_rule,
+                profiles: library.profile.clone(),
+            },
+            params: param,
+            params_file: params,
+            exceptions,
+            ignore,
+            diff,
+            dry_run,
+            unsafe_fixes,
+            fail_on_warn,
+            limits,
+            ci,
+            schema,
+            library,
         }),
         Command::Rules {
             policies,

@@ -47,7 +47,7 @@
 
 mod build;
 mod json;
-mod scalar;
+pub(crate) mod scalar;
 
 use std::fmt;
 

@@ -4,6 +4,8 @@ pub mod admission;
 pub mod build;
 pub mod ci;
 pub mod config;
+pub mod fix;
+pub mod fix_summary;
 pub mod fmt;
 pub mod library;
 pub mod module_cache;

@@ -73,7 +73,7 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
-    fn limits(&self) -> manifest::Limits {
+    pub fn limits(&self) -> manifest::Limits {
         manifest::Limits {
             max_bytes: self.max_bytes,
             max_depth: self.max_depth,

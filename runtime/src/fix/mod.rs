@@ -5,6 +5,7 @@
 //! a value), and [`apply`] applies them to the object as JSON.
 
 mod apply;
+pub mod edit;
 
 pub use apply::{apply, Applied, Conflict};
 pub use rampart_compiler::ir::FixOp;

@@ -10,7 +10,7 @@ use super::Value;
 const CORE_HANDLE: &str = "tag:yaml.org,2002:";
 
 /// Turns a scalar's text into a value, honouring its style and tag.
-pub(super) fn resolve(
+pub(crate) fn resolve(
     text: Cow<'_, str>,
     style: ScalarStyle,
     tag: Option<&Tag>,
@@ -45,7 +45,7 @@ fn not_json(text: &str) -> Result<(), String> {
 
 /// Resolves a plain (unquoted, untagged) scalar as go-yaml v2 does, then as
 /// sigs.k8s.io/yaml turns the result into JSON (spec/language.md "Reading manifests").
-pub(super) fn resolve_plain(text: Cow<'_, str>) -> Value {
+pub(crate) fn resolve_plain(text: Cow<'_, str>) -> Value {
     let Some(&first) = text.as_bytes().first() else {
         return Value::Null;
     };
@@ -94,7 +94,7 @@ pub(super) fn number(f: f64) -> Value {
 /// The text of a mapping key as sigs.k8s.io/yaml writes it into JSON: go-yaml resolves a
 /// plain key like a value, and booleans and integers become their JSON text (`on:` is the
 /// key `"true"`, `0x1F:` the key `"31"`). Other keys keep their text.
-pub(super) fn key_text(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> String {
+pub(crate) fn key_text(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> String {
     if style != ScalarStyle::Plain || tag.is_some() {
         return text.into_owned();
     }

@@ -206,6 +206,7 @@ mod tests {
             exemption: None,
             at_threshold: true,
             baselined: false,
+            fixes: Vec::new(),
         };
         (r, v)
     }

@@ -122,6 +122,8 @@ pub struct Violation {
     pub at_threshold: bool,
     /// Whether the `--baseline` report already holds it.
     pub baselined: bool,
+    /// The fixes of the finding's outcome, made concrete (`rampart fix` applies them).
+    pub fixes: Vec<crate::fix::Fix>,
 }
 
 impl Violation {
@@ -1014,6 +1016,7 @@ fn object_result(
             exemption,
             at_threshold: f.action == Action::Deny,
             baselined: false,
+            fixes: f.fixes,
         });
     }
     for ex in &annotated.exceptions {
