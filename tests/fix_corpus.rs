@@ -208,10 +208,8 @@ fn corpus_properties(test: &str, policy_args: &[&str], p: &Policies) {
             name.display()
         );
     }
-    if policy_args.is_empty() {
-        return;
-    }
-    // The fixture policies fix something in many files; only a few are left alone.
+    // Both the fixture policies and the standard library fix something in many files; only
+    // a few are left alone.
     assert!(fixed_files >= 25, "{fixed_files} files fixed\n{summary}");
     assert!(left_alone.len() <= 3, "{left_alone:?}");
 }
