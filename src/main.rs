@@ -184,6 +184,10 @@ enum Command {
         /// depends on what Gatekeeper has synced; README: Gatekeeper output).
         #[arg(long)]
         referential: bool,
+        /// With `--target map`: also export the fixes marked `review`, which may break the
+        /// application (spec/fix.md §3).
+        #[arg(long = "unsafe")]
+        unsafe_fixes: bool,
         /// Policy `.rp` files or folders (as `-p`).
         paths: Vec<PathBuf>,
         #[command(flatten)]
@@ -245,10 +249,12 @@ enum ExportTarget {
     KyvernoVpol,
     /// Kubernetes ValidatingAdmissionPolicies and their bindings.
     Vap,
+    /// Kubernetes MutatingAdmissionPolicies and their bindings: the rules' fixes.
+    Map,
 }
 
 impl ExportTarget {
-    fn target(self, kyverno_pattern: bool, referential: bool) -> Target {
+    fn target(self, kyverno_pattern: bool, referential: bool, review: bool) -> Target {
         match self {
             ExportTarget::Gatekeeper => Target::Gatekeeper { referential },
             ExportTarget::GatekeeperCel => Target::GatekeeperCel { referential },
@@ -257,6 +263,7 @@ impl ExportTarget {
             },
             ExportTarget::KyvernoVpol => Target::KyvernoVpol,
             ExportTarget::Vap => Target::Vap,
+            ExportTarget::Map => Target::Map { review },
         }
     }
 }
@@ -275,6 +282,8 @@ enum BuildTarget {
     KyvernoVpol,
     /// Kubernetes ValidatingAdmissionPolicies and their bindings.
     Vap,
+    /// Kubernetes MutatingAdmissionPolicies and their bindings: the rules' fixes.
+    Map,
     /// The manifests that deploy `rampart serve` as a validating admission webhook.
     Webhook,
 }
@@ -296,7 +305,11 @@ fn main() -> ExitCode {
             referential,
         } => {
             paths.extend(policies.policy);
-            check(&paths, output, target.map(|t| t.target(false, referential)))
+            check(
+                &paths,
+                output,
+                target.map(|t| t.target(false, referential, false)),
+            )
         }
         Command::Test {
             paths,
@@ -368,6 +381,7 @@ fn main() -> ExitCode {
             output,
             kyverno_style,
             referential,
+            unsafe_fixes,
             mut paths,
             policies,
             rule,
@@ -398,9 +412,10 @@ fn main() -> ExitCode {
                 BuildTarget::Kyverno => ExportTarget::Kyverno,
                 BuildTarget::KyvernoVpol => ExportTarget::KyvernoVpol,
                 BuildTarget::Vap => ExportTarget::Vap,
+                BuildTarget::Map => ExportTarget::Map,
             };
             cli::build::export(
-                export.target(pattern, referential),
+                export.target(pattern, referential, unsafe_fixes),
                 &paths,
                 &selection,
                 &output,

@@ -3,7 +3,7 @@
 //! each rule the target cannot express (the other rules are still exported) and an error
 //! for each pair of rules whose exported names clash (nothing may then be written).
 
-use crate::backend::cel::{self, kyverno, vap};
+use crate::backend::cel::{self, kyverno, mutating, vap};
 use crate::backend::rego::gatekeeper;
 use crate::diagnostics::{Diagnostic, Files};
 use crate::ir::{Program, Rule};
@@ -22,6 +22,9 @@ pub enum Target {
     KyvernoVpol,
     /// ValidatingAdmissionPolicies and their bindings.
     Vap,
+    /// MutatingAdmissionPolicies and their bindings: the rules' fixes; with `review`, also
+    /// the fixes marked `review`.
+    Map { review: bool },
 }
 
 impl Target {
@@ -33,6 +36,7 @@ impl Target {
             Target::Kyverno { .. } => "kyverno",
             Target::KyvernoVpol => "kyverno-vpol",
             Target::Vap => "vap",
+            Target::Map { .. } => mutating::TARGET,
         }
     }
 }
@@ -97,10 +101,11 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
                 Err(errors) => problems.extend(errors.into_iter().map(|e| problem(e, true))),
             }
         }
-        Target::Kyverno { .. } | Target::KyvernoVpol | Target::Vap => {
+        Target::Kyverno { .. } | Target::KyvernoVpol | Target::Vap | Target::Map { .. } => {
             let (mut written, mut errors) = match target {
                 Target::Kyverno { .. } => kyverno::export_cluster_policies_all(program),
                 Target::KyvernoVpol => kyverno::export_validating_policies_all(program),
+                Target::Map { review } => mutating::export_all(program, review),
                 _ => vap::export_all(program),
             };
             if let Target::Kyverno { pattern: true } = target {
