@@ -30,10 +30,7 @@ const FIXES: &str = include_str!("fixes/fixes.rp");
 const OBJECTS: &str = include_str!("fixes/objects.yaml");
 
 /// `list.indexOf(x)` of Kubernetes' list library: the first index of an equal element.
-fn index_of(
-    cel::extractors::This(list): cel::extractors::This<Arc<Vec<CV>>>,
-    x: CV,
-) -> i64 {
+fn index_of(cel::extractors::This(list): cel::extractors::This<Arc<Vec<CV>>>, x: CV) -> i64 {
     list.iter()
         .position(|v| *v == x)
         .map(|i| i as i64)
@@ -181,7 +178,11 @@ fn map_rules(program: &Program, review: bool) -> Vec<(Rule, CelPatches)> {
 
 /// Per object: the intended object, the MutatingAdmissionPolicies' result, and a second
 /// run's; the differences found and the number of objects changed.
-fn map_differential(program: &Program, objects: &[(String, Node)], review: bool) -> (usize, Vec<String>) {
+fn map_differential(
+    program: &Program,
+    objects: &[(String, Node)],
+    review: bool,
+) -> (usize, Vec<String>) {
     let reference = Reference::new(program);
     let env = Arc::new(kubernetes_env());
     let rules = map_rules(program, review);
@@ -216,7 +217,10 @@ fn map_differential(program: &Program, objects: &[(String, Node)], review: bool)
 }
 
 fn assert_agree(what: &str, (changed, differences): (usize, Vec<String>), min_changed: usize) {
-    eprintln!("{what}: {changed} object(s) fixed, {} difference(s)", differences.len());
+    eprintln!(
+        "{what}: {changed} object(s) fixed, {} difference(s)",
+        differences.len()
+    );
     assert!(
         differences.is_empty(),
         "{what}: {} difference(s):\n{}",
@@ -234,7 +238,11 @@ fn map_patches_agree_with_fix_apply_on_fixtures() {
     let program = compile_source(FIXES);
     let objects = load_objects("objects.yaml", OBJECTS.as_bytes());
     assert_agree("fixtures", map_differential(&program, &objects, false), 5);
-    assert_agree("fixtures --unsafe", map_differential(&program, &objects, true), 6);
+    assert_agree(
+        "fixtures --unsafe",
+        map_differential(&program, &objects, true),
+        6,
+    );
 }
 
 #[test]
@@ -242,7 +250,11 @@ fn map_patches_agree_with_fix_apply_on_real_corpus() {
     let program = compile_source(FIXES);
     let objects = corpus("real");
     assert!(objects.len() > 100, "the real corpus is there");
-    assert_agree("real corpus", map_differential(&program, &objects, true), 50);
+    assert_agree(
+        "real corpus",
+        map_differential(&program, &objects, true),
+        50,
+    );
 }
 
 #[test]
