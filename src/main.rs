@@ -184,7 +184,7 @@ enum Command {
         /// depends on what Gatekeeper has synced; README: Gatekeeper output).
         #[arg(long)]
         referential: bool,
-        /// With `--target map`: also export the fixes marked `review`, which may break the
+        /// With `--target map` or `kyverno-vpol`: also export the fixes marked `review`, which may break the
         /// application (spec/fix.md §3).
         #[arg(long = "unsafe")]
         unsafe_fixes: bool,
@@ -261,7 +261,7 @@ impl ExportTarget {
             ExportTarget::Kyverno => Target::Kyverno {
                 pattern: kyverno_pattern,
             },
-            ExportTarget::KyvernoVpol => Target::KyvernoVpol,
+            ExportTarget::KyvernoVpol => Target::KyvernoVpol { review },
             ExportTarget::Vap => Target::Vap,
             ExportTarget::Map => Target::Map { review },
         }

@@ -24,7 +24,7 @@ use rampart_runtime::verify::engines::cel::{
 use serde_json::Value as Json;
 
 mod common;
-use common::{compile_source, corpus, load_objects, Reference};
+use common::{compile_source, corpus, crd_schema, load_objects, validate, Reference};
 
 const FIXES: &str = include_str!("fixes/fixes.rp");
 const OBJECTS: &str = include_str!("fixes/objects.yaml");
@@ -101,9 +101,22 @@ fn selects(rule: &Rule, object: &Json) -> bool {
         .any(|t| t.gvk.kind == kind && t.gvk.group == group)
 }
 
-/// The MutatingAdmissionPolicies of `rules` run on `object` in order, as the API server
-/// would.
-fn run_map(env: &Arc<Env>, rules: &[(Rule, CelPatches)], object: &Json) -> Result<Json, String> {
+/// Which engine runs the patches: the API server binds typed objects (reserved words
+/// escaped), Kyverno untyped maps.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Engine {
+    ApiServer,
+    Kyverno,
+}
+
+/// The mutating policies of `rules` run on `object` in order, as `engine` would.
+fn run_map(
+    env: &Arc<Env>,
+    engine: Engine,
+    rules: &[(Rule, CelPatches)],
+    object: &Json,
+) -> Result<Json, String> {
+    let escape = engine == Engine::ApiServer;
     let mut current = object.clone();
     for (rule, c) in rules {
         if !selects(rule, &current) {
@@ -111,7 +124,7 @@ fn run_map(env: &Arc<Env>, rules: &[(Rule, CelPatches)], object: &Json) -> Resul
         }
         let bind = |obj: &Json, variables: Option<HashMap<String, CV>>| {
             let mut ctx = context(env);
-            ctx.add_variable_from_value("object", to_cel(obj, true));
+            ctx.add_variable_from_value("object", to_cel(obj, escape));
             ctx.add_variable_from_value("request", request(obj, None));
             ctx.add_variable_from_value("oldObject", CV::Null);
             if let Some(v) = variables {
@@ -164,28 +177,32 @@ fn intended(reference: &Reference, node: &Node, review: bool) -> Result<Json, St
     Ok(object)
 }
 
-fn map_rules(program: &Program, review: bool) -> Vec<(Rule, CelPatches)> {
+fn map_rules(program: &Program, engine: Engine, review: bool) -> Vec<(Rule, CelPatches)> {
     program
         .rules
         .iter()
         .filter_map(|r| {
-            compile_fixes(r, Dialect::Vap, "map", review)
-                .expect("the fixes export")
-                .map(|c| (r.clone(), c))
+            match engine {
+                Engine::ApiServer => compile_fixes(r, Dialect::Vap, "map", review),
+                Engine::Kyverno => mutating::kyverno_patches(r, review),
+            }
+            .expect("the fixes export")
+            .map(|c| (r.clone(), c))
         })
         .collect()
 }
 
-/// Per object: the intended object, the MutatingAdmissionPolicies' result, and a second
-/// run's; the differences found and the number of objects changed.
+/// Per object: the intended object, the mutating policies' result on `engine`, and a
+/// second run's; the differences found and the number of objects changed.
 fn map_differential(
     program: &Program,
     objects: &[(String, Node)],
+    engine: Engine,
     review: bool,
 ) -> (usize, Vec<String>) {
     let reference = Reference::new(program);
     let env = Arc::new(kubernetes_env());
-    let rules = map_rules(program, review);
+    let rules = map_rules(program, engine, review);
     let mut changed = 0;
     let mut differences = Vec::new();
     for (name, node) in objects {
@@ -199,13 +216,13 @@ fn map_differential(
         if want != node.to_json() {
             changed += 1;
         }
-        match run_map(&env, &rules, &node.to_json()) {
+        match run_map(&env, engine, &rules, &node.to_json()) {
             Ok(got) if got != want => differences.push(format!(
-                "{name}: MutatingAdmissionPolicy gives\n{}\nintended\n{}",
+                "{name}: {engine:?} gives\n{}\nintended\n{}",
                 serde_json::to_string_pretty(&got).unwrap(),
                 serde_json::to_string_pretty(&want).unwrap()
             )),
-            Ok(got) => match run_map(&env, &rules, &got) {
+            Ok(got) => match run_map(&env, engine, &rules, &got) {
                 Ok(again) if again == got => {}
                 Ok(_) => differences.push(format!("{name}: a second run changes the object")),
                 Err(e) => differences.push(format!("{name}: second run: {e}")),
@@ -234,27 +251,34 @@ fn assert_agree(what: &str, (changed, differences): (usize, Vec<String>), min_ch
 }
 
 #[test]
-fn map_patches_agree_with_fix_apply_on_fixtures() {
+fn mutating_patches_agree_with_fix_apply_on_fixtures() {
     let program = compile_source(FIXES);
     let objects = load_objects("objects.yaml", OBJECTS.as_bytes());
-    assert_agree("fixtures", map_differential(&program, &objects, false), 5);
-    assert_agree(
-        "fixtures --unsafe",
-        map_differential(&program, &objects, true),
-        6,
-    );
+    for engine in [Engine::ApiServer, Engine::Kyverno] {
+        let what = format!("{engine:?} fixtures");
+        assert_agree(
+            &what,
+            map_differential(&program, &objects, engine, false),
+            5,
+        );
+        let what = format!("{engine:?} fixtures --unsafe");
+        assert_agree(&what, map_differential(&program, &objects, engine, true), 6);
+    }
 }
 
 #[test]
-fn map_patches_agree_with_fix_apply_on_real_corpus() {
+fn mutating_patches_agree_with_fix_apply_on_real_corpus() {
     let program = compile_source(FIXES);
     let objects = corpus("real");
     assert!(objects.len() > 100, "the real corpus is there");
-    assert_agree(
-        "real corpus",
-        map_differential(&program, &objects, true),
-        50,
-    );
+    for engine in [Engine::ApiServer, Engine::Kyverno] {
+        let what = format!("{engine:?} real corpus");
+        assert_agree(
+            &what,
+            map_differential(&program, &objects, engine, true),
+            50,
+        );
+    }
 }
 
 #[test]
@@ -277,4 +301,29 @@ fn map_snapshots() {
     for f in files {
         insta::assert_snapshot!(format!("map-{}", f.path), f.contents);
     }
+    let (files, errors) = mutating::export_kyverno_all(&program, true);
+    assert!(errors.is_empty(), "{errors:?}");
+    for f in files {
+        insta::assert_snapshot!(format!("kyverno-{}", f.path), f.contents);
+    }
+}
+
+/// Kyverno MutatingPolicies pass the policies.kyverno.io CRD schema.
+#[test]
+fn kyverno_mutating_policies_validate_against_the_crd() {
+    let program = compile_source(FIXES);
+    let schema = crd_schema("kyverno", "policies.kyverno.io_mutatingpolicies.yaml", "v1");
+    let (files, _) = mutating::export_kyverno_all(&program, true);
+    assert!(!files.is_empty());
+    let mut errors = Vec::new();
+    for f in &files {
+        let doc: Json = serde_yaml_ng::from_str(&f.contents).expect("YAML");
+        validate(&schema, &doc, &f.path, &mut errors);
+    }
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The check can fail: a misspelt field is reported.
+    let mut bad: Json = serde_yaml_ng::from_str(&files[0].contents).unwrap();
+    bad["spec"]["mutatons"] = Json::Array(Vec::new());
+    validate(&schema, &bad, "bad", &mut errors);
+    assert!(!errors.is_empty());
 }
