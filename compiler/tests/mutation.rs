@@ -327,3 +327,30 @@ fn kyverno_mutating_policies_validate_against_the_crd() {
     validate(&schema, &bad, "bad", &mut errors);
     assert!(!errors.is_empty());
 }
+
+/// A fix the patches cannot express is an error of that rule alone; the others are written.
+#[test]
+fn inexpressible_fixes_are_reported_per_rule() {
+    let source = format!(
+        "{FIXES}
+rule first_container {{
+  title \"The first container is not privileged\"
+  match Pod
+  deny when object.spec.containers[0].securityContext.privileged ?? false
+    at object.spec.containers[0].securityContext.privileged
+    message \"privileged\"
+    fix set object.spec.containers[0].securityContext.privileged = false
+}}
+"
+    );
+    let program = compile_source(&source);
+    for (files, errors) in [
+        mutating::export_all(&program, false),
+        mutating::export_kyverno_all(&program, false),
+    ] {
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].rule, "fixtures.fixes.first_container");
+        assert!(errors[0].construct.contains("list index"), "{}", errors[0]);
+        assert_eq!(files.len(), 7);
+    }
+}
