@@ -232,6 +232,10 @@ enum Command {
         /// depends on what Gatekeeper has synced; README: Gatekeeper output).
         #[arg(long)]
         referential: bool,
+        /// With `--target map` or `kyverno-vpol`: also export the fixes marked `review`, which may break the
+        /// application (spec/fix.md §3).
+        #[arg(long = "unsafe")]
+        unsafe_fixes: bool,
         /// Policy `.rp` files or folders (as `-p`).
         paths: Vec<PathBuf>,
         #[command(flatten)]
@@ -293,18 +297,21 @@ enum ExportTarget {
     KyvernoVpol,
     /// Kubernetes ValidatingAdmissionPolicies and their bindings.
     Vap,
+    /// Kubernetes MutatingAdmissionPolicies and their bindings: the rules' fixes.
+    Map,
 }
 
 impl ExportTarget {
-    fn target(self, kyverno_pattern: bool, referential: bool) -> Target {
+    fn target(self, kyverno_pattern: bool, referential: bool, review: bool) -> Target {
         match self {
             ExportTarget::Gatekeeper => Target::Gatekeeper { referential },
             ExportTarget::GatekeeperCel => Target::GatekeeperCel { referential },
             ExportTarget::Kyverno => Target::Kyverno {
                 pattern: kyverno_pattern,
             },
-            ExportTarget::KyvernoVpol => Target::KyvernoVpol,
+            ExportTarget::KyvernoVpol => Target::KyvernoVpol { review },
             ExportTarget::Vap => Target::Vap,
+            ExportTarget::Map => Target::Map { review },
         }
     }
 }
@@ -323,6 +330,8 @@ enum BuildTarget {
     KyvernoVpol,
     /// Kubernetes ValidatingAdmissionPolicies and their bindings.
     Vap,
+    /// Kubernetes MutatingAdmissionPolicies and their bindings: the rules' fixes.
+    Map,
     /// The manifests that deploy `rampart serve` as a validating admission webhook.
     Webhook,
 }
@@ -344,7 +353,11 @@ fn main() -> ExitCode {
             referential,
         } => {
             paths.extend(policies.policy);
-            check(&paths, output, target.map(|t| t.target(false, referential)))
+            check(
+                &paths,
+                output,
+                target.map(|t| t.target(false, referential, false)),
+            )
         }
         Command::Test {
             paths,
@@ -454,6 +467,7 @@ fn main() -> ExitCode {
             output,
             kyverno_style,
             referential,
+            unsafe_fixes,
             mut paths,
             policies,
             rule,
@@ -484,9 +498,10 @@ fn main() -> ExitCode {
                 BuildTarget::Kyverno => ExportTarget::Kyverno,
                 BuildTarget::KyvernoVpol => ExportTarget::KyvernoVpol,
                 BuildTarget::Vap => ExportTarget::Vap,
+                BuildTarget::Map => ExportTarget::Map,
             };
             cli::build::export(
-                export.target(pattern, referential),
+                export.target(pattern, referential, unsafe_fixes),
                 &paths,
                 &selection,
                 &output,

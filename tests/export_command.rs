@@ -325,3 +325,51 @@ fn gatekeeper_referential_rules_are_opt_in() {
         "the referential templates and the SyncSet are the only additions"
     );
 }
+
+/// `--target map` writes a MutatingAdmissionPolicy and binding per rule with a fix (the
+/// `review` ones only with `--unsafe`), and they pass the Kubernetes 1.37 schema as
+/// `rampart test` checks it (an unknown field in the policy would be a finding).
+#[test]
+fn map_output_validates_against_the_kubernetes_schema() {
+    let policy = "compiler/tests/fixes/fixes.rp";
+    let safe = scratch("map-safe");
+    let out = build("map", &safe, &[policy]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = scratch("map-unsafe");
+    let dir = all.display().to_string();
+    let out = run(&["build", "--target", "map", "--unsafe", "-o", &dir, policy]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let count = |d: &Path| std::fs::read_dir(d).unwrap().count();
+    assert_eq!(
+        count(&all),
+        count(&safe) + 1,
+        "the review fix is the one more"
+    );
+    let out = run(&["test", &dir, "--rule", "schema.*", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    // Every document is checked against its schema with no violation. (`rampart test`
+    // also reports the `rampart.dev/rule` annotation, which it reads as a malformed
+    // exemption: an error of the test run, not of the schema.)
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2 * count(&all), "{report:#}");
+    for r in results {
+        assert_eq!(r["violations"], serde_json::json!([]), "{r:#}");
+        assert!(r["rules"]["applied"].as_u64().unwrap_or(0) > 0, "{r:#}");
+    }
+    let kinds = documents(&all)
+        .into_iter()
+        .map(|(_, d)| d["kind"].as_str().unwrap_or_default().to_string())
+        .collect::<Vec<_>>();
+    assert!(kinds.iter().any(|k| k == "MutatingAdmissionPolicy"));
+    assert!(kinds.iter().any(|k| k == "MutatingAdmissionPolicyBinding"));
+    // The check can fail: a misspelt field of the policy is reported.
+    let bad = all.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingAdmissionPolicy\n\
+         metadata: {name: x}\nspec:\n  mutatons: []\n",
+    )
+    .unwrap();
+    let out = run(&["test", &bad.display().to_string(), "--rule", "schema.*"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}

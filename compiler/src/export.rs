@@ -3,7 +3,7 @@
 //! each rule the target cannot express (the other rules are still exported) and an error
 //! for each pair of rules whose exported names clash (nothing may then be written).
 
-use crate::backend::cel::{self, kyverno, vap};
+use crate::backend::cel::{self, kyverno, mutating, vap};
 use crate::backend::rego::gatekeeper;
 use crate::diagnostics::{Diagnostic, Files};
 use crate::ir::{Program, Rule};
@@ -18,10 +18,14 @@ pub enum Target {
     GatekeeperCel { referential: bool },
     /// Kyverno ClusterPolicies; with `pattern`, also the pattern-style ones.
     Kyverno { pattern: bool },
-    /// Kyverno ValidatingPolicies.
-    KyvernoVpol,
+    /// Kyverno ValidatingPolicies, and MutatingPolicies for the rules' fixes; with
+    /// `review`, also the fixes marked `review`.
+    KyvernoVpol { review: bool },
     /// ValidatingAdmissionPolicies and their bindings.
     Vap,
+    /// MutatingAdmissionPolicies and their bindings: the rules' fixes; with `review`, also
+    /// the fixes marked `review`.
+    Map { review: bool },
 }
 
 impl Target {
@@ -31,8 +35,9 @@ impl Target {
             Target::Gatekeeper { .. } => gatekeeper::TARGET,
             Target::GatekeeperCel { .. } => gatekeeper::TARGET_CEL,
             Target::Kyverno { .. } => "kyverno",
-            Target::KyvernoVpol => "kyverno-vpol",
+            Target::KyvernoVpol { .. } => "kyverno-vpol",
             Target::Vap => "vap",
+            Target::Map { .. } => mutating::TARGET,
         }
     }
 }
@@ -97,10 +102,17 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
                 Err(errors) => problems.extend(errors.into_iter().map(|e| problem(e, true))),
             }
         }
-        Target::Kyverno { .. } | Target::KyvernoVpol | Target::Vap => {
+        Target::Kyverno { .. } | Target::KyvernoVpol { .. } | Target::Vap | Target::Map { .. } => {
             let (mut written, mut errors) = match target {
                 Target::Kyverno { .. } => kyverno::export_cluster_policies_all(program),
-                Target::KyvernoVpol => kyverno::export_validating_policies_all(program),
+                Target::KyvernoVpol { review } => {
+                    let (mut files, mut errors) = kyverno::export_validating_policies_all(program);
+                    let (fixes, gaps) = mutating::export_kyverno_all(program, review);
+                    files.extend(fixes);
+                    errors.extend(gaps);
+                    (files, errors)
+                }
+                Target::Map { review } => mutating::export_all(program, review),
                 _ => vap::export_all(program),
             };
             if let Target::Kyverno { pattern: true } = target {

@@ -37,7 +37,7 @@ pub fn wasm(paths: &[PathBuf], selection: &Selection, out_dir: &Path) -> ExitCod
     ExitCode::SUCCESS
 }
 
-/// Runs `rampart build --target gatekeeper|gatekeeper-cel|kyverno|kyverno-vpol|vap`: reports
+/// Runs `rampart build --target gatekeeper|gatekeeper-cel|kyverno|kyverno-vpol|vap|map`: reports
 /// each rule the target cannot express (a warning at the rule; the others are still
 /// written) and each pair of rules whose exported names clash (an error: nothing is
 /// written), then writes every file atomically.

@@ -10,6 +10,8 @@
 //! their default values; inlined helper `let`s are substituted where they are used.
 
 pub mod kyverno;
+pub mod mutating;
+pub mod patch;
 pub mod vap;
 
 use crate::ir::{
@@ -190,6 +192,22 @@ pub fn compile_rule(rule: &Rule, dialect: Dialect, target: &str) -> Result<CelRu
     if let Some(c) = unsupported(rule) {
         return Err(fail(c));
     }
+    let (mut cx, match_conditions, variables) = setup(rule, dialect).map_err(&fail)?;
+    let mut validations = Vec::new();
+    for outcome in &rule.outcomes {
+        validations.push(cx.outcome(outcome).map_err(&fail)?);
+    }
+    Ok(CelRule {
+        match_conditions,
+        variables,
+        validations,
+        uses_autogen: has_autogen(rule),
+    })
+}
+
+/// The translation context of a rule with its subject and `let`s bound, its match
+/// conditions and its variables: what validations and fix patches both start from.
+fn setup(rule: &Rule, dialect: Dialect) -> Result<(Cx<'_>, Vec<Named>, Vec<Named>), String> {
     let mut cx = Cx::new(rule, dialect);
     let mut variables = Vec::new();
     let mut match_conditions = Vec::new();
@@ -218,7 +236,7 @@ pub fn compile_rule(rule: &Rule, dialect: Dialect, target: &str) -> Result<CelRu
     }
     match_conditions.extend(matcher_conditions(rule, dialect));
     for (local, value) in &rule.lets {
-        let code = cx.expr(value).map_err(&fail)?;
+        let code = cx.expr(value)?;
         let name = cx.unique_name(&rule.local_names[*local as usize]);
         variables.push(Named {
             name: name.clone(),
@@ -233,16 +251,7 @@ pub fn compile_rule(rule: &Rule, dialect: Dialect, target: &str) -> Result<CelRu
             },
         );
     }
-    let mut validations = Vec::new();
-    for outcome in &rule.outcomes {
-        validations.push(cx.outcome(outcome).map_err(&fail)?);
-    }
-    Ok(CelRule {
-        match_conditions,
-        variables,
-        validations,
-        uses_autogen: autogen,
-    })
+    Ok((cx, match_conditions, variables))
 }
 
 /// The subject under VAP for a rule with autogen targets: a CEL expression choosing the
