@@ -19,6 +19,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use webhook::{review, Server};
 
+/// The load generator allocates from as many threads as it has connections, like the server,
+/// and with the same allocator, so that it takes less of the machine the server runs on.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The release binary, built first so the numbers are not those of a debug build
 /// (`RAMPART_BENCH_BINARY` names another binary to measure instead).
 fn binary() -> PathBuf {

@@ -277,7 +277,7 @@ fn validate(shared: &Shared, request: &Request) -> Response {
     let Some(snapshot) = shared.current() else {
         return Response::text(503, "policies not loaded yet");
     };
-    let review = match review::decode(&request.body) {
+    let mut review = match review::decode(&request.body) {
         Ok(r) => r,
         Err(reason) => {
             log::error("malformed review", &[("reason", json!(reason))]);
@@ -290,7 +290,7 @@ fn validate(shared: &Shared, request: &Request) -> Response {
             skipped: Some(why),
             ..Verdict::default()
         },
-        None => review::decide(&snapshot.evaluate(&review), shared.settings),
+        None => review::decide(&snapshot.evaluate(&mut review), shared.settings),
     };
     let took = start.elapsed();
     record(shared, &review, &verdict, took);

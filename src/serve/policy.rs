@@ -132,9 +132,9 @@ impl Snapshot {
     /// under the review's operation, user, dry-run flag and old object. The API server may
     /// leave `metadata.namespace` out of a new object; the request's namespace is then the
     /// object's, as the exports read it.
-    pub fn evaluate(&self, review: &Review) -> Report {
-        let object = with_namespace(review.object.clone(), review);
-        let old_objects = manifest::load_json(with_namespace(review.old_object.clone(), review));
+    pub fn evaluate(&self, review: &mut Review) -> Report {
+        let object = with_namespace(review.object.take(), review);
+        let old_objects = manifest::load_json(with_namespace(review.old_object.take(), review));
         let operation = review.operation.parse().unwrap_or(Operation::Create);
         let user = &review.request["userInfo"];
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();

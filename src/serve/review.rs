@@ -25,7 +25,8 @@ pub struct Review {
     pub object: Option<Value>,
     /// `request.oldObject`, when present and not null (UPDATE, DELETE).
     pub old_object: Option<Value>,
-    /// The whole `request`, for the rules that read `request.*`.
+    /// The rest of `request` (without `object` and `oldObject`), for the rules that read
+    /// `request.*`.
     pub request: Value,
 }
 
@@ -58,9 +59,16 @@ pub fn decode(body: &[u8]) -> Result<Review, String> {
     ) {
         return Err(format!("unknown `request.operation` `{operation}`"));
     }
-    let present = |k: &str| request.get(k).filter(|v| !v.is_null()).cloned();
-    let object = present("object");
-    let old_object = present("oldObject");
+    let mut request = request;
+    // The objects are moved out of the request, not copied: they are the bulk of it.
+    let mut take = |k: &str| {
+        request
+            .as_object_mut()
+            .and_then(|r| r.remove(k))
+            .filter(|v| !v.is_null())
+    };
+    let object = take("object");
+    let old_object = take("oldObject");
     for (name, value) in [("object", &object), ("oldObject", &old_object)] {
         if value.as_ref().is_some_and(|v| !v.is_object()) {
             return Err(format!("`request.{name}` is not an object"));
