@@ -12,6 +12,7 @@ pub mod format;
 pub mod ir;
 pub mod names;
 pub mod schema;
+pub mod set_reads;
 pub mod syntax;
 pub mod views;
 

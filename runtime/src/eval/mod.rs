@@ -10,6 +10,7 @@
 mod context;
 mod encode;
 mod instance;
+mod projection;
 pub mod select;
 pub mod set;
 
@@ -30,6 +31,8 @@ use crate::manifest::{Node, PathSegment, Value};
 pub use context::{AdmissionContext, Operation, UserInfo};
 use encode::{size, Encoded};
 use rampart_compiler::ir::Type;
+pub use projection::{project, project_object};
+pub use rampart_compiler::set_reads::Projection;
 pub use select::{Gvk, Matcher, Target};
 
 /// The largest linear memory any evaluation may be given ([`Limits::memory`] is capped here).
@@ -341,6 +344,10 @@ pub struct Metadata {
     pub source_digest: String,
     /// The kinds the host passes to `objects(Kind)`, one list each, in this order.
     pub set_kinds: Vec<Gvk>,
+    /// What the rules read of the objects of each set kind, in the order of `set_kinds`;
+    /// empty for modules that do not say (every object is then kept whole).
+    #[serde(default)]
+    pub set_reads: Vec<Projection>,
     pub rules: Vec<RuleInfo>,
 }
 

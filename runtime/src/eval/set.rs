@@ -4,7 +4,7 @@
 
 use super::{
     AdmissionContext, EvalError, Evaluation, Gvk, Limits, ObjectSet, Params, Policies, Prepared,
-    RuleInfo,
+    Projection, RuleInfo,
 };
 use crate::manifest::Node;
 
@@ -88,6 +88,19 @@ impl<'a> PolicySet<'a> {
     /// The kinds `objects(Kind)` reads in any module.
     pub fn set_kinds(&self) -> &[Gvk] {
         &self.set_kinds
+    }
+
+    /// What the rules of every module read of the objects of `kind` (one of
+    /// [`PolicySet::set_kinds`]); the whole objects for a module that does not say.
+    pub fn set_projection(&self, kind: &Gvk) -> Projection {
+        let mut out = Projection::empty();
+        for m in &self.modules {
+            let meta = m.metadata();
+            if let Some(i) = meta.set_kinds.iter().position(|k| k == kind) {
+                out.merge(meta.set_reads.get(i).unwrap_or(&Projection::Whole));
+            }
+        }
+        out
     }
 
     /// The overrides of `params` that name a rule of `module`.

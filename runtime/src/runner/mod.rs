@@ -17,6 +17,7 @@ pub mod exceptions;
 pub mod gate;
 pub mod inputs;
 pub mod params;
+mod set;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -26,11 +27,10 @@ use rayon::prelude::*;
 
 use crate::eval::set::PolicySet;
 use crate::eval::{
-    self, Action, EvalError, Evaluation, Finding, Gvk, ObjectSet, Params, Policies, Prepared,
+    self, Action, EvalError, Evaluation, Finding, ObjectSet, Params, Policies, Prepared,
     RuleInfo,
 };
 use crate::manifest::{self, format_path, Node, Object};
-use crate::rbac;
 use crate::schema_check::{self, Validator};
 use exceptions::{Date, Exception};
 use gate::Gate;
@@ -525,7 +525,7 @@ pub fn run_streaming(
     let set_nodes = if policies.set_kinds().is_empty() {
         Vec::new()
     } else {
-        collect_set(policies, inputs, options)
+        set::collect_set(policies, &selection, inputs, options)
     };
     let set = ObjectSet {
         objects: set_nodes.iter().collect(),
@@ -661,55 +661,6 @@ impl<'r> Delivery<'r, '_> {
 /// Objects evaluated between two checks of [`Options::stop`], so that a file with many
 /// thousands of objects still stops promptly.
 const STOP_BATCH: usize = 256;
-
-/// First pass for set rules: the objects of the kinds that `objects(Kind)` reads.
-fn collect_set(policies: &PolicySet, inputs: &[Input], options: &Options) -> Vec<Node> {
-    let kinds = policies.set_kinds();
-    // `who_can` reads the RBAC objects of the run.
-    let views = kinds
-        .iter()
-        .any(|k| rampart_compiler::views::who_can_question(&k.group, &k.kind).is_some());
-    let per_file: Vec<Vec<Node>> = inputs
-        .par_iter()
-        .map(|input| {
-            if options.stop.load(Ordering::Relaxed) {
-                return Vec::new();
-            }
-            let Ok(bytes) = inputs::read(input, options.load_limits.max_bytes) else {
-                return Vec::new();
-            };
-            // Every RBAC kind name contains `Role`.
-            let rbac_hint = views && memchr::memmem::find(&bytes, b"Role").is_some();
-            if !rbac_hint && !may_hold_kind(&bytes, kinds) {
-                return Vec::new();
-            }
-            let Ok(loaded) = manifest::load_bytes(&bytes, &options.load_limits) else {
-                return Vec::new();
-            };
-            loaded
-                .objects
-                .into_iter()
-                .filter(|o| {
-                    kinds.iter().any(|k| k.matches(&o.api_version, &o.kind))
-                        || (views && rbac::view::is_rbac_object(&o.api_version, &o.kind))
-                })
-                .map(|o| o.node)
-                .collect()
-        })
-        .collect();
-    per_file.into_iter().flatten().collect()
-}
-
-/// Whether a file may hold an object of one of `kinds`, so that the first pass parses only
-/// those files. A kind name can only be spelled without its letters in a row through an
-/// escape in a double-quoted scalar (`\u0050`, an escaped line break), so a file with no
-/// backslash and none of the names holds none of the kinds.
-fn may_hold_kind(bytes: &[u8], kinds: &[Gvk]) -> bool {
-    memchr::memchr(b'\\', bytes).is_some()
-        || kinds
-            .iter()
-            .any(|k| memchr::memmem::find(bytes, k.kind.as_bytes()).is_some())
-}
 
 /// The lines of one file, indexed on first use so that each finding's line is found
 /// without scanning the file from its start.
@@ -1059,23 +1010,5 @@ mod tests {
         assert_eq!(lines.get(4), "  c: \u{fffd}x");
         assert_eq!(lines.get(5), "last");
         assert_eq!(lines.get(6), "");
-    }
-
-    #[test]
-    fn the_first_pass_parses_files_that_may_hold_a_set_kind() {
-        let kinds = [Gvk {
-            group: "networking.k8s.io".into(),
-            version: String::new(),
-            kind: "NetworkPolicy".into(),
-        }];
-        assert!(may_hold_kind(b"kind: NetworkPolicy\n", &kinds));
-        assert!(may_hold_kind(
-            b"{\"kind\": \"Network\\u0050olicy\"}",
-            &kinds
-        ));
-        assert!(!may_hold_kind(
-            b"kind: Pod\nmetadata: {name: network}\n",
-            &kinds
-        ));
     }
 }

@@ -173,6 +173,7 @@ pub fn metadata(program: &ir::Program, set_kinds: &[ir::Gvk]) -> Json {
         "compiler_version": env!("CARGO_PKG_VERSION"),
         "source_digest": program.source_digest,
         "set_kinds": set_kinds,
+        "set_reads": crate::set_reads::projections(program, set_kinds),
         "rules": rules,
     })
 }
