@@ -216,3 +216,55 @@ fn the_standard_library_finds_the_same_on_projected_objects_of_the_real_corpus()
     let bare = projected(&policies, &objects, &|_| Projection::empty());
     assert!(!self::differences(&policies, &objects, &bare).is_empty());
 }
+
+#[test]
+fn an_object_set_larger_than_the_memory_limit_leaves_the_objects_their_room() {
+    let program = compile_source(
+        r#"
+module t
+
+rule config_count {
+  title "Config maps"
+  match Namespace
+  warn when len(objects(ConfigMap)) > 0
+    message "{len(objects(ConfigMap))} config maps, the last holding {len(objects(ConfigMap)[len(objects(ConfigMap)) - 1].data)} keys"
+}
+"#,
+    );
+    let wasm = rampart_compiler::backend::wasm::compile(&program).expect("wasm compiles");
+    let policies = Policies::load(&Engine::new().expect("engine"), &wasm, None).expect("loads");
+    // 64 config maps of 64 KiB each: 4 MiB of set, twice the limit below.
+    let maps: Vec<Node> = (0..64)
+        .map(|i| {
+            let data: serde_json::Map<String, serde_json::Value> = (0..64)
+                .map(|k| (format!("k{k}"), "x".repeat(1024).into()))
+                .collect();
+            Node::from_json(serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("c{i}"), "namespace": "a"},
+                "data": data,
+            }))
+        })
+        .collect();
+    let namespace = Node::from_json(
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}),
+    );
+    let set = ObjectSet {
+        objects: maps.iter().collect(),
+    };
+    let limits = Limits {
+        memory: 2 << 20,
+        ..Limits::default()
+    };
+    let prepared = policies.prepare(&set, &Params::default());
+    // Several objects, so that kept instances are reused with the set in them.
+    for evaluation in policies.evaluate_all_prepared(&[&namespace; 6], &prepared, &limits) {
+        let findings = evaluation
+            .into_result()
+            .expect("the set does not count against the object's memory");
+        assert_eq!(
+            findings.iter().map(|f| f.message.as_str()).collect::<Vec<_>>(),
+            ["64 config maps, the last holding 64 keys"]
+        );
+    }
+}

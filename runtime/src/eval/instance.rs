@@ -58,6 +58,7 @@ impl Slot {
             engine,
             State {
                 memory_limit,
+                run_data: 0,
                 memory_exceeded: false,
             },
         );
@@ -123,6 +124,7 @@ impl Slot {
             return true;
         };
         self.kept = None;
+        self.store.data_mut().run_data = 0;
         base.set(&mut self.store, wasmtime::Val::I32(heap_start))
             .is_ok()
             && self.reset()

@@ -463,7 +463,11 @@ pub fn read_metadata(wasm: &[u8]) -> Result<Metadata, LoadError> {
 
 /// Per-store state: the memory limit and whether it was hit.
 struct State {
+    /// What one object's evaluation may use.
     memory_limit: usize,
+    /// Bytes the host placed for the whole run (parameters and object set), allowed on top
+    /// of `memory_limit`: a large object set must not leave the objects no room.
+    run_data: usize,
     memory_exceeded: bool,
 }
 
@@ -474,7 +478,7 @@ impl ResourceLimiter for State {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+        if desired > self.memory_limit.saturating_add(self.run_data) {
             self.memory_exceeded = true;
             return Err(wasmtime::Error::msg("memory limit exceeded"));
         }
@@ -973,6 +977,7 @@ impl Policies {
             None => {
                 let keep = slot.can_keep();
                 let store = &mut slot.store;
+                store.data_mut().run_data = prepared.sizes.0 + prepared.sizes.1;
                 let params = prepared
                     .place_params(store, &alloc, memory)
                     .map_err(|e| host_error(store, e))?;
