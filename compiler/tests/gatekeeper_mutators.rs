@@ -388,7 +388,11 @@ fn check(what: &str, objects: &[(String, Node)], minimum: &[(&str, bool, usize)]
                 .iter()
                 .find(|(n, r, _)| *n == name && *r == review)
                 .map_or(0, |m| m.2);
-            let label = format!("{what}, {name}{}", if review { " --unsafe" } else { "" });
+            let label = format!(
+                "{what} ({} objects), {name}{}",
+                objects.len(),
+                if review { " --unsafe" } else { "" }
+            );
             assert_agree(&label, differential(&program, &ms, objects, review), min);
         }
     }
@@ -549,5 +553,86 @@ fn stdlib_mutator_snapshots() {
             format!("gatekeeper-{}", f.path.replace('/', "-")),
             f.contents
         );
+    }
+}
+
+/// The path tests each form of `when` gets (spec/fix.md §7.2), on the Pod's mutators.
+#[test]
+fn each_form_of_when_gets_its_path_tests() {
+    let mut docs = documents(&compile_source(FIXES), true);
+    let (files, gaps) = mutators::export_all(&compile_source(GATEKEEPER), true);
+    assert!(gaps.is_empty(), "{gaps:?}");
+    assert_eq!(files.len(), 4);
+    docs.extend(documents(&compile_source(GATEKEEPER), true));
+    let tests_of = |location: &str| -> (String, Vec<String>) {
+        let d = docs
+            .iter()
+            .find(|d| d["spec"]["location"] == location)
+            .unwrap_or_else(|| panic!("no mutator at {location}"));
+        let tests = d["spec"]["parameters"]["pathTests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                format!(
+                    "{} {}",
+                    t["condition"].as_str().unwrap(),
+                    t["subPath"].as_str().unwrap()
+                )
+            })
+            .collect();
+        (d["kind"].as_str().unwrap().to_string(), tests)
+    };
+    let c = "spec.containers[name:*]";
+    let cases: [(String, &str, Vec<String>); 8] = [
+        // `f ?? false`, fixed to false: another value, not absent.
+        (
+            format!("{c}.securityContext.privileged"),
+            "Assign",
+            vec![format!("MustExist {c}.securityContext.privileged")],
+        ),
+        // `not (f ?? false)`, fixed to true: absent or another value.
+        (
+            format!("{c}.securityContext.readOnlyRootFilesystem"),
+            "Assign",
+            vec![],
+        ),
+        // `(f ?? d) != v`.
+        (format!("{c}.imagePullPolicy"), "Assign", vec![]),
+        // `p != null and f == null`.
+        (
+            format!("{c}.livenessProbe.timeoutSeconds"),
+            "Assign",
+            vec![
+                format!("MustExist {c}.livenessProbe"),
+                format!("MustNotExist {c}.livenessProbe.timeoutSeconds"),
+            ],
+        ),
+        // `v not in l`.
+        (
+            format!("{c}.securityContext.capabilities.drop"),
+            "ModifySet",
+            vec![],
+        ),
+        // `v in l`, removed.
+        (
+            format!("{c}.securityContext.capabilities.add"),
+            "ModifySet",
+            vec![format!("MustExist {c}.securityContext.capabilities.add")],
+        ),
+        // `f == null` of the object's own label.
+        ("metadata.labels.app".into(), "AssignMetadata", vec![]),
+        // The same on a pod template: Assign, only where the template is.
+        (
+            "spec.template.metadata.labels.app".into(),
+            "Assign",
+            vec![
+                "MustExist spec.template".into(),
+                "MustNotExist spec.template.metadata.labels.app".into(),
+            ],
+        ),
+    ];
+    for (location, kind, tests) in cases {
+        assert_eq!(tests_of(&location), (kind.to_string(), tests), "{location}");
     }
 }
