@@ -238,8 +238,8 @@ enum Command {
         /// depends on what Gatekeeper has synced; README: Gatekeeper output).
         #[arg(long)]
         referential: bool,
-        /// With `--target map` or `kyverno-vpol`: also export the fixes marked `review`, which may break the
-        /// application (spec/fix.md §3).
+        /// With `--target map`, `kyverno-vpol`, `gatekeeper` or `gatekeeper-cel`: also export the
+        /// fixes marked `review`, which may break the application (spec/fix.md §3).
         #[arg(long = "unsafe")]
         unsafe_fixes: bool,
         /// Policy `.rp` files or folders (as `-p`).
@@ -310,8 +310,14 @@ enum ExportTarget {
 impl ExportTarget {
     fn target(self, kyverno_pattern: bool, referential: bool, review: bool) -> Target {
         match self {
-            ExportTarget::Gatekeeper => Target::Gatekeeper { referential },
-            ExportTarget::GatekeeperCel => Target::GatekeeperCel { referential },
+            ExportTarget::Gatekeeper => Target::Gatekeeper {
+                referential,
+                review,
+            },
+            ExportTarget::GatekeeperCel => Target::GatekeeperCel {
+                referential,
+                review,
+            },
             ExportTarget::Kyverno => Target::Kyverno {
                 pattern: kyverno_pattern,
             },

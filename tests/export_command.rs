@@ -209,7 +209,8 @@ fn long_rule_ids_are_shortened_in_every_export() {
 }
 
 /// Gatekeeper output: templates (and the SyncSet) in `templates/`, Constraints in
-/// `constraints/`, nothing at the top that `kubectl apply -f` would trip on.
+/// `constraints/`, the fixes' mutators in `mutations/`, nothing at the top that `kubectl
+/// apply -f` would trip on.
 #[test]
 fn gatekeeper_output_applies_in_two_steps() {
     for target in ["gatekeeper", "gatekeeper-cel"] {
@@ -224,7 +225,7 @@ fn gatekeeper_output_applies_in_two_steps() {
             .collect();
         let mut top = top;
         top.sort();
-        assert_eq!(top, ["constraints", "templates"]);
+        assert_eq!(top, ["constraints", "mutations", "templates"]);
         let docs = documents(&dir);
         let mut constraints = 0;
         for (path, d) in &docs {
@@ -232,6 +233,8 @@ fn gatekeeper_output_applies_in_two_steps() {
             if d["apiVersion"] == "constraints.gatekeeper.sh/v1beta1" {
                 assert_eq!(folder, "constraints", "{path:?}");
                 constraints += 1;
+            } else if d["apiVersion"] == "mutations.gatekeeper.sh/v1" {
+                assert_eq!(folder, "mutations", "{path:?}");
             } else {
                 assert_eq!(folder, "templates", "{path:?}");
                 assert!(["ConstraintTemplate", "SyncSet"].contains(&d["kind"].as_str().unwrap()));
@@ -372,4 +375,48 @@ fn map_output_validates_against_the_kubernetes_schema() {
     .unwrap();
     let out = run(&["test", &bad.display().to_string(), "--rule", "schema.*"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+/// `--target gatekeeper` writes the fixes as mutators in `mutations/` (the `review` ones
+/// only with `--unsafe`), and warns at each rule whose fixes mutators cannot express.
+#[test]
+fn gatekeeper_build_writes_mutators() {
+    let policy = "compiler/tests/fixes/fixes.rp";
+    let safe = scratch("gatekeeper-mutators-safe");
+    let out = build("gatekeeper", &safe, &[policy]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for rule in ["no_host_path", "sa_token", "psa_label"] {
+        assert!(
+            err.contains(&format!("rule `fixtures.fixes.{rule}`: the fix"))
+                && err.contains("cannot be exported to Gatekeeper mutators"),
+            "{rule}: {err}"
+        );
+    }
+    assert!(err.contains("mutations/"), "{err}");
+    let all = scratch("gatekeeper-mutators-unsafe");
+    let dir = all.display().to_string();
+    let out = run(&[
+        "build",
+        "--target",
+        "gatekeeper",
+        "--unsafe",
+        "-o",
+        &dir,
+        policy,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let count = |d: &Path| std::fs::read_dir(d.join("mutations")).unwrap().count();
+    assert_eq!(count(&safe), 4);
+    assert_eq!(count(&all), 5, "the review fix is the one more");
+    let mut kinds: Vec<String> = documents(&all.join("mutations"))
+        .into_iter()
+        .map(|(_, d)| {
+            assert_eq!(d["apiVersion"], "mutations.gatekeeper.sh/v1");
+            d["kind"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(kinds, ["Assign", "ModifySet"]);
 }

@@ -4,7 +4,7 @@
 //! for each pair of rules whose exported names clash (nothing may then be written).
 
 use crate::backend::cel::{self, kyverno, mutating, vap};
-use crate::backend::rego::gatekeeper;
+use crate::backend::rego::{gatekeeper, mutators};
 use crate::diagnostics::{Diagnostic, Files};
 use crate::ir::{Program, Rule};
 
@@ -12,10 +12,11 @@ use crate::ir::{Program, Rule};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     /// Gatekeeper ConstraintTemplates (Rego) and Constraints; with `referential`, also the
-    /// rules that read other objects (through a SyncSet and `data.inventory`).
-    Gatekeeper { referential: bool },
-    /// Gatekeeper templates with both the CEL and the Rego engine.
-    GatekeeperCel { referential: bool },
+    /// rules that read other objects (through a SyncSet and `data.inventory`); and the
+    /// rules' fixes as mutators, with `review` also the fixes marked `review`.
+    Gatekeeper { referential: bool, review: bool },
+    /// Gatekeeper templates with both the CEL and the Rego engine (and the mutators).
+    GatekeeperCel { referential: bool, review: bool },
     /// Kyverno ClusterPolicies; with `pattern`, also the pattern-style ones.
     Kyverno { pattern: bool },
     /// Kyverno ValidatingPolicies, and MutatingPolicies for the rules' fixes; with
@@ -78,7 +79,14 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
         other: e.other,
     };
     match target {
-        Target::Gatekeeper { referential } | Target::GatekeeperCel { referential } => {
+        Target::Gatekeeper {
+            referential,
+            review,
+        }
+        | Target::GatekeeperCel {
+            referential,
+            review,
+        } => {
             let engines = if matches!(target, Target::GatekeeperCel { .. }) {
                 gatekeeper::Engines::RegoAndCel
             } else {
@@ -98,6 +106,9 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
                         message: format!("{e}; its template has the Rego engine only"),
                         ..from_cel(e)
                     }));
+                    let (fixes, gaps) = mutators::export_all(program, review);
+                    out.extend(fixes.into_iter().map(|f| (f.path, f.contents)));
+                    problems.extend(gaps.into_iter().map(|e| problem(e, false)));
                 }
                 Err(errors) => problems.extend(errors.into_iter().map(|e| problem(e, true))),
             }

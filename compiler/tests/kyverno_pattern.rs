@@ -16,7 +16,9 @@ use rampart_runtime::manifest::Node;
 use serde_json::{json, Value as Json};
 
 mod common;
-use common::{compile_source, corpus, crd_schema, load_objects, stdlib, validate, Reference};
+use common::{
+    compile_source, corpus, crd_schema, load_objects, stdlib, strip_nulls, validate, Reference,
+};
 
 /// Rules written so that the pattern style expresses them, with the fixtures below.
 const RULES: &str = r#"
@@ -312,20 +314,6 @@ fn matches(resource: &Json, pattern: &Json) -> bool {
             Json::Array(rs) => rs.iter().all(|r| scalar(r, pattern)),
             _ => scalar(resource, pattern),
         },
-    }
-}
-
-/// The object as the API server hands it over: typed decoding drops null fields.
-fn strip_nulls(v: &Json) -> Json {
-    match v {
-        Json::Object(m) => Json::Object(
-            m.iter()
-                .filter(|(_, x)| !x.is_null())
-                .map(|(k, x)| (k.clone(), strip_nulls(x)))
-                .collect(),
-        ),
-        Json::Array(a) => Json::Array(a.iter().map(strip_nulls).collect()),
-        other => other.clone(),
     }
 }
 

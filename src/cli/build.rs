@@ -128,7 +128,8 @@ pub fn export(
     ) {
         eprintln!(
             "apply {0}/templates/ first, then {0}/constraints/ once Gatekeeper has created the \
-             constraint CRDs (README: Gatekeeper output)",
+             constraint CRDs; {0}/mutations/ (the fixes, when any) needs Gatekeeper's mutation \
+             webhook (README: Gatekeeper output)",
             out_dir.display()
         );
     }

@@ -306,6 +306,62 @@ fn by_rule(findings: Vec<Finding>) -> HashMap<String, (bool, bool)> {
     out
 }
 
+/// The object with every fix the Wasm evaluator reports applied by `runtime::fix::apply`
+/// (review ones when `review`), for the findings of the rules `keep` selects.
+pub fn intended(
+    reference: &Reference,
+    node: &Node,
+    review: bool,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Json, String> {
+    let findings = reference.findings(node)?;
+    let fixes: Vec<rampart_runtime::fix::Fix> = findings
+        .into_iter()
+        .filter(|f| keep(&f.rule_id))
+        .flat_map(|f| f.fixes)
+        .filter(|f| review || !f.review)
+        .collect();
+    let mut object = node.to_json();
+    let applied = rampart_runtime::fix::apply(&mut object, &fixes);
+    if !applied.conflicts.is_empty() || !applied.unreachable.is_empty() {
+        return Err(format!("fixes not applied: {applied:?}"));
+    }
+    Ok(object)
+}
+
+/// Fails with every difference of a mutation export's comparison with the intended
+/// objects, or when fewer than `min_changed` objects were changed.
+pub fn assert_agree(what: &str, (changed, differences): (usize, Vec<String>), min_changed: usize) {
+    eprintln!(
+        "{what}: {changed} object(s) fixed, {} difference(s)",
+        differences.len()
+    );
+    assert!(
+        differences.is_empty(),
+        "{what}: {} difference(s):\n{}",
+        differences.len(),
+        differences.join("\n\n")
+    );
+    assert!(
+        changed >= min_changed,
+        "{what}: only {changed} object(s) changed; the fixtures no longer exercise the fixes"
+    );
+}
+
+/// The object as the API server hands it over: typed decoding drops null fields.
+pub fn strip_nulls(v: &Json) -> Json {
+    match v {
+        Json::Object(m) => Json::Object(
+            m.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), strip_nulls(x)))
+                .collect(),
+        ),
+        Json::Array(a) => Json::Array(a.iter().map(strip_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
 pub fn load_objects(name: &str, text: &[u8]) -> Vec<(String, Node)> {
     let loaded = manifest::load_bytes(text, &manifest::Limits::default()).expect("loads");
     loaded

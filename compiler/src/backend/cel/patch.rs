@@ -167,7 +167,7 @@ fn binder_lists(cx: &mut Cx, b: &Binder) -> Result<Vec<List>, String> {
 }
 
 /// The field names of a path from the subject.
-fn subject_fields(e: &Expr) -> Option<Vec<String>> {
+pub(crate) fn subject_fields(e: &Expr) -> Option<Vec<String>> {
     match &e.kind {
         ExprKind::Subject => Some(Vec::new()),
         ExprKind::Field(inner, f) => {
@@ -239,7 +239,7 @@ fn outcome_patch(
 }
 
 /// The value of a fix as an IR constant (a parameter's default, as the exports inline).
-fn fix_value(rule: &Rule, fix: &Fix) -> Result<Option<Value>, String> {
+pub(crate) fn fix_value(rule: &Rule, fix: &Fix) -> Result<Option<Value>, String> {
     match &fix.value {
         None => Ok(None),
         Some(FixValue::Const(v)) => Ok(Some(v.clone())),

@@ -233,7 +233,7 @@ pub fn export_engines(
     })
 }
 
-fn to_yaml(v: &Json) -> String {
+pub(crate) fn to_yaml(v: &Json) -> String {
     serde_yaml_ng::to_string(v).expect("JSON values serialize to YAML")
 }
 
@@ -367,7 +367,7 @@ fn param_schema(ty: &Type) -> Json {
 
 /// A namespace glob that Gatekeeper's `namespaces`/`excludedNamespaces` read the same way:
 /// a name with an optional leading and/or trailing `*`.
-fn gatekeeper_glob(g: &str) -> bool {
+pub(crate) fn gatekeeper_glob(g: &str) -> bool {
     let inner = g.strip_prefix('*').unwrap_or(g);
     let inner = inner.strip_suffix('*').unwrap_or(inner);
     inner

@@ -8,6 +8,7 @@
 //! a complete rule), so Gatekeeper never sees a conflict error.
 
 pub mod gatekeeper;
+pub mod mutators;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
