@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 
 use rampart_compiler::ir::{Gvk, Program};
 use rampart_compiler::set_reads::{projections, Projection, EVERY};
-use rampart_runtime::eval::{
-    project_object, Engine, Finding, Limits, ObjectSet, Params, Policies,
-};
+use rampart_runtime::eval::{project_object, Engine, Finding, Limits, ObjectSet, Params, Policies};
 use rampart_runtime::manifest::{Node, Value};
 use rampart_runtime::rbac::view::is_rbac_object;
 
@@ -263,7 +261,10 @@ rule config_count {
             .into_result()
             .expect("the set does not count against the object's memory");
         assert_eq!(
-            findings.iter().map(|f| f.message.as_str()).collect::<Vec<_>>(),
+            findings
+                .iter()
+                .map(|f| f.message.as_str())
+                .collect::<Vec<_>>(),
             ["64 config maps, the last holding 64 keys"]
         );
     }

@@ -30,8 +30,8 @@ use instance::{IdleBudget, Pool, Slot};
 use crate::manifest::{Node, PathSegment, Value};
 pub use context::{AdmissionContext, Operation, UserInfo};
 use encode::{size, Encoded};
-use rampart_compiler::ir::Type;
 pub use projection::{project, project_object};
+use rampart_compiler::ir::Type;
 pub use rampart_compiler::set_reads::Projection;
 pub use select::{Gvk, Matcher, Target};
 

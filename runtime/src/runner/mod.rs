@@ -27,8 +27,7 @@ use rayon::prelude::*;
 
 use crate::eval::set::PolicySet;
 use crate::eval::{
-    self, Action, EvalError, Evaluation, Finding, ObjectSet, Params, Policies, Prepared,
-    RuleInfo,
+    self, Action, EvalError, Evaluation, Finding, ObjectSet, Params, Policies, Prepared, RuleInfo,
 };
 use crate::manifest::{self, format_path, Node, Object};
 use crate::schema_check::{self, Validator};

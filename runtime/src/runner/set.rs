@@ -147,6 +147,54 @@ fn may_hold_kind(bytes: &[u8], names: &[&str]) -> bool {
 mod tests {
     use super::*;
 
+    /// A set rule judging `subject` and reading Pods.
+    fn reader(subject: &str) -> RuleInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("t.{subject}"), "module": "t", "name": subject, "title": "",
+            "description": "", "rationale": "", "category": "", "remediation": "",
+            "severity": "medium", "controls": [], "params": [], "outcomes": [],
+            "matcher": {"targets": [{"gvk": {"group": "", "version": "v1", "kind": subject},
+                                     "subject_path": [], "namespaced": true}]},
+            "reads_kinds": [{"group": "", "version": "v1", "kind": "Pod"}],
+        }))
+        .expect("a rule")
+    }
+
+    fn input(text: &str) -> Input {
+        Input {
+            name: "-".into(),
+            source: inputs::Source::Bytes(text.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn set_rules_without_a_possible_subject_are_left_out() {
+        let (service, every) = (reader("Service"), reader("*"));
+        let options = Options::default();
+        let ids = |live: Vec<&RuleInfo>| live.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        let pods = [input("kind: Pod\nmetadata: {name: a}\n")];
+        assert_eq!(
+            ids(with_possible_subject(&[&service], &pods, &options)),
+            Vec::<String>::new()
+        );
+        // A rule of every kind may fire on anything.
+        assert_eq!(
+            ids(with_possible_subject(&[&service, &every], &pods, &options)),
+            ["t.*"]
+        );
+        let with_service = [input("kind: Pod\n"), input("kind: Service\n")];
+        assert_eq!(
+            ids(with_possible_subject(&[&service], &with_service, &options)),
+            ["t.Service"]
+        );
+        // A backslash may spell any name.
+        let escaped = [input("kind: \"Serv\\u0069ce\"\n")];
+        assert_eq!(
+            ids(with_possible_subject(&[&service], &escaped, &options)),
+            ["t.Service"]
+        );
+    }
+
     #[test]
     fn the_first_pass_parses_files_that_may_hold_a_set_kind() {
         let names = ["NetworkPolicy"];
