@@ -1084,3 +1084,41 @@ fn human_output_prints_no_separator_without_a_path() {
     assert!(text.contains("= ConfigMap x/cm\n"), "{text}");
     assert!(!text.contains('·'), "{text}");
 }
+
+#[test]
+fn exported_files_are_checked_without_errors_about_their_annotations() {
+    let dir = scratch("exported-files");
+    let targets = [
+        "gatekeeper",
+        "gatekeeper-cel",
+        "kyverno",
+        "kyverno-vpol",
+        "vap",
+        "map",
+    ];
+    for target in targets {
+        let out_dir = dir.join(target);
+        let out = run(&[
+            "build",
+            "--target",
+            target,
+            "--unsafe",
+            "--output",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{target}: {}", stderr(&out));
+    }
+    let out = run(&["test", "-o", "json", dir.to_str().unwrap()]);
+    let (code, json) = common::report(&out);
+    let errors = json["errors"].as_array().cloned().unwrap_or_default();
+    assert!(
+        json["summary"]["resources"].as_u64().unwrap() > 100,
+        "{json}"
+    );
+    assert!(
+        errors.is_empty(),
+        "{}",
+        serde_json::to_string_pretty(&errors).unwrap()
+    );
+    assert_eq!(code, 0, "{}", stderr(&out));
+}

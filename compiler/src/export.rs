@@ -68,6 +68,19 @@ struct Problem {
     error: bool,
 }
 
+/// The annotations the exports write on the objects they make: the rule an object carries
+/// and that rule's metadata. `rampart test` over exported files knows them, so that they are
+/// not taken for misspelt exemption annotations (spec/config.md §3).
+pub const ANNOTATIONS: &[&str] = &[
+    "rampart.dev/rule",
+    "rampart.dev/rules",
+    "rampart.dev/title",
+    "rampart.dev/severity",
+    "rampart.dev/category",
+    "rampart.dev/controls",
+    "rampart.dev/remediation",
+];
+
 /// Exports `program` to `target`; `files` locates the rules in the diagnostics.
 pub fn export(program: &Program, target: Target, files: &Files) -> Export {
     let mut problems = Vec::new();

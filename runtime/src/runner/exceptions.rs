@@ -171,7 +171,8 @@ const DOCUMENT_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "exceptions"]
 const EXCEPTION_KEYS: &[&str] = &["rule", "rules", "match", "reason", "owner", "expires"];
 /// The keys of an exception's `match`.
 const MATCH_KEYS: &[&str] = &["all", "kind", "namespace", "name"];
-/// The annotations Rampart reads on objects (any other `rampart.dev/` one is an error).
+/// The annotations Rampart reads on objects (any other `rampart.dev/` one is an error, but
+/// for those its exports write: `rampart_compiler::export::ANNOTATIONS`).
 const ANNOTATIONS: &[&str] = &[EXEMPT, EXEMPT_REASON, EXEMPT_OWNER, EXEMPT_UNTIL];
 
 /// `unknown rule `x` (did you mean …)` when a rule glob names no rule of the policies.
@@ -382,7 +383,10 @@ pub fn from_annotations(file: &str, object: &Object, checks: Checks) -> Loaded {
     };
     let at = |n: &Node, message: String| RunError::at(file, n.line, n.col, message);
     for (key, value) in annotations.as_map().unwrap_or_default() {
-        if key.starts_with("rampart.dev/") && !ANNOTATIONS.contains(&key.as_str()) {
+        if key.starts_with("rampart.dev/")
+            && !ANNOTATIONS.contains(&key.as_str())
+            && !rampart_compiler::export::ANNOTATIONS.contains(&key.as_str())
+        {
             let hint = suggestion(key, ANNOTATIONS.iter().copied());
             out.errors
                 .push(at(value, format!("unknown annotation `{key}`{hint}")));
