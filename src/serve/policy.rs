@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use rampart_runtime::eval::set::PolicySet;
 use rampart_runtime::eval::{Operation, UserInfo};
 use rampart_runtime::manifest;
+use rampart_runtime::runner;
 use rampart_runtime::runner::admission::Admission;
-use rampart_runtime::runner::checker::Checker;
+use rampart_runtime::runner::checker::{Checked, Checker};
 use rampart_runtime::runner::exceptions::Date;
-use rampart_runtime::runner::{self, Report};
 
 use super::review::Review;
 use crate::cli::config;
@@ -132,7 +132,7 @@ impl Snapshot {
     /// under the review's operation, user, dry-run flag and old object. The API server may
     /// leave `metadata.namespace` out of a new object; the request's namespace is then the
     /// object's, as the exports read it.
-    pub fn evaluate(&self, review: &mut Review) -> Report {
+    pub fn evaluate(&self, review: &mut Review) -> Checked {
         let object = with_namespace(review.object.take(), review);
         let old_objects = manifest::load_json(with_namespace(review.old_object.take(), review));
         let operation = review.operation.parse().unwrap_or(Operation::Create);
@@ -156,11 +156,7 @@ impl Snapshot {
             manifest::load_json(object),
             Some(&admission),
         );
-        Report {
-            results: checked.results,
-            errors: checked.errors,
-            ..Report::default()
-        }
+        checked
     }
 }
 

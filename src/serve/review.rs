@@ -2,7 +2,7 @@
 //! writing the answer from the findings of the evaluation (spec/admission.md).
 
 use rampart_runtime::eval::Action;
-use rampart_runtime::runner::Report;
+use rampart_runtime::runner::checker::Checked;
 use serde_json::{json, Map, Value};
 
 /// The request of an AdmissionReview, as far as the webhook reads it.
@@ -141,12 +141,12 @@ fn push_unique(list: &mut Vec<String>, id: &str) {
     }
 }
 
-/// The verdict from the report of evaluating the request's object.
-pub fn decide(report: &Report, settings: Settings) -> Verdict {
+/// The verdict from the results of checking the request's object.
+pub fn decide(checked: &Checked, settings: Settings) -> Verdict {
     let mut verdict = Verdict::default();
     let mut deny_lines = Vec::new();
     let mut error_lines = Vec::new();
-    for v in report.results.iter().flat_map(|r| &r.violations) {
+    for v in checked.results.iter().flat_map(|r| &r.violations) {
         if v.exemption.is_some() {
             push_unique(&mut verdict.exempted, &v.rule);
         } else if v.fails() {
@@ -157,7 +157,7 @@ pub fn decide(report: &Report, settings: Settings) -> Verdict {
             verdict.warnings.push(line(&v.rule, &v.message, &v.path));
         }
     }
-    for e in &report.errors {
+    for e in &checked.errors {
         let id = e.rule.as_deref().unwrap_or("object");
         push_unique(&mut verdict.errors, id);
         let what = match &e.rule {
