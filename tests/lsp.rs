@@ -481,3 +481,61 @@ fn imported_kinds_lead_to_their_crd_and_complete_their_fields() {
     c.notify("exit", Value::Null);
     assert!(c.child.wait().unwrap().success());
 }
+
+const CONTEXT: &str = "module t.context
+
+rule on_create {
+  title \"Pods made by controllers\"
+  match Pod
+  deny when request.operation == \"CREATE\" and (controller.kind ?? \"\") == \"Deployment\"
+    message \"m\"
+}
+";
+
+#[test]
+fn request_and_controller_complete_their_fields() {
+    let dir = common::scratch("lsp-context");
+    std::fs::write(dir.join("context.rp"), CONTEXT).unwrap();
+    let doc = uri(&dir.join("context.rp"));
+    let mut c = Client::start();
+    c.request(
+        "initialize",
+        json!({"processId": null, "rootUri": uri(&dir), "capabilities": {}}),
+    );
+    c.notify("initialized", json!({}));
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "rampart", "version": 1, "text": CONTEXT}}),
+    );
+    assert_eq!(c.diagnostics(&doc), Vec::<Value>::new());
+    let cases = [
+        (
+            "request.operation == \"CREATE\"",
+            "request.",
+            vec!["dryRun", "name", "namespace", "operation", "userInfo"],
+        ),
+        (
+            "(controller.kind ?? \"\") == \"Deployment\"",
+            "controller.",
+            vec!["apiVersion", "kind", "metadata"],
+        ),
+    ];
+    for (version, (complete, typed, want)) in (2..).zip(cases) {
+        let typing = CONTEXT.replace(complete, typed);
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": doc, "version": version}, "contentChanges": [{"text": typing}]}),
+        );
+        c.diagnostics(&doc);
+        let comp = c.request(
+            "textDocument/completion",
+            at(&doc, &typing, typed, typed.len()),
+        );
+        let mut got = labels(&comp);
+        got.sort();
+        assert_eq!(got, want, "after `{typed}`");
+    }
+    c.request("shutdown", Value::Null);
+    c.notify("exit", Value::Null);
+    assert!(c.child.wait().unwrap().success());
+}

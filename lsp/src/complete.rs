@@ -38,7 +38,21 @@ const RULE_WORDS: &[&str] = &[
 const CLAUSE_WORDS: &[&str] = &["for", "let", "when", "at", "message", "fix"];
 const TOP_WORDS: &[&str] = &["module", "import", "rule", "fn"];
 const EXPR_WORDS: &[&str] = &[
-    "and", "or", "not", "in", "any", "all", "if", "then", "else", "true", "false", "null", "object",
+    "and",
+    "or",
+    "not",
+    "in",
+    "any",
+    "all",
+    "if",
+    "then",
+    "else",
+    "true",
+    "false",
+    "null",
+    "object",
+    "request",
+    "oldObject",
 ];
 
 /// Completions at byte `offset` of the document `uri` whose text is `text`.
@@ -185,7 +199,11 @@ fn fields(server: &Server, world: &World, ty: &Type) -> Vec<CompletionItem> {
                 extended = Some(schema);
             }
             let schema = extended.as_ref().unwrap_or(&server.schema);
-            let Some(obj) = schema.object(name) else {
+            // `request` and `controller` have types of their own, outside the schema.
+            let Some(obj) = schema
+                .object(name)
+                .or_else(|| rampart_compiler::check::context_type(name))
+            else {
                 return Vec::new();
             };
             obj.fields

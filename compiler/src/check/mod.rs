@@ -13,7 +13,7 @@ use crate::diagnostics::{did_you_mean, Diagnostic, FileId};
 use crate::ir::{self, Gvk, Severity, Type};
 use crate::schema::{KindInfo, Schema};
 use crate::syntax::ast::{self, ExprKind, Item, MatchWhat, RuleItem, Span};
-pub use context::{CONTROLLER_TYPE, REQUEST_TYPE};
+pub use context::{object_type as context_type, CONTROLLER_TYPE, REQUEST_TYPE};
 use expr::{literal_text, Scope};
 
 /// A function by (module, name).
