@@ -34,17 +34,28 @@ pub const KYVERNO_TARGET: &str = "kyverno-vpol";
 /// The policy files of every rule with an exported fix, and an error for each such rule
 /// that cannot be expressed; rules without fixes are left out without a word.
 pub fn export_all(program: &Program, review: bool) -> (Vec<OutputFile>, Vec<ExportError>) {
+    export_each(program, review, TARGET, export_rule)
+}
+
+/// The file each rule gives with `export` (rules without one left out), every rule's error,
+/// and the name clashes among them.
+fn export_each(
+    program: &Program,
+    review: bool,
+    target: &str,
+    export: fn(&Rule, bool, &mut names::Claims) -> Result<Option<OutputFile>, ExportError>,
+) -> (Vec<OutputFile>, Vec<ExportError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     let mut claims = names::Claims::default();
     for rule in &program.rules {
-        match export_rule(rule, review, &mut claims) {
+        match export(rule, review, &mut claims) {
             Ok(Some(f)) => files.push(f),
             Ok(None) => {}
             Err(e) => errors.push(e),
         }
     }
-    errors.extend(cel::clash_errors(claims, TARGET));
+    errors.extend(cel::clash_errors(claims, target));
     (files, errors)
 }
 
@@ -59,20 +70,7 @@ pub fn export_rule(
     };
     let name = names::fit(&format!("rampart-fix-{}", names::label(&rule.id)));
     claims.claim("MutatingAdmissionPolicy name", &name, &rule.id);
-    let targets: Vec<_> = rule.matcher.targets.iter().collect();
-    let mut spec = vec![
-        ("failurePolicy", ys("Ignore")),
-        ("reinvocationPolicy", ys("Never")),
-        (
-            "matchConstraints",
-            yaml_map(vec![("resourceRules", cel::resource_rules(&targets))]),
-        ),
-    ];
-    if !compiled.match_conditions.is_empty() {
-        spec.push(("matchConditions", yaml_named(&compiled.match_conditions)));
-    }
-    spec.push(("variables", yaml_named(&compiled.variables)));
-    spec.push(("mutations", mutations(&compiled.patches)));
+    let spec = mutating_spec(rule, &compiled);
     let docs = [
         yaml_map(vec![
             ("apiVersion", ys("admissionregistration.k8s.io/v1")),
@@ -109,18 +107,7 @@ fn metadata(name: &str, rule: &Rule) -> Y {
 /// Kyverno MutatingPolicy files of every rule with an exported fix, and an error for each
 /// such rule that cannot be expressed.
 pub fn export_kyverno_all(program: &Program, review: bool) -> (Vec<OutputFile>, Vec<ExportError>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    let mut claims = names::Claims::default();
-    for rule in &program.rules {
-        match kyverno_policy(rule, review, &mut claims) {
-            Ok(Some(f)) => files.push(f),
-            Ok(None) => {}
-            Err(e) => errors.push(e),
-        }
-    }
-    errors.extend(cel::clash_errors(claims, KYVERNO_TARGET));
-    (files, errors)
+    export_each(program, review, KYVERNO_TARGET, kyverno_policy)
 }
 
 /// The rule's fixes as CEL for Kyverno: untyped objects, parameters at their defaults.
@@ -152,20 +139,7 @@ pub fn kyverno_policy(
     };
     let name = names::fit(&format!("fix-{}", names::label(&rule.id)));
     claims.claim("MutatingPolicy name", &name, &rule.id);
-    let targets: Vec<_> = rule.matcher.targets.iter().collect();
-    let mut spec = vec![
-        ("failurePolicy", ys("Ignore")),
-        ("reinvocationPolicy", ys("Never")),
-        (
-            "matchConstraints",
-            yaml_map(vec![("resourceRules", cel::resource_rules(&targets))]),
-        ),
-    ];
-    if !compiled.match_conditions.is_empty() {
-        spec.push(("matchConditions", yaml_named(&compiled.match_conditions)));
-    }
-    spec.push(("variables", yaml_named(&compiled.variables)));
-    spec.push(("mutations", mutations(&compiled.patches)));
+    let mut spec = mutating_spec(rule, &compiled);
     spec.push((
         "autogen",
         yaml_map(vec![(
@@ -183,6 +157,26 @@ pub fn kyverno_policy(
         path: format!("{name}.yaml"),
         contents: yaml_docs(&[doc]),
     }))
+}
+
+/// The spec both policy kinds share: fail open, run once, match the rule's kinds, then the
+/// match conditions, variables and one `JSONPatch` mutation per patch expression.
+fn mutating_spec(rule: &Rule, compiled: &patch::CelPatches) -> Vec<(&'static str, Y)> {
+    let targets: Vec<_> = rule.matcher.targets.iter().collect();
+    let mut spec = vec![
+        ("failurePolicy", ys("Ignore")),
+        ("reinvocationPolicy", ys("Never")),
+        (
+            "matchConstraints",
+            yaml_map(vec![("resourceRules", cel::resource_rules(&targets))]),
+        ),
+    ];
+    if !compiled.match_conditions.is_empty() {
+        spec.push(("matchConditions", yaml_named(&compiled.match_conditions)));
+    }
+    spec.push(("variables", yaml_named(&compiled.variables)));
+    spec.push(("mutations", mutations(&compiled.patches)));
+    spec
 }
 
 /// One `JSONPatch` mutation per patch expression.
