@@ -117,6 +117,24 @@ fn at(uri: &str, text: &str, needle: &str, delta: usize) -> Value {
     json!({"textDocument": {"uri": uri}, "position": pos(text, needle, delta)})
 }
 
+/// A server with `dir` as its workspace and `name` (written there with `text`) open; the
+/// document's URI.
+fn open(dir: &Path, name: &str, text: &str) -> (Client, String) {
+    std::fs::write(dir.join(name), text).unwrap();
+    let doc = uri(&dir.join(name));
+    let mut c = Client::start();
+    c.request(
+        "initialize",
+        json!({"processId": null, "rootUri": uri(dir), "capabilities": {}}),
+    );
+    c.notify("initialized", json!({}));
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": doc, "languageId": "rampart", "version": 1, "text": text}}),
+    );
+    (c, doc)
+}
+
 fn labels(completion: &Value) -> Vec<String> {
     completion["result"]
         .as_array()
@@ -439,18 +457,7 @@ rule small {
 fn imported_kinds_lead_to_their_crd_and_complete_their_fields() {
     let dir = common::scratch("lsp-crd");
     std::fs::write(dir.join("widget.yaml"), CRD).unwrap();
-    std::fs::write(dir.join("widgets.rp"), WIDGETS).unwrap();
-    let doc = uri(&dir.join("widgets.rp"));
-    let mut c = Client::start();
-    c.request(
-        "initialize",
-        json!({"processId": null, "rootUri": uri(&dir), "capabilities": {}}),
-    );
-    c.notify("initialized", json!({}));
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": doc, "languageId": "rampart", "version": 1, "text": WIDGETS}}),
-    );
+    let (mut c, doc) = open(&dir, "widgets.rp", WIDGETS);
     assert_eq!(c.diagnostics(&doc), Vec::<Value>::new());
 
     let def = c.request(
@@ -495,18 +502,7 @@ rule on_create {
 #[test]
 fn request_and_controller_complete_their_fields() {
     let dir = common::scratch("lsp-context");
-    std::fs::write(dir.join("context.rp"), CONTEXT).unwrap();
-    let doc = uri(&dir.join("context.rp"));
-    let mut c = Client::start();
-    c.request(
-        "initialize",
-        json!({"processId": null, "rootUri": uri(&dir), "capabilities": {}}),
-    );
-    c.notify("initialized", json!({}));
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": doc, "languageId": "rampart", "version": 1, "text": CONTEXT}}),
-    );
+    let (mut c, doc) = open(&dir, "context.rp", CONTEXT);
     assert_eq!(c.diagnostics(&doc), Vec::<Value>::new());
     let cases = [
         (

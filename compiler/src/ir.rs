@@ -476,6 +476,52 @@ pub enum ImageField {
 }
 
 impl Expr {
+    /// The expressions directly under this one, in evaluation order (a collection before
+    /// the body that iterates it, a `let` value before its body).
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Lit(_)
+            | ExprKind::Subject
+            | ExprKind::Request
+            | ExprKind::OldSubject
+            | ExprKind::Controller
+            | ExprKind::Local(_)
+            | ExprKind::Param(_)
+            | ExprKind::Objects(_) => Vec::new(),
+            ExprKind::Field(a, _)
+            | ExprKind::IsAbsent(a)
+            | ExprKind::Unary(_, a)
+            | ExprKind::ImageField(a, _) => vec![a],
+            ExprKind::Index(a, b)
+            | ExprKind::Default(a, b)
+            | ExprKind::Binary(_, a, b)
+            | ExprKind::In(a, b)
+            | ExprKind::Let(_, a, b) => vec![a, b],
+            ExprKind::If(a, b, c) => vec![a, b, c],
+            ExprKind::Call(_, args) | ExprKind::List(args) => args.iter().collect(),
+            ExprKind::Map(entries) => entries.iter().map(|(_, v)| v).collect(),
+            ExprKind::Interpolate(parts) => parts
+                .iter()
+                .filter_map(|p| match p {
+                    MessagePart::Expr(e) => Some(e),
+                    MessagePart::Text(_) => None,
+                })
+                .collect(),
+            ExprKind::Quantified {
+                collection, body, ..
+            } => vec![collection, body],
+            ExprKind::Collect {
+                collection,
+                filter,
+                map,
+                ..
+            } => std::iter::once(&**collection)
+                .chain(filter.as_deref())
+                .chain(map.as_deref())
+                .collect(),
+        }
+    }
+
     /// A literal of the given value and type.
     pub fn lit(value: Value, ty: Type) -> Expr {
         Expr {

@@ -176,16 +176,8 @@ impl Reads {
 
     /// `let local = value`: an alias when the value is a part of a set element.
     fn bind(&mut self, local: Local, value: &Expr) {
-        match self.place(value) {
-            Some(place) => {
-                self.touched(&place.kind, &place.path);
-                self.aliases.insert(local, place);
-            }
-            None => {
-                self.aliases.remove(&local);
-                self.value(value);
-            }
-        }
+        let place = self.place(value);
+        self.alias(local, place, value);
     }
 
     /// `item in collection`: the item is every element of the collection's place.
@@ -200,14 +192,20 @@ impl Reads {
                 p
             }),
         };
+        self.alias(item, place, collection);
+    }
+
+    /// `local` stands for `place` when there is one (its parents are walked); otherwise
+    /// `source`, from which it was bound, is used as a value.
+    fn alias(&mut self, local: Local, place: Option<Place>, source: &Expr) {
         match place {
             Some(place) => {
                 self.touched(&place.kind, &place.path);
-                self.aliases.insert(item, place);
+                self.aliases.insert(local, place);
             }
             None => {
-                self.aliases.remove(&item);
-                self.value(collection);
+                self.aliases.remove(&local);
+                self.value(source);
             }
         }
     }
@@ -238,41 +236,7 @@ impl Reads {
             return;
         }
         match &e.kind {
-            ExprKind::Lit(_)
-            | ExprKind::Subject
-            | ExprKind::Request
-            | ExprKind::OldSubject
-            | ExprKind::Controller
-            | ExprKind::Local(_)
-            | ExprKind::Param(_) => {}
             ExprKind::Objects(kind) => self.kept(kind, &[]),
-            ExprKind::Field(inner, _)
-            | ExprKind::IsAbsent(inner)
-            | ExprKind::Unary(_, inner)
-            | ExprKind::ImageField(inner, _) => self.value(inner),
-            ExprKind::Index(a, b)
-            | ExprKind::Default(a, b)
-            | ExprKind::Binary(_, a, b)
-            | ExprKind::In(a, b) => {
-                self.value(a);
-                self.value(b);
-            }
-            ExprKind::If(a, b, c) => {
-                self.value(a);
-                self.value(b);
-                self.value(c);
-            }
-            ExprKind::Call(_, args) | ExprKind::List(args) => {
-                for a in args {
-                    self.value(a);
-                }
-            }
-            ExprKind::Map(entries) => {
-                for (_, v) in entries {
-                    self.value(v);
-                }
-            }
-            ExprKind::Interpolate(parts) => self.message(parts),
             ExprKind::Quantified {
                 item,
                 collection,
@@ -306,6 +270,11 @@ impl Reads {
             ExprKind::Let(local, value, body) => {
                 self.bind(*local, value);
                 self.value(body);
+            }
+            _ => {
+                for c in e.children() {
+                    self.value(c);
+                }
             }
         }
     }
