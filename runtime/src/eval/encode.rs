@@ -47,61 +47,82 @@ pub struct Placed<'a> {
     pub node: &'a Node,
 }
 
-/// An encoded value and the addresses of its nodes, in increasing address order.
+/// An encoded value: where it was placed and the addresses of its nodes.
 pub struct Encoded<'a> {
-    /// The bytes to copy to `base`.
-    pub bytes: Vec<u8>,
     /// Address of the encoding's first byte.
     pub base: u32,
     /// Every value node (not map keys), in pre-order, so addresses increase.
     pub nodes: Vec<Placed<'a>>,
 }
 
+/// Writes an encoding into a buffer of zeros (padding is never written).
+struct Writer<'a, 'b> {
+    out: &'b mut [u8],
+    len: usize,
+    enc: Encoded<'a>,
+    track: bool,
+}
+
 impl<'a> Encoded<'a> {
-    /// Encodes `node` for placement at `base` (8-aligned); `track` records node addresses.
-    pub fn new(node: &'a Node, base: u32, track: bool) -> Encoded<'a> {
-        let mut e = Encoded {
-            bytes: Vec::with_capacity(size(node)),
-            base,
-            nodes: Vec::new(),
-        };
-        e.node(node, u32::MAX, 0, track);
-        e
+    /// Encodes `node` for placement at `base` (8-aligned) into a new buffer of
+    /// [`size`]`(node)` bytes; `track` records node addresses.
+    pub fn new(node: &'a Node, base: u32, track: bool) -> (Encoded<'a>, Vec<u8>) {
+        let mut bytes = vec![0; size(node)];
+        let enc = Encoded::write(node, base, track, &mut bytes);
+        (enc, bytes)
     }
 
+    /// Encodes `node` for placement at `base` (8-aligned) into `out`, which holds at least
+    /// [`size`]`(node)` bytes, all zero (linear memory the host just allocated is).
+    pub fn write(node: &'a Node, base: u32, track: bool, out: &mut [u8]) -> Encoded<'a> {
+        let mut w = Writer {
+            out,
+            len: 0,
+            enc: Encoded {
+                base,
+                nodes: Vec::new(),
+            },
+            track,
+        };
+        w.node(node, u32::MAX, 0);
+        w.enc
+    }
+}
+
+impl<'a> Writer<'a, '_> {
     fn reserve(&mut self, n: usize) -> usize {
-        let at = self.bytes.len();
-        self.bytes.resize(at + align8(n), 0);
+        let at = self.len;
+        self.len += align8(n);
         at
     }
 
     fn put32(&mut self, at: usize, v: u32) {
-        self.bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        self.out[at..at + 4].copy_from_slice(&v.to_le_bytes());
     }
 
     fn header(&mut self, at: usize, tag: u32, word: u32, wide: u64) {
         self.put32(at, tag);
         self.put32(at + 4, word);
-        self.bytes[at + 8..at + 16].copy_from_slice(&wide.to_le_bytes());
+        self.out[at + 8..at + 16].copy_from_slice(&wide.to_le_bytes());
     }
 
     fn addr(&self, at: usize) -> u32 {
-        self.base + at as u32
+        self.enc.base + at as u32
     }
 
     fn string(&mut self, at: usize, s: &str) {
         let data = self.reserve(s.len());
-        self.bytes[data..data + s.len()].copy_from_slice(s.as_bytes());
+        self.out[data..data + s.len()].copy_from_slice(s.as_bytes());
         let ptr = self.addr(data);
         self.header(at, TAG_STRING, s.len() as u32, ptr as u64);
     }
 
-    fn node(&mut self, node: &'a Node, parent: u32, seg: u32, track: bool) -> u32 {
+    fn node(&mut self, node: &'a Node, parent: u32, seg: u32) -> u32 {
         let at = self.reserve(NODE);
         let addr = self.addr(at);
-        let me = self.nodes.len() as u32;
-        if track {
-            self.nodes.push(Placed {
+        let me = self.enc.nodes.len() as u32;
+        if self.track {
+            self.enc.nodes.push(Placed {
                 addr,
                 parent,
                 seg,
@@ -119,7 +140,7 @@ impl<'a> Encoded<'a> {
                 let arr_addr = self.addr(arr);
                 self.header(at, TAG_LIST, items.len() as u32, arr_addr as u64);
                 for (k, item) in items.iter().enumerate() {
-                    let child = self.node(item, me, k as u32, track);
+                    let child = self.node(item, me, k as u32);
                     self.put32(arr + 4 * k, child);
                 }
             }
@@ -135,14 +156,16 @@ impl<'a> Encoded<'a> {
                     self.string(key, &entries[i].0);
                     let key_addr = self.addr(key);
                     self.put32(arr + 8 * k, key_addr);
-                    let child = self.node(&entries[i].1, me, i as u32, track);
+                    let child = self.node(&entries[i].1, me, i as u32);
                     self.put32(arr + 8 * k + 4, child);
                 }
             }
         }
         addr
     }
+}
 
+impl Encoded<'_> {
     /// The address of a node of this encoding, found by identity.
     pub fn addr_of(&self, node: &Node) -> Option<u32> {
         self.nodes

@@ -566,7 +566,7 @@ impl Prepared {
         let block = match cached {
             Some(block) => block,
             None => {
-                let enc = Encoded::new(&self.params, base, true);
+                let (enc, bytes) = Encoded::new(&self.params, base, true);
                 // The rules' lists are the children of the root, in rule order.
                 let rules = enc
                     .nodes
@@ -574,11 +574,7 @@ impl Prepared {
                     .filter(|p| p.parent == 0)
                     .map(|p| p.addr)
                     .collect();
-                let block = std::sync::Arc::new(ParamsBlock {
-                    base,
-                    bytes: enc.bytes,
-                    rules,
-                });
+                let block = std::sync::Arc::new(ParamsBlock { base, bytes, rules });
                 *self
                     .params_encoded
                     .lock()
@@ -604,8 +600,8 @@ impl Prepared {
         let block = match cached {
             Some(block) => block,
             None => {
-                let enc = Encoded::new(&self.set, base, false);
-                let block = std::sync::Arc::new((base, enc.bytes));
+                let (_, bytes) = Encoded::new(&self.set, base, false);
+                let block = std::sync::Arc::new((base, bytes));
                 *lock() = Some(block.clone());
                 block
             }
@@ -876,13 +872,16 @@ impl Policies {
         prepared: &Prepared,
         limits: &Limits,
     ) -> Evaluation {
-        let selected: Vec<(usize, &Node)> = self
-            .meta
-            .rules
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| select::subject(&r.matcher, object).map(|s| (i, s)))
-            .collect();
+        let selected: Vec<(usize, &Node)> = match select::Head::of(object) {
+            Some(head) => self
+                .meta
+                .rules
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| select::subject_of(&r.matcher, &head, object).map(|s| (i, s)))
+                .collect(),
+            None => Vec::new(),
+        };
         let mut out = Evaluation::default();
         let mut rest = &selected[..];
         while !rest.is_empty() {
@@ -962,10 +961,11 @@ impl Policies {
         };
         let (alloc, memory, eval) = (slot.alloc.clone(), slot.memory, slot.eval.clone());
         let place = |store: &mut Store<State>, node, track| {
-            let base = alloc.call(&mut *store, size(node) as i32)?;
-            let enc = Encoded::new(node, base as u32, track);
-            memory.write(&mut *store, base as usize, &enc.bytes)?;
-            Ok::<_, wasmtime::Error>(enc)
+            let len = size(node);
+            let base = alloc.call(&mut *store, len as i32)? as usize;
+            // Written in place: memory the module just allocated is zero.
+            let out = &mut memory.data_mut(&mut *store)[base..base + len];
+            Ok::<_, wasmtime::Error>(Encoded::write(node, base as u32, track, out))
         };
         let needs_set = rules
             .iter()
@@ -1009,7 +1009,8 @@ impl Policies {
             Some(old) => Some(place(store, old, true).map_err(|e| host_error(store, e))?),
             None => None,
         };
-        let mut subjects = HashMap::new();
+        // (rule, subject address), in rule order.
+        let mut subjects = Vec::with_capacity(rules.len());
         let mut failed = None;
         // Most rules share their subject (the object, or the pod template under autogen):
         // its address is looked up once, not by a scan of the nodes per rule.
@@ -1025,7 +1026,7 @@ impl Policies {
                     s
                 }
             };
-            subjects.insert(rule, s);
+            subjects.push((rule, s));
             // The deadline is per rule: each call gets the whole of it.
             store.set_epoch_deadline(ticks);
             let old_subject = old
@@ -1085,7 +1086,7 @@ impl Policies {
         slot: &mut Slot,
         encoded: &Encoded,
         object: &Node,
-        subjects: &HashMap<usize, u32>,
+        subjects: &[(usize, u32)],
         prepared: &Prepared,
     ) -> Vec<(usize, Finding)> {
         let head = slot
@@ -1116,7 +1117,10 @@ impl Policies {
             // The root is a node of the object unless the rule built it (a list literal,
             // an element of `objects(Kind)`): then the finding points at the subject.
             let root_path = encoded.path_of(root);
-            let subject_path = subjects.get(&rule).and_then(|&s| encoded.path_of(s));
+            let subject_path = subjects
+                .binary_search_by_key(&rule, |&(r, _)| r)
+                .ok()
+                .and_then(|i| encoded.path_of(subjects[i].1));
             let mut path = root_path
                 .clone()
                 .or_else(|| subject_path.clone())

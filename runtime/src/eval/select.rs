@@ -17,14 +17,45 @@ impl Gvk {
     /// Whether an object's `apiVersion` and `kind` name this kind (an empty version matches
     /// every version).
     pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+        self.matches_head(&Head::new(api_version, kind))
+    }
+
+    /// [`Gvk::matches`] for an object whose `apiVersion` is already split.
+    fn matches_head(&self, head: &Head) -> bool {
         // `match *` (spec/language.md §3 "Matching").
         if self.kind == "*" {
             return true;
         }
+        self.kind == head.kind
+            && self.group == head.group
+            && (self.version.is_empty() || self.version == head.version)
+    }
+}
+
+/// An object's group, version and kind, read once for all the rules' matchers.
+pub struct Head<'a> {
+    group: &'a str,
+    version: &'a str,
+    kind: &'a str,
+}
+
+impl<'a> Head<'a> {
+    fn new(api_version: &'a str, kind: &'a str) -> Head<'a> {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        self.kind == kind
-            && self.group == group
-            && (self.version.is_empty() || self.version == version)
+        Head {
+            group,
+            version,
+            kind,
+        }
+    }
+
+    /// The head of `object`, `None` when it has no string `apiVersion` or `kind` (then no
+    /// rule applies to it).
+    pub fn of(object: &'a Node) -> Option<Head<'a>> {
+        Some(Head::new(
+            str_at(object, &["apiVersion"])?,
+            str_at(object, &["kind"])?,
+        ))
     }
 }
 
@@ -92,12 +123,12 @@ fn labels_match(object: &Node, wanted: &[(String, String)]) -> bool {
 /// The subject of the rule for `object` (the object, or its pod template under autogen), or
 /// `None` when the rule does not apply.
 pub fn subject<'a>(matcher: &Matcher, object: &'a Node) -> Option<&'a Node> {
-    let api_version = str_at(object, &["apiVersion"])?;
-    let kind = str_at(object, &["kind"])?;
-    let target = matcher
-        .targets
-        .iter()
-        .find(|t| t.gvk.matches(api_version, kind))?;
+    subject_of(matcher, &Head::of(object)?, object)
+}
+
+/// [`subject`] for an object whose head is read already (every rule reads the same one).
+pub fn subject_of<'a>(matcher: &Matcher, head: &Head, object: &'a Node) -> Option<&'a Node> {
+    let target = matcher.targets.iter().find(|t| t.gvk.matches_head(head))?;
     // Cluster-scoped objects (and objects without a namespace) are never selected by
     // `match namespaces` and never excluded by `exclude namespaces`.
     let namespace = if target.namespaced {
@@ -134,12 +165,8 @@ pub fn subject<'a>(matcher: &Matcher, object: &'a Node) -> Option<&'a Node> {
 /// path of the target `object` matches (the old object of a Deployment is a Deployment), or
 /// `None` when there is none (spec/language.md §4.11).
 pub fn old_subject<'a>(matcher: &Matcher, object: &Node, old: &'a Node) -> Option<&'a Node> {
-    let api_version = str_at(object, &["apiVersion"])?;
-    let kind = str_at(object, &["kind"])?;
-    let target = matcher
-        .targets
-        .iter()
-        .find(|t| t.gvk.matches(api_version, kind))?;
+    let head = Head::of(object)?;
+    let target = matcher.targets.iter().find(|t| t.gvk.matches_head(&head))?;
     let subject = target.subject_path.iter().try_fold(old, |n, k| n.get(k))?;
     (!matches!(subject.value, crate::manifest::Value::Null)).then_some(subject)
 }

@@ -370,10 +370,8 @@ impl<'a> RuleGen<'a> {
             ExprKind::Field(base, name) => {
                 self.expr(base);
                 let (p, l) = self.g.str_bytes(name);
-                self.f.i().i32_const(p).i32_const(l);
+                self.f.i().i32_const(p).i32_const(l).i32_const(mask(&e.ty));
                 self.call(Helper::Field);
-                self.f.i().i32_const(mask(&e.ty));
-                self.call(Helper::Check);
             }
             ExprKind::Index(base, index) => {
                 self.expr(base);

@@ -81,7 +81,8 @@ pub enum Helper {
     StrEq,
     StrCmp,
     GetField,
-    /// `(map, name ptr, name len) -> node`: `GetField` through the object's field cache.
+    /// `(map, name ptr, name len, mask) -> node`: `GetField` through the object's field
+    /// cache, the value checked against `mask` as by `Check`.
     Field,
     Index,
     CollLen,
@@ -144,8 +145,8 @@ impl Helper {
             AsNum => (&[I32], &[F64]),
             NewInt => (&[I64], &[I32]),
             NewFloat => (&[F64], &[I32]),
-            BytesCmp | StrEq => (&[I32, I32, I32, I32], &[I32]),
-            GetField | Field => (&[I32, I32, I32], &[I32]),
+            BytesCmp | StrEq | Field => (&[I32, I32, I32, I32], &[I32]),
+            GetField => (&[I32, I32, I32], &[I32]),
             AddInt | SubInt => (&[I64, I64], &[I64]),
             NegInt => (&[I64], &[I64]),
             QNorm => (&[I64, I32], &[I32]),

@@ -63,16 +63,17 @@ pub fn compile(program: &ir::Program) -> Result<Vec<u8>, Vec<WasmError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    // rampart_evaluate(rule, subject, params, set, request, old, controller) -> status: dispatch on the
-    // rule index.
+    // rampart_evaluate(rule, subject, params, set, request, old, controller) -> status: a jump
+    // table on the rule index. Rule k's call follows the end of the k-th innermost block; an
+    // index beyond the rules leaves the outermost one.
     let eval = g.declare(&i32s, &[ValType::I32]);
     let mut f = F::new(i32s.len() as u32);
-    for (k, func) in rule_funcs.iter().enumerate() {
-        f.i()
-            .local_get(0)
-            .i32_const(k as i32)
-            .i32_eq()
-            .if_(wasm_encoder::BlockType::Empty);
+    let n = rule_funcs.len() as u32;
+    for _ in 0..=n {
+        f.i().block(wasm_encoder::BlockType::Empty);
+    }
+    f.i().local_get(0).br_table(0..n, n).end();
+    for func in &rule_funcs {
         for p in 1..i32s.len() as u32 {
             f.i().local_get(p);
         }

@@ -37,7 +37,7 @@ fn build(helper: Helper, g: &mut Gen) -> F {
         WByte => memory::w_byte(g),
         WBytes => memory::w_bytes(g),
         Tag => values::tag(),
-        Norm => values::norm(g),
+        Norm => values::norm(),
         Check => values::check(g),
         Expect => values::expect(g),
         AsBool => values::as_bool(g),

@@ -6,6 +6,7 @@ use wasm_encoder::{BlockType, ValType};
 use super::super::abi::*;
 use super::super::gen::{m, Gen, Helper, F, G_FIELD_CACHE};
 use super::lists::copy_items_at;
+use super::values::{push_checked, push_tag};
 
 const I64: ValType = ValType::I64;
 const EMPTY: BlockType = BlockType::Empty;
@@ -14,7 +15,7 @@ const EMPTY: BlockType = BlockType::Empty;
 /// a thousand times per object, so the key comparison is inline: a key of another length is
 /// skipped at once, an equal-length key is compared eight bytes at a time.
 pub fn get_field(g: &mut Gen) -> F {
-    let (tag, fail_type, norm) = (g.h(Helper::Tag), g.h(Helper::FailType), g.h(Helper::Norm));
+    let (fail_type, norm) = (g.h(Helper::FailType), g.h(Helper::Norm));
     let mut f = F::new(3);
     let t = f.l32();
     let i = f.l32();
@@ -22,9 +23,8 @@ pub fn get_field(g: &mut Gen) -> F {
     let key = f.l32();
     let kp = f.l32();
     let j = f.l32();
+    push_tag(&mut f, 0);
     f.i()
-        .local_get(0)
-        .call(tag)
         .local_tee(t)
         .i32_eqz()
         .if_(EMPTY)
@@ -265,9 +265,8 @@ pub fn all_containers(g: &mut Gen) -> F {
         .call(ck)
         .i32_const(sp)
         .i32_const(sl)
-        .call(gf)
         .i32_const(1 << TAG_MAP)
-        .call(ck)
+        .call(gf)
         .local_set(spec);
     for (k, name) in ["initContainers", "containers", "ephemeralContainers"]
         .iter()
@@ -278,9 +277,8 @@ pub fn all_containers(g: &mut Gen) -> F {
             .local_get(spec)
             .i32_const(np)
             .i32_const(nl_)
-            .call(gf)
             .i32_const(1 << TAG_LIST)
-            .call(ck)
+            .call(gf)
             .local_tee(lists[k])
             .call(cl)
             .local_set(lens[k]);
@@ -308,7 +306,9 @@ pub fn all_containers(g: &mut Gen) -> F {
 /// Entries of the field cache (a power of two): 16 bytes each.
 const FIELD_CACHE_BITS: u32 = 10;
 
-/// `(map, name ptr, name len) -> node`: [`get_field`] through a per-object cache. The rules
+/// `(map, name ptr, name len, mask) -> node`: [`get_field`] through a per-object cache,
+/// the value checked against the tags in `mask` (as `Check`; every field read is checked).
+/// The rules
 /// of a module read the same paths (`spec`, the container lists, each container's
 /// `securityContext`), so most lookups of an object were already made by an earlier rule.
 /// The cache is a direct-mapped table of (map, name ptr, name len, value) entries allocated
@@ -317,9 +317,13 @@ const FIELD_CACHE_BITS: u32 = 10;
 /// the whole object: nodes are never changed once built and the heap only grows, so an
 /// address holds the same map, and a name pointer (constant data) the same bytes.
 pub fn field(g: &mut Gen) -> F {
-    let (alloc, gf) = (g.h(Helper::Alloc), g.h(Helper::GetField));
-    let mut f = F::new(3);
-    let (t, e, v) = (f.l32(), f.l32(), f.l32());
+    let (alloc, gf, fail_type) = (
+        g.h(Helper::Alloc),
+        g.h(Helper::GetField),
+        g.h(Helper::FailType),
+    );
+    let mut f = F::new(4);
+    let (t, e, v, bit) = (f.l32(), f.l32(), f.l32(), f.l32());
     f.i()
         .local_get(0)
         .i32_eqz()
@@ -367,8 +371,8 @@ pub fn field(g: &mut Gen) -> F {
         .if_(EMPTY)
         .local_get(e)
         .i32_load(m(12, 2))
-        .return_()
-        .end()
+        .local_set(v)
+        .else_()
         .local_get(0)
         .local_get(1)
         .local_get(2)
@@ -386,6 +390,7 @@ pub fn field(g: &mut Gen) -> F {
         .local_get(e)
         .local_get(v)
         .i32_store(m(12, 2))
-        .local_get(v);
+        .end();
+    push_checked(&mut f, fail_type, v, 3, bit);
     f
 }

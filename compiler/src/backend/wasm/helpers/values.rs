@@ -10,79 +10,95 @@ const F64: ValType = ValType::F64;
 const EMPTY: BlockType = BlockType::Empty;
 const RI32: BlockType = BlockType::Result(ValType::I32);
 
-/// `(node) -> tag`: 0 for absent and null.
-pub fn tag() -> F {
-    let mut f = F::new(1);
+/// Pushes the tag of the node in local `node`: 0 for absent and null. The type checks below
+/// run at almost every step of a rule, so they read the tag inline instead of calling
+/// [`tag`]: a call costs more than the load.
+pub(super) fn push_tag(f: &mut F, node: u32) {
     f.i()
-        .local_get(0)
+        .local_get(node)
         .if_(RI32)
-        .local_get(0)
+        .local_get(node)
         .i32_load(m(0, 2))
         .else_()
         .i32_const(0)
         .end();
+}
+
+/// `(node) -> tag`: 0 for absent and null.
+pub fn tag() -> F {
+    let mut f = F::new(1);
+    push_tag(&mut f, 0);
     f
 }
 
 /// `(node) -> node`: 0 for null, the node otherwise.
-pub fn norm(g: &mut Gen) -> F {
-    let tag = g.h(Helper::Tag);
+pub fn norm() -> F {
     let mut f = F::new(1);
-    f.i()
-        .local_get(0)
-        .call(tag)
-        .if_(RI32)
-        .local_get(0)
-        .else_()
-        .i32_const(0)
-        .end();
+    push_tag(&mut f, 0);
+    f.i().if_(RI32).local_get(0).else_().i32_const(0).end();
     f
 }
 
+/// `(node, mask) -> node`: absent (0) for absent and null, the node when its tag is in
+/// `mask`, else a type error.
 pub fn check(g: &mut Gen) -> F {
-    let (norm, fail_type) = (g.h(Helper::Norm), g.h(Helper::FailType));
+    let fail_type = g.h(Helper::FailType);
     let mut f = F::new(2);
+    let bit = f.l32();
+    push_checked(&mut f, fail_type, 0, 1, bit);
+    f
+}
+
+/// Pushes the node in local `node` checked against the tags in local `mask` (as [`check`]),
+/// using local `bit` as scratch.
+pub(super) fn push_checked(f: &mut F, fail_type: u32, node: u32, mask: u32, bit: u32) {
     f.i()
-        .local_get(0)
-        .call(norm)
-        .local_tee(0)
-        .i32_eqz()
-        .if_(EMPTY)
-        .i32_const(0)
-        .return_()
-        .end()
+        .local_get(node)
+        .if_(RI32)
+        // bit = 1 << tag: 1 for null, which is absent and always allowed
         .i32_const(1)
-        .local_get(0)
+        .local_get(node)
         .i32_load(m(0, 2))
         .i32_shl()
-        .local_get(1)
+        .local_tee(bit)
+        .local_get(mask)
+        .i32_const(1)
+        .i32_or()
         .i32_and()
         .i32_eqz()
         .if_(EMPTY)
-        .local_get(0)
-        .local_get(1)
+        .local_get(node)
+        .local_get(mask)
         .call(fail_type)
         .end()
-        .local_get(0);
-    f
+        .local_get(node)
+        .i32_const(0)
+        .local_get(bit)
+        .i32_const(1)
+        .i32_ne()
+        .select()
+        .else_()
+        .i32_const(0)
+        .end();
+}
+
+/// Pushes nothing; a type error unless the node in local `node` has tag `tag` (pushed by
+/// `push_expected`).
+fn expect_inline(f: &mut F, fail: u32, node: u32, push_expected: impl Fn(&mut F)) {
+    push_tag(f, node);
+    push_expected(f);
+    f.i().i32_ne().if_(EMPTY).local_get(node).i32_const(1);
+    push_expected(f);
+    f.i().i32_shl().call(fail).end();
 }
 
 /// `(node, tag)`: a type error unless the node has that tag.
 pub fn expect(g: &mut Gen) -> F {
-    let (tag, fail) = (g.h(Helper::Tag), g.h(Helper::FailType));
+    let fail = g.h(Helper::FailType);
     let mut f = F::new(2);
-    f.i()
-        .local_get(0)
-        .call(tag)
-        .local_get(1)
-        .i32_ne()
-        .if_(EMPTY)
-        .local_get(0)
-        .i32_const(1)
-        .local_get(1)
-        .i32_shl()
-        .call(fail)
-        .end();
+    expect_inline(&mut f, fail, 0, |f| {
+        f.i().local_get(1);
+    });
     f
 }
 
@@ -99,14 +115,12 @@ pub fn expect2(f: &mut F, expect: u32, tag: i32) {
 
 /// `(node) -> bool`: the value of a boolean node, else a type error.
 pub fn as_bool(g: &mut Gen) -> F {
-    let ex = g.h(Helper::Expect);
+    let fail = g.h(Helper::FailType);
     let mut f = F::new(1);
-    f.i()
-        .local_get(0)
-        .i32_const(TAG_BOOL)
-        .call(ex)
-        .local_get(0)
-        .i32_load(m(4, 2));
+    expect_inline(&mut f, fail, 0, |f| {
+        f.i().i32_const(TAG_BOOL);
+    });
+    f.i().local_get(0).i32_load(m(4, 2));
     f
 }
 
