@@ -169,10 +169,9 @@ impl<'a> RuleGen<'a> {
             .i32_ge_u()
             .br_if(1)
             .local_get(c)
-            .local_get(i);
-        self.call(Helper::CollItem);
-        self.f.i().i32_const(mask(elem));
-        self.call(Helper::Check);
+            .local_get(i)
+            .i32_const(mask(elem));
+        self.call(Helper::Item);
         self.f.i().local_set(item);
         if let Some(key) = key {
             self.f.i().local_get(c).local_get(i);

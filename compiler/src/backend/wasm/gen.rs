@@ -87,6 +87,8 @@ pub enum Helper {
     Index,
     CollLen,
     CollItem,
+    /// `(coll, i, mask) -> node`: `CollItem` checked against `mask` as by `Check`.
+    Item,
     CollKey,
     Eq,
     Cmp,
@@ -146,7 +148,7 @@ impl Helper {
             NewInt => (&[I64], &[I32]),
             NewFloat => (&[F64], &[I32]),
             BytesCmp | StrEq | Field => (&[I32, I32, I32, I32], &[I32]),
-            GetField => (&[I32, I32, I32], &[I32]),
+            GetField | Item => (&[I32, I32, I32], &[I32]),
             AddInt | SubInt => (&[I64, I64], &[I64]),
             NegInt => (&[I64], &[I64]),
             QNorm => (&[I64, I32], &[I32]),

@@ -4,6 +4,7 @@ use wasm_encoder::{BlockType, ValType};
 
 use super::super::abi::*;
 use super::super::gen::{m, Gen, Helper, F};
+use super::values::push_checked;
 
 const EMPTY: BlockType = BlockType::Empty;
 const RI32: BlockType = BlockType::Result(ValType::I32);
@@ -43,6 +44,28 @@ pub fn coll_item(g: &mut Gen, key: bool) -> F {
     let norm = g.h(Helper::Norm);
     let new_int = if key { g.h(Helper::NewInt) } else { 0 };
     let mut f = F::new(2);
+    push_item(&mut f, key, new_int);
+    if !key {
+        f.i().call(norm);
+    }
+    f
+}
+
+/// `(coll, i, mask) -> node`: the i-th item checked against the tags in `mask` (as
+/// `Check`): one call per element of an iteration instead of two.
+pub fn item_checked(g: &mut Gen) -> F {
+    let fail_type = g.h(Helper::FailType);
+    let mut f = F::new(3);
+    let (v, bit) = (f.l32(), f.l32());
+    push_item(&mut f, false, 0);
+    f.i().local_set(v);
+    push_checked(&mut f, fail_type, v, 2, bit);
+    f
+}
+
+/// Pushes item (or, for `key`, the index or key) number local 1 of the collection in local
+/// 0; `new_int` makes a list's index a node.
+fn push_item(f: &mut F, key: bool, new_int: u32) {
     f.i()
         .local_get(0)
         .i32_load(m(0, 2))
@@ -70,10 +93,6 @@ pub fn coll_item(g: &mut Gen, key: bool) -> F {
             .i32_load(m(0, 2));
     }
     f.i().end();
-    if !key {
-        f.i().call(norm);
-    }
-    f
 }
 
 pub fn list_concat(g: &mut Gen) -> F {

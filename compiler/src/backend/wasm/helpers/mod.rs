@@ -60,6 +60,7 @@ fn build(helper: Helper, g: &mut Gen) -> F {
         AllContainers => objects::all_containers(g),
         CollLen => lists::coll_len(g),
         CollItem | CollKey => lists::coll_item(g, helper == CollKey),
+        Item => lists::item_checked(g),
         ListConcat => lists::list_concat(g),
         In => lists::in_coll(g),
         Len => lists::len(g),
