@@ -384,3 +384,43 @@ fn mutate_rule_snapshots() {
         .expect("the restricted seccomp rule is exported");
     insta::assert_snapshot!(format!("kyverno-mutate-{}", f.path), f.contents);
 }
+
+/// A `when` that JMESPath cannot say is a warning at its rule: an image reference, and a
+/// quantifier whose body reads outside its element (a filter sees only its element).
+#[test]
+fn untranslatable_conditions_are_reported_per_rule() {
+    let source = r#"
+module fixtures.untranslatable
+
+rule latest_pull {
+  title "Latest images are always pulled"
+  match Pod
+  deny for c in object.spec.containers
+    when image(c.image ?? "").tag == "latest" and c.imagePullPolicy != "Always"
+    at c.imagePullPolicy
+    message "container `{c.name}` may run a stale image"
+    fix set c.imagePullPolicy = "Always"
+}
+
+rule mounted_read_only {
+  title "Mounted volumes are read-only"
+  match Pod
+  deny for c in object.spec.containers
+    when any m in c.volumeMounts: m.name == c.name
+    at c.securityContext.readOnlyRootFilesystem
+    message "container `{c.name}` mounts a volume of its own name"
+    fix set c.securityContext.readOnlyRootFilesystem = true
+}
+"#;
+    let program = compile_source(source);
+    let (files, gaps) = mutate::export_all(&program, true);
+    assert!(files.is_empty(), "{files:?}");
+    let messages: Vec<String> = gaps.iter().map(|g| g.to_string()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("`image(…)`"), "{}", messages[0]);
+    assert!(
+        messages[1].contains("outside the element inside a quantifier"),
+        "{}",
+        messages[1]
+    );
+}
