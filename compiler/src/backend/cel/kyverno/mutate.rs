@@ -237,6 +237,10 @@ fn fix_rules(
             if let Some(w) = &outcome.when {
                 pre.push(jmes.condition(w)?);
             }
+            if fix.op == FixOp::RemoveValue {
+                let entry = remove_value(&subject, &steps, value.as_ref(), "elementIndex");
+                return Ok(vec![(pre, yaml_map(vec![("foreach", Y::Sequence(vec![entry]))]))]);
+            }
             let mut out = Vec::new();
             for v in variants(&subject, &steps, fix.op, value.as_ref())? {
                 let mut conds = pre.clone();
@@ -264,6 +268,22 @@ fn fix_rules(
                     pointer: format!("{}{list_pointer}/{{{{elementIndex}}}}", subject.pointer),
                 };
                 let removes_element = root != PathRoot::Subject && steps.is_empty();
+                if fix.op == FixOp::RemoveValue {
+                    // A nested `foreach` over the list: the outer element's index is
+                    // `elementIndex0` there.
+                    let outer = Base {
+                        read: "element".into(),
+                        pointer: element.pointer.replace("{{elementIndex}}", "{{elementIndex0}}"),
+                    };
+                    let inner = remove_value(&outer, &steps, value.as_ref(), "elementIndex1");
+                    let mut entry = vec![("list", ys(&list))];
+                    if let Some(f) = &fires {
+                        entry.push(("preconditions", conditions(std::slice::from_ref(f))));
+                    }
+                    entry.push(("foreach", Y::Sequence(vec![inner])));
+                    entries.push(yaml_map(entry));
+                    continue;
+                }
                 let found = if removes_element {
                     if fix.op != FixOp::Remove {
                         return Err("a fix of a whole element".into());
@@ -300,6 +320,28 @@ fn fix_rules(
         ),
         _ => Err("a fix under more than one `for`, or rooted at an outer `for`".into()),
     }
+}
+
+/// `remove p, v` at `base`: a `foreach` over the list `p` that removes each element equal to
+/// `v` at its index (`index`, the variable of the list's nesting), from the list's end so
+/// that a removal does not shift the elements still to visit. An absent list has none.
+fn remove_value(base: &Base, steps: &[String], value: Option<&Value>, index: &str) -> Y {
+    let read = std::iter::once(base.read.clone())
+        .chain(steps.iter().map(|s| ident(s)))
+        .collect::<Vec<_>>()
+        .join(".");
+    let pointer: String = steps.iter().map(|s| format!("/{}", escape(s))).collect();
+    let v = literal(&value.cloned().unwrap_or(Value::Null));
+    let remove = serde_json::json!({
+        "op": "remove",
+        "path": format!("{}{pointer}/{{{{{index}}}}}", base.pointer),
+    });
+    yaml_map(vec![
+        ("list", ys(&format!("not_null({read}, `[]`)"))),
+        ("order", ys("Descending")),
+        ("preconditions", conditions(&[format!("(element == {v})")])),
+        ("patchesJson6902", patch_text(&[remove])),
+    ])
 }
 
 /// The JSON patch text: YAML, whose block form holds no `{{` but Kyverno's variables.
@@ -392,13 +434,7 @@ fn variants(
             conditions: vec![exists(n)],
             ops: vec![serde_json::json!({"op": "remove", "path": pointer(n)})],
         }),
-        FixOp::RemoveValue => {
-            return Err(
-                "a JSON patch removes a list element only at its index, which Kyverno's \
-                 patches cannot compute for a value"
-                    .into(),
-            )
-        }
+        FixOp::RemoveValue => unreachable!("a `foreach` of its own: `remove_value`"),
     }
     Ok(out)
 }
