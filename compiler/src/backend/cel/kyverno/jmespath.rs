@@ -53,16 +53,16 @@ pub fn literal(v: &Value) -> String {
 }
 
 impl<'a> Jmes<'a> {
-    /// A translation for `rule` whose subject is read as `subject`, with the binder `item`
-    /// (if any) read as `element`.
-    pub fn new(rule: &'a Rule, subject: &str, element: Option<Local>) -> Jmes<'a> {
+    /// A translation for `rule` whose subject is read as `subject`, with each `for` binder
+    /// read as the Kyverno variable given (`element`, `element0`).
+    pub fn new(rule: &'a Rule, subject: &str, elements: &[(Local, &str)]) -> Jmes<'a> {
         let mut env: Vec<(Local, Bound<'a>)> = rule
             .lets
             .iter()
             .map(|(l, e)| (*l, Bound::Expr(e, 0)))
             .collect();
-        if let Some(l) = element {
-            env.push((l, Bound::Text("element".into(), 0)));
+        for (l, name) in elements {
+            env.push((*l, Bound::Text(name.to_string(), 0)));
         }
         Jmes {
             rule,

@@ -10,7 +10,8 @@
 //! `patchesJson6902` reach it at `{{elementIndex}}`. A JSON patch is a constant, so each
 //! depth at which the fix path stops existing gets its own entry (mutually exclusive
 //! preconditions), creating the missing parents; every entry also requires that the fix
-//! changes something, so a second run is a no-op.
+//! changes something, so a second run is a no-op. A second `for` and `remove p, v` are
+//! nested `foreach`es (`element0`, `{{elementIndex0}}` for the outer element).
 
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Y;
@@ -19,7 +20,7 @@ use super::jmespath::{ident, literal, Jmes};
 use super::kind_name;
 use crate::backend::cel::patch::{binder_list_fields, describe, exported_fixes, fix_value, shapes};
 use crate::backend::cel::{yaml_docs, yaml_map, ylist, ys, ExportError, OutputFile};
-use crate::ir::{Fix, FixOp, Outcome, PathRoot, PathStep, Program, Rule, Target, Value};
+use crate::ir::{ExprKind, Fix, FixOp, Outcome, PathRoot, PathStep, Program, Rule, Target, Value};
 use crate::names;
 
 /// The name of this export in diagnostics.
@@ -232,7 +233,7 @@ fn fix_rules(
     let template = (!subject_path.is_empty()).then(|| format!("({} != `null`)", subject.read));
     match (fix.path.root, outcome.binders.as_slice()) {
         (PathRoot::Subject, []) => {
-            let mut jmes = Jmes::new(rule, &subject.read, None);
+            let mut jmes = Jmes::new(rule, &subject.read, &[]);
             let mut pre: Vec<String> = template.into_iter().collect();
             if let Some(w) = &outcome.when {
                 pre.push(jmes.condition(w)?);
@@ -250,7 +251,7 @@ fn fix_rules(
             Ok(out)
         }
         (root, [b]) if root == PathRoot::Binder(b.item) || fix.op == FixOp::Set => {
-            let mut jmes = Jmes::new(rule, &subject.read, Some(b.item));
+            let mut jmes = Jmes::new(rule, &subject.read, &[(b.item, "element")]);
             let fires = match &outcome.when {
                 Some(w) => Some(jmes.condition(w)?),
                 None => None,
@@ -297,22 +298,66 @@ fn fix_rules(
                 } else {
                     variants(&element, &steps, fix.op, value.as_ref())?
                 };
-                for v in found {
-                    let mut conds: Vec<String> = fires.iter().cloned().collect();
-                    conds.extend(v.conditions);
-                    let mut entry = vec![("list", ys(&list))];
-                    if removes_element {
-                        // Removing shifts the elements after it: visit the list from its end.
-                        entry.push(("order", ys("Descending")));
-                    }
-                    if !conds.is_empty() {
-                        entry.push(("preconditions", conditions(&conds)));
-                    }
-                    entry.push(("patchesJson6902", patch_text(&v.ops)));
-                    entries.push(yaml_map(entry));
-                }
+                entries.extend(foreach_entries(&list, removes_element, fires.as_ref(), found));
             }
             // A controller without a template has an empty list: no precondition needed.
+            Ok(vec![(Vec::new(), yaml_map(vec![("foreach", Y::Sequence(entries))]))])
+        }
+        (PathRoot::Binder(item), [outer, inner]) if inner.item == item => {
+            let inner_fields = local_fields(&inner.collection, outer.item).ok_or(
+                "a fix under two `for`s whose inner one iterates something other than a field \
+                 path of the outer element",
+            )?;
+            if inner.key.is_some() {
+                return Err("a fix under a `for` with a key or index binder".into());
+            }
+            let elements = [(outer.item, "element0"), (inner.item, "element")];
+            let mut jmes = Jmes::new(rule, &subject.read, &elements);
+            let fires = match &outcome.when {
+                Some(w) => Some(jmes.condition(w)?),
+                None => None,
+            };
+            let inner_read = std::iter::once("element".to_string())
+                .chain(inner_fields.iter().map(|f| ident(f)))
+                .collect::<Vec<_>>()
+                .join(".");
+            let inner_pointer: String = inner_fields
+                .iter()
+                .map(|f| format!("/{}", escape(f)))
+                .collect();
+            let mut entries = Vec::new();
+            for fields in binder_list_fields(outer)? {
+                let read = std::iter::once(subject.read.clone())
+                    .chain(fields.iter().map(|f| ident(f)))
+                    .collect::<Vec<_>>()
+                    .join(".");
+                let list_pointer: String =
+                    fields.iter().map(|f| format!("/{}", escape(f))).collect();
+                let element = Base {
+                    read: "element".into(),
+                    pointer: format!(
+                        "{}{list_pointer}/{{{{elementIndex0}}}}{inner_pointer}/{{{{elementIndex1}}}}",
+                        subject.pointer
+                    ),
+                };
+                let removes_element = steps.is_empty();
+                let found = match fix.op {
+                    FixOp::Remove if removes_element => vec![Variant {
+                        conditions: Vec::new(),
+                        ops: vec![serde_json::json!({"op": "remove", "path": element.pointer})],
+                    }],
+                    FixOp::RemoveValue => {
+                        return Err("`remove p, v` under two `for`s".into());
+                    }
+                    _ => variants(&element, &steps, fix.op, value.as_ref())?,
+                };
+                let inner_list = format!("not_null({inner_read}, `[]`)");
+                let nested = foreach_entries(&inner_list, removes_element, fires.as_ref(), found);
+                entries.push(yaml_map(vec![
+                    ("list", ys(&format!("not_null({read}, `[]`)"))),
+                    ("foreach", Y::Sequence(nested)),
+                ]));
+            }
             Ok(vec![(Vec::new(), yaml_map(vec![("foreach", Y::Sequence(entries))]))])
         }
         (PathRoot::Subject, [_]) => Err(
@@ -342,6 +387,45 @@ fn remove_value(base: &Base, steps: &[String], value: Option<&Value>, index: &st
         ("preconditions", conditions(&[format!("(element == {v})")])),
         ("patchesJson6902", patch_text(&[remove])),
     ])
+}
+
+/// One `foreach` entry over `list` per variant: the outcome's condition (`fires`) and the
+/// variant's, then its patch; a removal of the element visits the list from its end, so
+/// that it does not shift the elements still to visit.
+fn foreach_entries(
+    list: &str,
+    removes_element: bool,
+    fires: Option<&String>,
+    found: Vec<Variant>,
+) -> Vec<Y> {
+    let mut out = Vec::new();
+    for v in found {
+        let mut conds: Vec<String> = fires.into_iter().cloned().collect();
+        conds.extend(v.conditions);
+        let mut entry = vec![("list", ys(list))];
+        if removes_element {
+            entry.push(("order", ys("Descending")));
+        }
+        if !conds.is_empty() {
+            entry.push(("preconditions", conditions(&conds)));
+        }
+        entry.push(("patchesJson6902", patch_text(&v.ops)));
+        out.push(yaml_map(entry));
+    }
+    out
+}
+
+/// The field names of a path from the local `l`.
+fn local_fields(e: &crate::ir::Expr, l: crate::ir::Local) -> Option<Vec<String>> {
+    match &e.kind {
+        ExprKind::Local(x) if *x == l => Some(Vec::new()),
+        ExprKind::Field(inner, f) => {
+            let mut p = local_fields(inner, l)?;
+            p.push(f.clone());
+            Some(p)
+        }
+        _ => None,
+    }
 }
 
 /// The JSON patch text: YAML, whose block form holds no `{{` but Kyverno's variables.
