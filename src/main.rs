@@ -320,6 +320,7 @@ impl ExportTarget {
             },
             ExportTarget::Kyverno => Target::Kyverno {
                 pattern: kyverno_pattern,
+                review,
             },
             ExportTarget::KyvernoVpol => Target::KyvernoVpol { review },
             ExportTarget::Vap => Target::Vap,

@@ -17,8 +17,9 @@ pub enum Target {
     Gatekeeper { referential: bool, review: bool },
     /// Gatekeeper templates with both the CEL and the Rego engine (and the mutators).
     GatekeeperCel { referential: bool, review: bool },
-    /// Kyverno ClusterPolicies; with `pattern`, also the pattern-style ones.
-    Kyverno { pattern: bool },
+    /// Kyverno ClusterPolicies; with `pattern`, also the pattern-style ones; and the rules'
+    /// fixes as mutate ClusterPolicies, with `review` also the fixes marked `review`.
+    Kyverno { pattern: bool, review: bool },
     /// Kyverno ValidatingPolicies, and MutatingPolicies for the rules' fixes; with
     /// `review`, also the fixes marked `review`.
     KyvernoVpol { review: bool },
@@ -128,7 +129,13 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
         }
         Target::Kyverno { .. } | Target::KyvernoVpol { .. } | Target::Vap | Target::Map { .. } => {
             let (mut written, mut errors) = match target {
-                Target::Kyverno { .. } => kyverno::export_cluster_policies_all(program),
+                Target::Kyverno { review, .. } => {
+                    let (mut files, mut errors) = kyverno::export_cluster_policies_all(program);
+                    let (fixes, gaps) = kyverno::mutate::export_all(program, review);
+                    files.extend(fixes);
+                    errors.extend(gaps);
+                    (files, errors)
+                }
                 Target::KyvernoVpol { review } => {
                     let (mut files, mut errors) = kyverno::export_validating_policies_all(program);
                     let (fixes, gaps) = mutating::export_kyverno_all(program, review);
@@ -139,7 +146,7 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
                 Target::Map { review } => mutating::export_all(program, review),
                 _ => vap::export_all(program),
             };
-            if let Target::Kyverno { pattern: true } = target {
+            if let Target::Kyverno { pattern: true, .. } = target {
                 let (more, skipped) = kyverno::export_pattern_policies_all(program);
                 written.extend(more);
                 errors.extend(skipped);

@@ -207,6 +207,14 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The default of parameter `i`, which the exports inline.
+    pub fn param_default(&self, i: u32) -> Result<&Value, String> {
+        self.params
+            .get(i as usize)
+            .map(|p| &p.default)
+            .ok_or_else(|| format!("unknown parameter {i}"))
+    }
+
     /// Whether the rule reads objects other than the one it judges (`objects(Kind)` or a
     /// view such as `who_can`): its verdict depends on the objects checked together, which
     /// one admission request does not carry. The webhook leaves such rules out, and so does

@@ -18,10 +18,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 mod common;
-use common::{
-    assert_agree, compile_source, corpus, crd_schema, intended, load_objects, stdlib, strip_nulls,
-    validate, Reference,
-};
+use common::{compile_source, corpus, crd_schema, load_objects, stdlib, validate};
 
 const FIXES: &str = include_str!("fixes/fixes.rp");
 const GATEKEEPER: &str = include_str!("fixes/gatekeeper.rp");
@@ -338,64 +335,18 @@ fn differential(
     objects: &[(String, Node)],
     review: bool,
 ) -> (usize, Vec<String>) {
-    let reference = Reference::new(program);
-    let exported: BTreeSet<&str> = mutators.iter().map(|m| m.rule.as_str()).collect();
-    let mut changed = 0;
-    let mut differences = Vec::new();
-    for (name, node) in objects {
-        let want = match intended(&reference, node, review, &|id| exported.contains(id)) {
-            Ok(w) => strip_nulls(&w),
-            Err(e) => {
-                differences.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        let object = strip_nulls(&node.to_json());
-        if want != object {
-            changed += 1;
-        }
-        match run(mutators, &object) {
-            Ok(got) if got != want => differences.push(format!(
-                "{name}: the mutators give\n{}\nintended\n{}",
-                serde_json::to_string_pretty(&got).unwrap(),
-                serde_json::to_string_pretty(&want).unwrap()
-            )),
-            Ok(got) => match run(mutators, &got) {
-                Ok(again) if again == got => {}
-                Ok(_) => differences.push(format!("{name}: a second run changes the object")),
-                Err(e) => differences.push(format!("{name}: second run: {e}")),
-            },
-            Err(e) => differences.push(format!("{name}: {e}")),
-        }
-    }
-    (changed, differences)
-}
-
-fn programs() -> Vec<(&'static str, Program)> {
-    vec![
-        ("fixes.rp", compile_source(FIXES)),
-        ("gatekeeper.rp", compile_source(GATEKEEPER)),
-        ("stdlib", stdlib()),
-    ]
+    let exported = mutators.iter().map(|m| m.rule.as_str());
+    common::exported_differential(program, objects, review, exported, &|object| {
+        run(mutators, object)
+    })
 }
 
 fn check(what: &str, objects: &[(String, Node)], minimum: &[(&str, bool, usize)]) {
-    for (name, program) in programs() {
-        for review in [false, true] {
-            let docs = documents(&program, review);
-            let ms: Vec<Mutator> = docs.iter().map(mutator).collect();
-            let min = minimum
-                .iter()
-                .find(|(n, r, _)| *n == name && *r == review)
-                .map_or(0, |m| m.2);
-            let label = format!(
-                "{what} ({} objects), {name}{}",
-                objects.len(),
-                if review { " --unsafe" } else { "" }
-            );
-            assert_agree(&label, differential(&program, &ms, objects, review), min);
-        }
-    }
+    common::check_fix_export(what, objects, minimum, &|program, review| {
+        let docs = documents(program, review);
+        let ms: Vec<Mutator> = docs.iter().map(mutator).collect();
+        differential(program, &ms, objects, review)
+    });
 }
 
 #[test]
@@ -477,7 +428,7 @@ fn mutators_validate_against_their_crds() {
     .collect();
     let mut seen = BTreeSet::new();
     let mut errors = Vec::new();
-    for (name, program) in programs() {
+    for (name, program) in common::fix_programs() {
         for doc in documents(&program, true) {
             let kind = doc["kind"].as_str().unwrap().to_string();
             let at = format!("{name} {}", doc["metadata"]["name"]);

@@ -23,9 +23,7 @@ use rampart_runtime::verify::engines::cel::{
 use serde_json::Value as Json;
 
 mod common;
-use common::{
-    assert_agree, compile_source, corpus, crd_schema, intended, load_objects, validate, Reference,
-};
+use common::{assert_agree, compile_source, corpus, crd_schema, load_objects, validate};
 
 const FIXES: &str = include_str!("fixes/fixes.rp");
 const OBJECTS: &str = include_str!("fixes/objects.yaml");
@@ -184,37 +182,11 @@ fn map_differential(
     engine: Engine,
     review: bool,
 ) -> (usize, Vec<String>) {
-    let reference = Reference::new(program);
     let env = Arc::new(kubernetes_env());
     let rules = map_rules(program, engine, review);
-    let mut changed = 0;
-    let mut differences = Vec::new();
-    for (name, node) in objects {
-        let want = match intended(&reference, node, review, &|_| true) {
-            Ok(w) => w,
-            Err(e) => {
-                differences.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        if want != node.to_json() {
-            changed += 1;
-        }
-        match run_map(&env, engine, &rules, &node.to_json()) {
-            Ok(got) if got != want => differences.push(format!(
-                "{name}: {engine:?} gives\n{}\nintended\n{}",
-                serde_json::to_string_pretty(&got).unwrap(),
-                serde_json::to_string_pretty(&want).unwrap()
-            )),
-            Ok(got) => match run_map(&env, engine, &rules, &got) {
-                Ok(again) if again == got => {}
-                Ok(_) => differences.push(format!("{name}: a second run changes the object")),
-                Err(e) => differences.push(format!("{name}: second run: {e}")),
-            },
-            Err(e) => differences.push(format!("{name}: {e}")),
-        }
-    }
-    (changed, differences)
+    common::differential(program, objects, review, false, &|_| true, &|object| {
+        run_map(&env, engine, &rules, object)
+    })
 }
 
 #[test]

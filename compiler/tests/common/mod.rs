@@ -419,3 +419,110 @@ pub const FORMS_OBJECTS: &str = include_str!("../forms/objects.yaml");
 /// bare Pods and controllers (in a namespace and without one) they are checked on.
 pub const AUTOGEN: &str = include_str!("../forms/autogen.rp");
 pub const AUTOGEN_OBJECTS: &str = include_str!("../forms/autogen.yaml");
+
+/// Runs a mutation export (`run`, a model of its engine) on every object and compares it
+/// with the intended object (the Wasm evaluator's fixes of the rules `keep` selects,
+/// applied by `runtime::fix::apply`); a second run must change nothing. With `decoded`,
+/// objects are seen as the API server hands them over (no null fields). The number of
+/// objects the fixes change, and every difference.
+pub fn differential(
+    program: &Program,
+    objects: &[(String, Node)],
+    review: bool,
+    decoded: bool,
+    keep: &dyn Fn(&str) -> bool,
+    run: &dyn Fn(&Json) -> Result<Json, String>,
+) -> (usize, Vec<String>) {
+    let reference = Reference::new(program);
+    let seen = |v: Json| if decoded { strip_nulls(&v) } else { v };
+    let mut changed = 0;
+    let mut differences = Vec::new();
+    for (name, node) in objects {
+        let want = match intended(&reference, node, review, keep) {
+            Ok(w) => seen(w),
+            Err(e) => {
+                differences.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let object = seen(node.to_json());
+        if want != object {
+            changed += 1;
+        }
+        match run(&object) {
+            Ok(got) if got != want => differences.push(format!(
+                "{name}: the export gives\n{}\nintended\n{}",
+                serde_json::to_string_pretty(&got).unwrap(),
+                serde_json::to_string_pretty(&want).unwrap()
+            )),
+            Ok(got) => match run(&got) {
+                Ok(again) if again == got => {}
+                Ok(_) => differences.push(format!("{name}: a second run changes the object")),
+                Err(e) => differences.push(format!("{name}: second run: {e}")),
+            },
+            Err(e) => differences.push(format!("{name}: {e}")),
+        }
+    }
+    (changed, differences)
+}
+
+/// [`differential`] of an admission engine's mutations (objects as the API server decodes
+/// them) against the fixes of the rules the export wrote (`exported`).
+pub fn exported_differential<'a>(
+    program: &Program,
+    objects: &[(String, Node)],
+    review: bool,
+    exported: impl IntoIterator<Item = &'a str>,
+    run: &dyn Fn(&Json) -> Result<Json, String>,
+) -> (usize, Vec<String>) {
+    let exported: std::collections::BTreeSet<&str> = exported.into_iter().collect();
+    differential(
+        program,
+        objects,
+        review,
+        true,
+        &|id| exported.contains(id),
+        run,
+    )
+}
+
+/// The policies whose fixes the mutation exports are checked on: the fixtures of
+/// `compiler/tests/fixes/` and the standard library.
+pub fn fix_programs() -> Vec<(&'static str, Program)> {
+    vec![
+        (
+            "fixes.rp",
+            compile_source(include_str!("../fixes/fixes.rp")),
+        ),
+        (
+            "gatekeeper.rp",
+            compile_source(include_str!("../fixes/gatekeeper.rp")),
+        ),
+        ("stdlib", stdlib()),
+    ]
+}
+
+/// Runs `differential` (of one export, for a program and `--unsafe` or not) over every
+/// program of [`fix_programs`], with and without the review fixes; `minimum` names the
+/// objects each must change at least, by program name and review flag.
+pub fn check_fix_export(
+    what: &str,
+    objects: &[(String, Node)],
+    minimum: &[(&str, bool, usize)],
+    differential: &dyn Fn(&Program, bool) -> (usize, Vec<String>),
+) {
+    for (name, program) in fix_programs() {
+        for review in [false, true] {
+            let min = minimum
+                .iter()
+                .find(|(n, r, _)| *n == name && *r == review)
+                .map_or(0, |m| m.2);
+            let label = format!(
+                "{what} ({} objects), {name}{}",
+                objects.len(),
+                if review { " --unsafe" } else { "" }
+            );
+            assert_agree(&label, differential(&program, review), min);
+        }
+    }
+}

@@ -29,7 +29,8 @@
 
 use super::{literal, quote, select, setup, Cx, Dialect, ExportError, Named, C};
 use crate::ir::{
-    Binder, Builtin, Expr, ExprKind, Fix, FixOp, FixValue, Outcome, PathRoot, PathStep, Rule, Value,
+    Binder, Builtin, Expr, ExprKind, Fix, FixOp, FixValue, Outcome, PathRoot, PathStep, Rule,
+    Target, Value,
 };
 
 /// The fixes of one rule compiled to CEL JSON patches.
@@ -44,6 +45,15 @@ pub struct CelPatches {
 /// Whether a fix is exported: safe fixes always, `review` ones only when asked.
 pub fn exported(fix: &Fix, review: bool) -> bool {
     review || !fix.review
+}
+
+/// The rule's exported fixes with their outcomes, in outcome and fix order.
+pub(crate) fn exported_fixes(rule: &Rule, review: bool) -> Vec<(&Outcome, &Fix)> {
+    rule.outcomes
+        .iter()
+        .flat_map(|o| o.fixes.iter().map(move |f| (o, f)))
+        .filter(|(_, f)| exported(f, review))
+        .collect()
 }
 
 /// The rule's fixes as CEL JSON patches for `dialect` (no autogen: the pod template of each
@@ -129,41 +139,79 @@ struct List {
     pointer: String,
 }
 
-/// The lists a binder iterates: a field path of the subject, or the three container lists.
-fn binder_lists(cx: &mut Cx, b: &Binder) -> Result<Vec<List>, String> {
+/// The field paths (from the subject) of the lists a `for` binder iterates: a field path of
+/// the subject, or the three container lists of `all_containers(object)`. Shared by every
+/// fix export.
+pub(crate) fn binder_list_fields(b: &Binder) -> Result<Vec<Vec<String>>, String> {
     if b.key.is_some() {
         return Err("a fix under a `for` with a key or index binder".into());
     }
-    let subject = cx.subject.clone();
-    let fields: Vec<String> = match &b.collection.kind {
+    match &b.collection.kind {
         ExprKind::Call(Builtin::AllContainers, args)
             if matches!(args[0].kind, ExprKind::Subject) =>
         {
-            let mut out = Vec::new();
-            for f in ["initContainers", "containers", "ephemeralContainers"] {
-                out.push(List {
-                    code: format!("{subject}.?spec.?{f}.orValue([])"),
-                    pointer: format!("/spec/{f}"),
-                });
-            }
-            return Ok(out);
+            Ok(["initContainers", "containers", "ephemeralContainers"]
+                .iter()
+                .map(|f| vec!["spec".to_string(), f.to_string()])
+                .collect())
         }
-        _ => subject_fields(&b.collection).ok_or(
+        _ => Ok(vec![subject_fields(&b.collection).ok_or(
             "a fix under a `for` over something other than a field path of the subject or \
              `all_containers(object)`",
-        )?,
-    };
-    let mut code = subject;
-    let mut pointer = String::new();
-    for f in &fields {
-        code.push_str(&select(f, cx.dialect)?);
-        pointer.push('/');
-        pointer.push_str(&escape(f));
+        )?]),
     }
-    Ok(vec![List {
-        code: format!("{code}.orValue([])"),
-        pointer,
-    }])
+}
+
+/// The lists a binder iterates, as CEL reads of the subject.
+fn binder_lists(cx: &mut Cx, b: &Binder) -> Result<Vec<List>, String> {
+    let subject = cx.subject.clone();
+    let mut out = Vec::new();
+    for fields in binder_list_fields(b)? {
+        let mut code = subject.clone();
+        let mut pointer = String::new();
+        for f in &fields {
+            code.push_str(&select(f, cx.dialect)?);
+            pointer.push('/');
+            pointer.push_str(&escape(f));
+        }
+        out.push(List {
+            code: format!("{code}.orValue([])"),
+            pointer,
+        });
+    }
+    Ok(out)
+}
+
+/// The fix's path as written: `c.securityContext.privileged`.
+pub(crate) fn describe(rule: &Rule, fix: &Fix) -> String {
+    let mut out = match fix.path.root {
+        PathRoot::Subject => "object".to_string(),
+        PathRoot::Binder(l) => rule
+            .local_names
+            .get(l as usize)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    for s in &fix.path.steps {
+        match s {
+            PathStep::Field(f) => out.push_str(&format!(".{f}")),
+            PathStep::Key(k) => out.push_str(&format!("[{k:?}]")),
+            PathStep::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The targets grouped by where the subject sits: one mutator or Kyverno rule each.
+pub(crate) fn shapes(rule: &Rule) -> Vec<Vec<&Target>> {
+    let mut out: Vec<Vec<&Target>> = Vec::new();
+    for t in &rule.matcher.targets {
+        match out.iter_mut().find(|s| s[0].subject_path == t.subject_path) {
+            Some(s) => s.push(t),
+            None => out.push(vec![t]),
+        }
+    }
+    out
 }
 
 /// The field names of a path from the subject.
@@ -243,11 +291,7 @@ pub(crate) fn fix_value(rule: &Rule, fix: &Fix) -> Result<Option<Value>, String>
     match &fix.value {
         None => Ok(None),
         Some(FixValue::Const(v)) => Ok(Some(v.clone())),
-        Some(FixValue::Param(i)) => rule
-            .params
-            .get(*i as usize)
-            .map(|p| Some(p.default.clone()))
-            .ok_or_else(|| format!("unknown parameter {i}")),
+        Some(FixValue::Param(i)) => rule.param_default(*i).map(|v| Some(v.clone())),
     }
 }
 

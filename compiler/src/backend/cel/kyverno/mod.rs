@@ -20,6 +20,8 @@ use crate::ir::{Action, Program, Rule, Severity};
 use crate::names;
 use serde_yaml_ng::Value as Y;
 
+mod jmespath;
+pub mod mutate;
 mod pattern;
 
 pub use pattern::{export_pattern_policies_all, PATTERN_DIR, PATTERN_TARGET};
@@ -43,6 +45,18 @@ fn controllers(rule: &Rule) -> String {
     }
 }
 
+/// A target's kind as Kyverno's `match.resources.kinds` names it: `Kind` in the core group,
+/// `group/version/Kind` otherwise (`group/*/Kind` without a version).
+fn kind_name(t: &crate::ir::Target) -> String {
+    if t.gvk.group.is_empty() || t.gvk.kind == crate::ir::EVERY_KIND {
+        t.gvk.kind.clone()
+    } else if t.gvk.version.is_empty() {
+        format!("{}/*/{}", t.gvk.group, t.gvk.kind)
+    } else {
+        format!("{}/{}/{}", t.gvk.group, t.gvk.version, t.gvk.kind)
+    }
+}
+
 /// The kinds a Kyverno rule matches: the Pod alone for autogen rules.
 fn kinds(rule: &Rule) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -50,13 +64,7 @@ fn kinds(rule: &Rule) -> Vec<String> {
         if !t.subject_path.is_empty() {
             continue;
         }
-        let k = if t.gvk.group.is_empty() || t.gvk.kind == crate::ir::EVERY_KIND {
-            t.gvk.kind.clone()
-        } else if t.gvk.version.is_empty() {
-            format!("{}/*/{}", t.gvk.group, t.gvk.kind)
-        } else {
-            format!("{}/{}/{}", t.gvk.group, t.gvk.version, t.gvk.kind)
-        };
+        let k = kind_name(t);
         if !out.contains(&k) {
             out.push(k);
         }

@@ -165,14 +165,7 @@ impl<'a> Eval<'a> {
         }
         Ok(match &e.kind {
             ExprKind::Lit(v) => V::of(v),
-            ExprKind::Param(i) => V::of(
-                &self
-                    .rule
-                    .params
-                    .get(*i as usize)
-                    .ok_or("an unknown parameter")?
-                    .default,
-            ),
+            ExprKind::Param(i) => V::of(self.rule.param_default(*i)?),
             ExprKind::Local(l) => {
                 let bound = *self.env.get(l).ok_or("an unbound local")?;
                 self.eval(bound)?

@@ -22,8 +22,8 @@ pub mod condition;
 use serde_json::{json, Map, Value as Json};
 
 use super::gatekeeper::{self, ExportError, OutputFile};
-use crate::backend::cel::patch::{exported, fix_value, subject_fields};
-use crate::ir::{Builtin, ExprKind, Fix, FixOp, Outcome, PathRoot, PathStep, Rule, Target, Value};
+use crate::backend::cel::patch::{binder_list_fields, describe, exported_fixes, fix_value, shapes};
+use crate::ir::{Fix, FixOp, Outcome, PathRoot, PathStep, Rule, Target, Value};
 use crate::names;
 
 /// The folder of the mutators in the Gatekeeper output.
@@ -93,12 +93,7 @@ pub fn rule_mutators(rule: &Rule, review: bool) -> Result<Option<Vec<Json>>, Exp
         message,
         other: None,
     };
-    let fixes: Vec<(&Outcome, &Fix)> = rule
-        .outcomes
-        .iter()
-        .flat_map(|o| o.fixes.iter().map(move |f| (o, f)))
-        .filter(|(_, f)| exported(f, review))
-        .collect();
+    let fixes = exported_fixes(rule, review);
     if fixes.is_empty() {
         return Ok(None);
     }
@@ -151,26 +146,6 @@ pub fn export_rule(rule: &Rule, review: bool) -> Result<Option<OutputFile>, Expo
     }))
 }
 
-/// The fix's path as written: `c.securityContext.privileged`.
-fn describe(rule: &Rule, fix: &Fix) -> String {
-    let mut out = match fix.path.root {
-        PathRoot::Subject => "object".to_string(),
-        PathRoot::Binder(l) => rule
-            .local_names
-            .get(l as usize)
-            .cloned()
-            .unwrap_or_default(),
-    };
-    for s in &fix.path.steps {
-        match s {
-            PathStep::Field(f) => out.push_str(&format!(".{f}")),
-            PathStep::Key(k) => out.push_str(&format!("[{k:?}]")),
-            PathStep::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    out
-}
-
 /// Why a mutator's `match` cannot select exactly the rule's objects, if it cannot: a
 /// mutator has no Rego to re-check what `match` leaves out.
 fn unmatchable(rule: &Rule) -> Option<String> {
@@ -197,18 +172,6 @@ fn unmatchable(rule: &Rule) -> Option<String> {
     None
 }
 
-/// The targets grouped by where the subject sits: one mutator each.
-fn shapes(rule: &Rule) -> Vec<Vec<&Target>> {
-    let mut out: Vec<Vec<&Target>> = Vec::new();
-    for t in &rule.matcher.targets {
-        match out.iter_mut().find(|s| s[0].subject_path == t.subject_path) {
-            Some(s) => s.push(t),
-            None => out.push(vec![t]),
-        }
-    }
-    out
-}
-
 /// A mutator's kind and spec.
 struct Mutator {
     kind: &'static str,
@@ -220,30 +183,14 @@ struct Mutator {
 fn list_prefixes(outcome: &Outcome, fix: &Fix) -> Result<Vec<Vec<Node>>, String> {
     match (fix.path.root, outcome.binders.as_slice()) {
         (PathRoot::Subject, []) => Ok(vec![Vec::new()]),
-        (PathRoot::Binder(item), [b]) if b.item == item && b.key.is_none() => {
-            let lists: Vec<Vec<String>> = match &b.collection.kind {
-                ExprKind::Call(Builtin::AllContainers, args)
-                    if matches!(args[0].kind, ExprKind::Subject) =>
-                {
-                    ["initContainers", "containers", "ephemeralContainers"]
-                        .iter()
-                        .map(|f| vec!["spec".to_string(), f.to_string()])
-                        .collect()
-                }
-                _ => vec![subject_fields(&b.collection).ok_or(
-                    "its `for` iterates something other than a field path of the object or \
-                     `all_containers(object)`",
-                )?],
-            };
-            Ok(lists
-                .into_iter()
-                .map(|l| {
-                    let mut nodes: Vec<Node> = l.into_iter().map(Node::Field).collect();
-                    nodes.push(Node::Glob);
-                    nodes
-                })
-                .collect())
-        }
+        (PathRoot::Binder(item), [b]) if b.item == item => Ok(binder_list_fields(b)?
+            .into_iter()
+            .map(|l| {
+                let mut nodes: Vec<Node> = l.into_iter().map(Node::Field).collect();
+                nodes.push(Node::Glob);
+                nodes
+            })
+            .collect()),
         (PathRoot::Subject, _) => Err("a fix of the object under a `for` applies where any element fires, which a mutator cannot test".into()),
         _ => Err("a fix under more than one `for`, or with an index binder".into()),
     }
