@@ -17,8 +17,9 @@ fn render() -> String {
          through autogen, to Deployment, StatefulSet, DaemonSet, ReplicaSet,\n\
          ReplicationController, Job and CronJob. `fix` says whether the rule's findings carry\n\
          fixes (spec/language.md §4.12): `yes` (safe, applied by `rampart fix`), `review`\n\
-         (applied only with `--unsafe`), `yes, review` (some of each) or `—` (a person must\n\
-         choose).\n\n\
+         (applied only with `--unsafe`), `yes, review` (some of each), `generates KIND` (a set\n\
+         rule whose findings generate the missing object, spec/language.md §4.14) or `—` (a\n\
+         person must choose).\n\n\
          | rule | severity | kinds | controls | fix | checks |\n|---|---|---|---|---|---|\n",
     );
     for r in &program.rules {
@@ -51,8 +52,17 @@ fn render() -> String {
     out
 }
 
-/// `yes`, `review`, `yes, review` or `—`: the kinds of fixes the rule's outcomes carry.
-fn fix_column(r: &rampart_compiler::ir::Rule) -> &'static str {
+/// `yes`, `review`, `yes, review`, `generates KIND` or `—`: the kinds of fixes the rule's
+/// outcomes carry.
+fn fix_column(r: &rampart_compiler::ir::Rule) -> String {
+    let generated: Vec<&str> = r
+        .outcomes
+        .iter()
+        .filter_map(|o| o.generate.as_ref()?.entry("kind")?.const_str())
+        .collect();
+    if !generated.is_empty() {
+        return format!("generates {}", generated.join(", "));
+    }
     let fixes = r.outcomes.iter().flat_map(|o| &o.fixes);
     let (mut safe, mut review) = (false, false);
     for f in fixes {
@@ -68,6 +78,7 @@ fn fix_column(r: &rampart_compiler::ir::Rule) -> &'static str {
         (false, true) => "review",
         (false, false) => "—",
     }
+    .to_string()
 }
 
 #[test]

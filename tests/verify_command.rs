@@ -473,3 +473,43 @@ fn a_wrong_fixed_value_is_located() {
         "8: case `a fixed outcome that is not one`: unknown `fixed` outcome `fine` for `fixdemo.privileged` (expected pass, deny or warn)"
     );
 }
+
+/// `generated:` compares the objects the findings generate and checks, on every backend,
+/// that the set rule stops firing once they are among the objects checked together.
+#[test]
+fn generated_expectations_check_the_objects_and_that_the_rule_stops_firing() {
+    let out = verify(&["--backend", "all", &at("generated/pass.test.yaml")]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{table}{}", stderr(&out));
+    assert!(
+        table.contains("ok  gendemo.settings  shop (generated)  generated"),
+        "{table}"
+    );
+    assert_eq!(table.lines().last(), Some("2 passed, 0 failed"));
+
+    let file = at("generated/fail.test.yaml");
+    let out = verify(&[&file]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{table}{}", stderr(&out));
+    assert!(
+        table.contains(&format!(
+            "\n  {file}:8: case `shop (generated)`, rule `gendemo.settings`: line 8: generated object 1: at `metadata.namespace`: expected \"web\", got \"shop\"\n"
+        )),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!(
+            "\n  {file}:12: case `shop (generated)`, rule `gendemo.misspelt`: after generating, expected pass, got deny: `namespace `shop` has no limits ConfigMap`"
+        )),
+        "{table}"
+    );
+    assert_eq!(table.lines().last(), Some("2 passed, 2 failed"));
+}
+
+#[test]
+fn generated_on_a_passing_expectation_is_an_error() {
+    assert_eq!(
+        only_error("fix-errors/generated-on-pass.test.yaml"),
+        "8: case `generated objects of a passing case`: `generated` describes the objects findings generate, so it needs outcome `deny` or `warn`"
+    );
+}

@@ -24,19 +24,13 @@ pub(super) fn run_fixed(
     backends: &[&dyn Backend],
 ) -> Option<Row> {
     let (outcome, line) = e.fixed?;
-    let mut row = Row {
-        file: file.to_string(),
+    let mut row = Row::new(
+        file,
         line,
-        case: format!("{} (fixed)", case.name),
-        rule: e.rule.clone(),
-        expected: outcome.as_str().to_string(),
-        got: Vec::new(),
-        passed: true,
-        not_applicable: false,
-        failed_on: Vec::new(),
-        reasons: Vec::new(),
-        notes: Vec::new(),
-    };
+        format!("{} (fixed)", case.name),
+        e,
+        outcome.as_str(),
+    );
     let fixed = match fixed_object(case, rule, reference) {
         Ok(fixed) => fixed,
         Err(reason) => {
@@ -58,6 +52,29 @@ pub(super) fn run_fixed(
         }
     }
     let fixed_case = with_object(case, Node::from_json(fixed));
+    judge(
+        &mut row,
+        e,
+        outcome,
+        &fixed_case,
+        rule,
+        backends,
+        "after the fixes",
+    );
+    Some(row)
+}
+
+/// Runs every backend on `case` and records in `row` whether each gives `outcome`; the
+/// reasons start with `after` ("after the fixes").
+pub(super) fn judge(
+    row: &mut Row,
+    e: &Expectation,
+    outcome: super::parse::Outcome,
+    case: &Case,
+    rule: &RuleInfo,
+    backends: &[&dyn Backend],
+    after: &str,
+) {
     let expectation = Expectation {
         rule: e.rule.clone(),
         outcome,
@@ -65,13 +82,14 @@ pub(super) fn run_fixed(
         message: None,
         path: None,
         line: None,
-        at: line,
+        at: row.line,
         fixed: None,
         fixed_object: None,
+        generated: None,
     };
     let mut applicable = 0;
     for backend in backends {
-        let got = backend.outcomes(rule, &fixed_case);
+        let got = backend.outcomes(rule, case);
         let details = backend.details();
         row.got
             .push((backend.name().to_string(), describe(&got, details.count)));
@@ -84,9 +102,9 @@ pub(super) fn run_fixed(
             row.passed = false;
             row.failed_on.push(backend.name().to_string());
             row.reasons.push(if backends.len() > 1 {
-                format!("{}: after the fixes, {reason}", backend.name())
+                format!("{}: {after}, {reason}", backend.name())
             } else {
-                format!("after the fixes, {reason}")
+                format!("{after}, {reason}")
             });
         }
     }
@@ -94,7 +112,6 @@ pub(super) fn run_fixed(
         row.passed = false;
         row.not_applicable = true;
     }
-    Some(row)
 }
 
 /// The case's object with the fixes of the rule's findings applied; an error when the
@@ -151,7 +168,7 @@ fn with_object(case: &Case, object: Node) -> Case {
 }
 
 /// Where `got` first differs from `want`, as `at `path`: expected …, got …`.
-fn first_difference(want: &Json, got: &Json, path: &mut Vec<String>) -> Option<String> {
+pub(super) fn first_difference(want: &Json, got: &Json, path: &mut Vec<String>) -> Option<String> {
     let here = |path: &[String]| {
         if path.is_empty() {
             "the object".to_string()

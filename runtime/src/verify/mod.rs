@@ -9,6 +9,7 @@ mod backend;
 #[cfg(feature = "engines")]
 pub mod engines;
 mod fixed;
+mod generated;
 mod parse;
 mod render;
 
@@ -123,6 +124,26 @@ pub struct Row {
     pub reasons: Vec<String>,
     /// Why a backend gave `n/a`, or how its result was read, one line each.
     pub notes: Vec<String>,
+}
+
+impl Row {
+    /// A row not yet judged: expectation `e` of a case (`case` may name a further row of
+    /// it, such as `… (fixed)`), expecting `expected`, at `line`.
+    fn new(file: &str, line: u32, case: String, e: &parse::Expectation, expected: &str) -> Row {
+        Row {
+            file: file.to_string(),
+            line,
+            case,
+            rule: e.rule.clone(),
+            expected: expected.to_string(),
+            got: Vec::new(),
+            passed: true,
+            not_applicable: false,
+            failed_on: Vec::new(),
+            reasons: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
 }
 
 impl Row {
@@ -401,6 +422,14 @@ pub fn run(paths: &[PathBuf], options: &VerifyOptions) -> VerifyReport {
                     &backend.wasm,
                     &backends,
                 ));
+                report.rows.extend(generated::run_generated(
+                    &suite.file,
+                    case,
+                    e,
+                    rule,
+                    &backend.wasm,
+                    &backends,
+                ));
             }
         }
     }
@@ -535,19 +564,7 @@ fn run_one(
     rule: &RuleInfo,
     backends: &[&dyn Backend],
 ) -> Row {
-    let mut row = Row {
-        file: file.to_string(),
-        line: e.at,
-        case: case.name.clone(),
-        rule: e.rule.clone(),
-        expected: e.outcome.as_str().to_string(),
-        got: Vec::new(),
-        passed: true,
-        not_applicable: false,
-        failed_on: Vec::new(),
-        reasons: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut row = Row::new(file, e.at, case.name.clone(), e, e.outcome.as_str());
     let results: Vec<(&dyn Backend, Result<Got, String>)> = backends
         .iter()
         .map(|b| (*b, b.outcomes(rule, case)))
@@ -868,6 +885,7 @@ mod tests {
             line: 3,
             col: 1,
             fixes: Vec::new(),
+            generated: None,
         }
     }
 
@@ -905,6 +923,7 @@ mod tests {
             at: 7,
             fixed: None,
             fixed_object: None,
+            generated: None,
         }
     }
 

@@ -55,6 +55,8 @@ pub struct Expectation {
     pub fixed: Option<(Outcome, u32)>,
     /// `fixed_object`: the object expected once the rule's fixes are applied, and its line.
     pub fixed_object: Option<(serde_json::Value, u32)>,
+    /// `generated`: the objects the findings generate, in order, and its line.
+    pub generated: Option<(Vec<serde_json::Value>, u32)>,
 }
 
 /// One case: an object, the objects checked together with it, and its expectations.
@@ -709,6 +711,7 @@ fn read_expectation(
         at,
         fixed: None,
         fixed_object: None,
+        generated: None,
     };
     if let Some(word) = value.as_str() {
         let Some(outcome) = Outcome::parse(word) else {
@@ -808,10 +811,26 @@ fn read_expectation(
                     ok = false;
                 }
             },
+            "generated" => match v
+                .as_list()
+                .filter(|l| l.iter().all(|o| o.as_map().is_some()))
+            {
+                Some(list) => {
+                    let objects = list.iter().map(Node::to_json).collect();
+                    e.generated = Some((objects, key_line_near(v.line, at)));
+                }
+                None => {
+                    errors.push(
+                        v.line,
+                        format!("case `{case}`: `generated` must be a list of mappings (the objects the findings generate)"),
+                    );
+                    ok = false;
+                }
+            },
             other => {
                 errors.push(
                     key_line_near(v.line, at),
-                    format!("case `{case}`: unknown key `{other}` in the expectation for `{rule}` (outcome, count, message, path, line, fixed, fixed_object)"),
+                    format!("case `{case}`: unknown key `{other}` in the expectation for `{rule}` (outcome, count, message, path, line, fixed, fixed_object, generated)"),
                 );
                 ok = false;
             }
@@ -837,6 +856,13 @@ fn read_expectation(
         errors.push(
             at,
             format!("case `{case}`: `fixed` and `fixed_object` describe the fixes of findings, so they need outcome `deny` or `warn`"),
+        );
+        ok = false;
+    }
+    if e.generated.is_some() && !matches!(e.outcome, Outcome::Deny | Outcome::Warn) {
+        errors.push(
+            at,
+            format!("case `{case}`: `generated` describes the objects findings generate, so it needs outcome `deny` or `warn`"),
         );
         ok = false;
     }
