@@ -19,8 +19,8 @@ pub enum Target {
     GatekeeperCel { referential: bool, review: bool },
     /// Kyverno ClusterPolicies; with `pattern`, also the pattern-style ones.
     Kyverno { pattern: bool },
-    /// Kyverno ValidatingPolicies, and MutatingPolicies for the rules' fixes; with
-    /// `review`, also the fixes marked `review`.
+    /// Kyverno ValidatingPolicies, MutatingPolicies for the rules' fixes (with `review`,
+    /// also the fixes marked `review`) and GeneratingPolicies for their `generate`s.
     KyvernoVpol { review: bool },
     /// ValidatingAdmissionPolicies and their bindings.
     Vap,
@@ -133,6 +133,9 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
                     let (mut files, mut errors) = kyverno::export_validating_policies_all(program);
                     let (fixes, gaps) = mutating::export_kyverno_all(program, review);
                     files.extend(fixes);
+                    errors.extend(gaps);
+                    let (generated, gaps) = kyverno::generate::export_all(program);
+                    files.extend(generated);
                     errors.extend(gaps);
                     (files, errors)
                 }
