@@ -20,8 +20,8 @@ pub enum Target {
     /// Kyverno ClusterPolicies; with `pattern`, also the pattern-style ones; and the rules'
     /// fixes as mutate ClusterPolicies, with `review` also the fixes marked `review`.
     Kyverno { pattern: bool, review: bool },
-    /// Kyverno ValidatingPolicies, and MutatingPolicies for the rules' fixes; with
-    /// `review`, also the fixes marked `review`.
+    /// Kyverno ValidatingPolicies, MutatingPolicies for the rules' fixes (with `review`,
+    /// also the fixes marked `review`) and GeneratingPolicies for their `generate`s.
     KyvernoVpol { review: bool },
     /// ValidatingAdmissionPolicies and their bindings.
     Vap,
@@ -140,6 +140,9 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
                     let (mut files, mut errors) = kyverno::export_validating_policies_all(program);
                     let (fixes, gaps) = mutating::export_kyverno_all(program, review);
                     files.extend(fixes);
+                    errors.extend(gaps);
+                    let (generated, gaps) = kyverno::generate::export_all(program);
+                    files.extend(generated);
                     errors.extend(gaps);
                     (files, errors)
                 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use cel::{Context, Env, Value as CV};
 use rampart_compiler::backend::cel::patch::{compile_fixes, CelPatches};
-use rampart_compiler::backend::cel::{mutating, Dialect, RESERVED};
+use rampart_compiler::backend::cel::{mutating, Dialect};
 use rampart_compiler::ir::{Program, Rule};
 use rampart_runtime::manifest::Node;
 use rampart_runtime::verify::engines::cel::{
@@ -23,7 +23,9 @@ use rampart_runtime::verify::engines::cel::{
 use serde_json::Value as Json;
 
 mod common;
-use common::{assert_agree, compile_source, corpus, crd_schema, load_objects, validate};
+use common::{
+    assert_agree, cel_json, compile_source, corpus, crd_schema, load_objects, validate,
+};
 
 const FIXES: &str = include_str!("fixes/fixes.rp");
 const OBJECTS: &str = include_str!("fixes/objects.yaml");
@@ -58,35 +60,6 @@ fn eval(env: &Arc<Env>, ctx: &Context, expr: &str) -> Result<CV, String> {
         .compile(&untyped(expr))
         .map_err(|e| format!("parse `{expr}`: {e:?}"))?;
     program.execute(ctx).map_err(|e| format!("`{expr}`: {e:?}"))
-}
-
-/// CEL → JSON, undoing the escape of reserved words in property names.
-fn to_json(v: &CV) -> Json {
-    match v {
-        CV::Null => Json::Null,
-        CV::Bool(b) => Json::Bool(*b),
-        CV::Int(i) => Json::from(*i),
-        CV::UInt(i) => Json::from(*i),
-        CV::Float(f) => Json::from(*f),
-        CV::String(s) => Json::String(s.to_string()),
-        CV::List(items) => Json::Array(items.iter().map(to_json).collect()),
-        CV::Map(m) => {
-            let mut out = serde_json::Map::new();
-            for (k, x) in m.map.iter() {
-                let cel::objects::Key::String(k) = k else {
-                    panic!("a non-string key {k:?}");
-                };
-                let key = RESERVED
-                    .iter()
-                    .find(|w| **k == format!("__{w}__"))
-                    .map(|w| w.to_string())
-                    .unwrap_or_else(|| k.to_string());
-                out.insert(key, to_json(x));
-            }
-            Json::Object(out)
-        }
-        other => panic!("a CEL value with no JSON form: {other:?}"),
-    }
 }
 
 /// Whether the policy's `matchConstraints` select the object: its group and kind.
@@ -149,7 +122,7 @@ fn run_map(
                 variables.insert(v.name.clone(), eval(env, &ctx, &v.expression)?);
             }
             let ctx = bind(&current, Some(variables));
-            let ops = to_json(&eval(env, &ctx, patch)?);
+            let ops = cel_json(&eval(env, &ctx, patch)?);
             let ops: json_patch::Patch = serde_json::from_value(ops.clone())
                 .map_err(|e| format!("not a JSON patch: {e}: {ops}"))?;
             json_patch::patch(&mut current, &ops)

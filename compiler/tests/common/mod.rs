@@ -237,13 +237,13 @@ impl Reference {
 
     /// The findings of the Wasm evaluator on `node` alone, or the object's error.
     pub fn findings(&self, node: &Node) -> Result<Vec<Finding>, String> {
+        self.findings_with(node, &ObjectSet::default())
+    }
+
+    /// The findings on `node` when the run's objects are `set` (set rules), or the error.
+    pub fn findings_with(&self, node: &Node, set: &ObjectSet) -> Result<Vec<Finding>, String> {
         self.policies
-            .evaluate(
-                node,
-                &ObjectSet::default(),
-                &Params::default(),
-                &Limits::default(),
-            )
+            .evaluate(node, set, &Params::default(), &Limits::default())
             .into_result()
             .map_err(|e| format!("{e:?}"))
     }
@@ -524,5 +524,34 @@ pub fn check_fix_export(
             );
             assert_agree(&label, differential(&program, review), min);
         }
+    }
+}
+
+/// CEL → JSON, undoing the escape of reserved words in property names.
+pub fn cel_json(v: &cel::Value) -> Json {
+    match v {
+        cel::Value::Null => Json::Null,
+        cel::Value::Bool(b) => Json::Bool(*b),
+        cel::Value::Int(i) => Json::from(*i),
+        cel::Value::UInt(i) => Json::from(*i),
+        cel::Value::Float(f) => Json::from(*f),
+        cel::Value::String(s) => Json::String(s.to_string()),
+        cel::Value::List(items) => Json::Array(items.iter().map(cel_json).collect()),
+        cel::Value::Map(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, x) in m.map.iter() {
+                let cel::objects::Key::String(k) = k else {
+                    panic!("a non-string key {k:?}");
+                };
+                let key = rampart_compiler::backend::cel::RESERVED
+                    .iter()
+                    .find(|w| **k == format!("__{w}__"))
+                    .map(|w| w.to_string())
+                    .unwrap_or_else(|| k.to_string());
+                out.insert(key, cel_json(x));
+            }
+            Json::Object(out)
+        }
+        other => panic!("a CEL value with no JSON form: {other:?}"),
     }
 }

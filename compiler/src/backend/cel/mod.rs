@@ -15,7 +15,7 @@ pub mod patch;
 pub mod vap;
 
 use crate::ir::{
-    Action, BinOp, Binder, Builtin, Expr, ExprKind, ImageField, Local, MessagePart, Outcome,
+    Action, BinOp, Binder, Builtin, Expr, ExprKind, Gvk, ImageField, Local, MessagePart, Outcome,
     Quantifier, Rule, Type, UnOp, Value,
 };
 use crate::names;
@@ -208,7 +208,18 @@ pub fn compile_rule(rule: &Rule, dialect: Dialect, target: &str) -> Result<CelRu
 /// The translation context of a rule with its subject and `let`s bound, its match
 /// conditions and its variables: what validations and fix patches both start from.
 fn setup(rule: &Rule, dialect: Dialect) -> Result<(Cx<'_>, Vec<Named>, Vec<Named>), String> {
+    setup_listing(rule, dialect, Vec::new())
+}
+
+/// [`setup`] for an export whose engine lists other objects itself: `objects(Kind)` reads
+/// the expression `listed` gives for the kind (Kyverno's GeneratingPolicy).
+fn setup_listing(
+    rule: &Rule,
+    dialect: Dialect,
+    listed: Vec<(Gvk, String)>,
+) -> Result<(Cx<'_>, Vec<Named>, Vec<Named>), String> {
     let mut cx = Cx::new(rule, dialect);
+    cx.listed = listed;
     let mut variables = Vec::new();
     let mut match_conditions = Vec::new();
     let autogen = has_autogen(rule);
@@ -720,6 +731,10 @@ struct Cx<'a> {
     old_subject: Result<String, String>,
     locals: Vec<Option<C>>,
     names: Vec<String>,
+    /// How `objects(Kind)` reads in an export whose engine lists other objects itself
+    /// (Kyverno's `resource.List`): the expression of each kind's objects. Empty where
+    /// admission policies see only the reviewed object.
+    listed: Vec<(Gvk, String)>,
 }
 
 type R = Result<C, String>;
@@ -733,6 +748,7 @@ impl<'a> Cx<'a> {
             old_subject: Ok(OLD_OBJECT.into()),
             locals: vec![None; rule.locals as usize],
             names: Vec::new(),
+            listed: Vec::new(),
         }
     }
 
@@ -797,6 +813,14 @@ impl<'a> Cx<'a> {
         let v = self.outcome_inner(o);
         self.names = names;
         v
+    }
+
+    /// "The outcome fires": some binding of its binders makes `when` true.
+    fn fires(&mut self, o: &Outcome) -> Result<String, String> {
+        let names = self.names.clone();
+        let fires = self.nest(&o.binders, o.when.as_ref());
+        self.names = names;
+        fires
     }
 
     fn outcome_inner(&mut self, o: &Outcome) -> Result<Validation, String> {
@@ -1152,10 +1176,13 @@ impl<'a> Cx<'a> {
             ExprKind::Objects(gvk) if crate::views::is_view(gvk) => {
                 Err(crate::views::NOT_EXPORTED.to_string())
             }
-            ExprKind::Objects(gvk) => Err(format!(
-                "`objects({})` reads other objects, which CEL admission policies cannot see",
-                gvk.kind
-            )),
+            ExprKind::Objects(gvk) => match self.listed.iter().find(|(g, _)| g == gvk) {
+                Some((_, code)) => Ok(C::atom(code.clone())),
+                None => Err(format!(
+                    "`objects({})` reads other objects, which CEL admission policies cannot see",
+                    gvk.kind
+                )),
+            },
             ExprKind::Interpolate(parts) => Ok(C::plain(self.interpolate(parts)?)),
         }
     }

@@ -91,7 +91,8 @@ pub fn export_rule(
     }))
 }
 
-fn metadata(name: &str, rule: &Rule) -> Y {
+/// The `metadata` of a policy written for one rule: its name, and the rule's id and title.
+pub(crate) fn metadata(name: &str, rule: &Rule) -> Y {
     yaml_map(vec![
         ("name", ys(name)),
         (
