@@ -141,7 +141,7 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
                     let (fixes, gaps) = mutating::export_kyverno_all(program, review);
                     files.extend(fixes);
                     errors.extend(gaps);
-                    let (generated, gaps) = kyverno::generate::export_all(program);
+                    let (generated, gaps) = kyverno::generating_policy::export_all(program);
                     files.extend(generated);
                     errors.extend(gaps);
                     (files, errors)

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use cel::extractors::This;
 use cel::{Context, Env, Value as CV};
-use rampart_compiler::backend::cel::kyverno::generate;
+use rampart_compiler::backend::cel::kyverno::generating_policy;
 use rampart_compiler::backend::cel::resource_name;
 use rampart_compiler::ir::Program;
 use rampart_runtime::eval::ObjectSet;
@@ -28,7 +28,7 @@ const OBJECTS: &str = include_str!("fixes/generate.yaml");
 
 /// The exported GeneratingPolicies as JSON documents.
 fn policies(program: &Program) -> Vec<Json> {
-    let (files, errors) = generate::export_all(program);
+    let (files, errors) = generating_policy::export_all(program);
     assert!(errors.is_empty(), "{errors:?}");
     files
         .iter()
@@ -227,7 +227,7 @@ fn generating_policies_validate_against_the_crd() {
 
 #[test]
 fn the_default_deny_policy_reads_as_reviewed() {
-    let (files, _) = generate::export_all(&stdlib());
+    let (files, _) = generating_policy::export_all(&stdlib());
     let file = files
         .iter()
         .find(|f| f.path == "generate-net-default-deny.yaml")
@@ -254,7 +254,7 @@ rule open_secrets {
 }
 "#,
     );
-    let (files, errors) = generate::export_all(&program);
+    let (files, errors) = generating_policy::export_all(&program);
     assert!(files.is_empty());
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
