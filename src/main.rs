@@ -157,6 +157,10 @@ enum Command {
         /// Apply the fixes marked `review` too (they may change what a workload does).
         #[arg(long = "unsafe")]
         unsafe_fixes: bool,
+        /// `-`: print the objects set rules generate on stdout instead of writing them to
+        /// `<file>.generated.yaml` next to the file that caused them.
+        #[arg(long = "generated", value_name = "-")]
+        generated: Option<String>,
         /// Set a rule parameter: RULE.NAME=VALUE (VALUE is JSON, or else a string).
         #[arg(long = "param", value_name = "RULE.NAME=VALUE")]
         param: Vec<String>,
@@ -431,6 +435,7 @@ fn main() -> ExitCode {
             diff,
             dry_run,
             unsafe_fixes,
+            generated,
             param,
             params,
             exceptions,
@@ -455,6 +460,7 @@ fn main() -> ExitCode {
             diff,
             dry_run,
             unsafe_fixes,
+            generated,
             fail_on_warn,
             limits,
             ci,

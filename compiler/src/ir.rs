@@ -7,6 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod template;
+pub use template::{Template, TemplatePart};
+
 /// A whole compiled policy set.
 #[derive(Clone, Debug, Serialize)]
 pub struct Program {
@@ -250,8 +253,10 @@ pub struct Outcome {
     pub at: PathExpr,
     /// The message: literal parts and interpolated expressions.
     pub message: Vec<MessagePart>,
-    /// The `fix` clauses, in source order (spec/language.md §3.6).
+    /// The `fix` clauses, in source order (spec/language.md §4.12).
     pub fixes: Vec<Fix>,
+    /// The object each finding generates (`generate`, set rules only; spec/language.md §4.14).
+    pub generate: Option<Template>,
 }
 
 /// A `fix` clause: how to repair an object an outcome fired on.
@@ -341,7 +346,8 @@ pub enum PathRoot {
 }
 
 /// One step of a [`PathExpr`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PathStep {
     Field(String),
     /// A constant list index.

@@ -174,6 +174,10 @@ fn messy_inputs() {
             "long_lines_break",
             "module t.l\nrule r {\n  match Pod\n  let allowed = [\"AUDIT_WRITE\", \"CHOWN\", \"DAC_OVERRIDE\", \"FOWNER\", \"FSETID\", \"KILL\", \"MKNOD\", \"NET_BIND_SERVICE\", \"SETFCAP\"]\n  deny for c in all_containers(object) when c.securityContext.privileged ?? false and not (c.securityContext.runAsNonRoot ?? false) and starts_with(c.image ?? \"\", \"docker.io/\") message \"container `{c.name}`\"\n}\nfn pick(v: Volume) -> string = if v.hostPath != null then \"hostPath\" else if v.nfs != null then \"nfs\" else if v.iscsi != null then \"iscsi\" else \"\"\n",
         ),
+        (
+            "generate_on_its_own_line",
+            "module t.g\nrule r {\n  match Namespace\n  deny when len(objects(NetworkPolicy))==0 message \"m\" generate {\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"default-deny\",\"namespace\":\"{object.metadata.name}\"},\"spec\":{\"podSelector\":{},\"policyTypes\":[\"Ingress\",\"Egress\"]}}\n  warn when true\n    message \"w\"\n    // a short one\n    generate {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"x\"}}\n}\n",
+        ),
     ];
     for (name, src) in cases {
         let out = format_source(src).unwrap();

@@ -38,6 +38,9 @@ pub fn each_expr<'a>(file: &'a SourceFile, f: &mut dyn FnMut(&'a Expr)) {
                                     walk(v, f);
                                 }
                             }
+                            if let Some(g) = &o.generate {
+                                walk(g, f);
+                            }
                         }
                         RuleItem::AutogenOff(_) | RuleItem::Error(_) => {}
                     }

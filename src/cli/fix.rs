@@ -10,6 +10,7 @@ use rampart_runtime::eval::set::PolicySet;
 use rampart_runtime::fix::edit::{self, Target};
 use rampart_runtime::runner::{self, inputs, ObjectResult, Report};
 
+use super::fix_generated::{self, ForFile};
 use super::fix_summary::Summary;
 use super::policies::{self, Selection};
 use super::{ci, config, fail, library, EXIT_ERROR};
@@ -36,6 +37,8 @@ pub struct Args {
     pub dry_run: bool,
     /// `--unsafe`: apply review fixes too.
     pub unsafe_fixes: bool,
+    /// `--generated -`: print generated objects on stdout instead of writing them.
+    pub generated: Option<String>,
     /// `--fail-on-warn`.
     pub fail_on_warn: bool,
     /// `--max-file-size` and the other loader limits.
@@ -60,6 +63,11 @@ struct Setup {
 pub fn run(args: Args) -> ExitCode {
     if args.paths.is_empty() {
         return fail("no manifests given: name files, folders, or `-` for stdin");
+    }
+    if let Some(other) = args.generated.as_deref().filter(|g| *g != "-") {
+        return fail(&format!(
+            "`--generated {other}`: only `-` (stdout) is accepted; without it generated objects go to `<file>.generated.yaml`"
+        ));
     }
     let module = match policies::module_set(&args.policies, args.ci.stdlib, &args.selection) {
         Ok(m) => m,
@@ -116,6 +124,15 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
     }
+    let generated = fix_generated::collect(&before);
+    write_errors.extend(generate(
+        &args,
+        &setup.inputs,
+        &generated,
+        limits,
+        &mut summary,
+        &mut fixed_inputs,
+    ));
     let after = evaluate(
         &args,
         &policies,
@@ -246,7 +263,10 @@ fn fix_input(
                 continue;
             }
             if v.fixes.is_empty() {
-                summary.no_fix(&v.rule);
+                // A set rule's generated object is its repair (written after the fixes).
+                if v.generated.is_none() {
+                    summary.no_fix(&v.rule);
+                }
                 continue;
             }
             let (usable, review): (Vec<_>, Vec<_>) = v
@@ -319,6 +339,63 @@ fn write_out(args: &Args, input: &inputs::Input, text: &str) -> Result<(), Strin
         }
         inputs::Source::File(_) => Ok(()),
     }
+}
+
+/// Writes (or prints) the generated objects of each input; each one written becomes an
+/// input of the evaluation after the fixes. Returns the errors.
+fn generate(
+    args: &Args,
+    inputs: &[inputs::Input],
+    generated: &[ForFile],
+    limits: &rampart_runtime::manifest::Limits,
+    summary: &mut Summary,
+    next: &mut Vec<inputs::Input>,
+) -> Vec<String> {
+    let to_stdout = args.generated.is_some();
+    let mut errors = Vec::new();
+    for g in generated {
+        let Some(input) = inputs.iter().find(|i| i.name == g.input) else {
+            continue;
+        };
+        match (&input.source, to_stdout) {
+            (inputs::Source::File(path), false) => {
+                match fix_generated::extend(path, &g.objects, limits) {
+                    Ok(w) => {
+                        if w.added > 0 && args.diff {
+                            fix_generated::print_diff(&w.path, &w.before, &w.after);
+                        }
+                        if w.added > 0 && !args.dry_run {
+                            let written =
+                                rampart_runtime::output_file::write(&w.path, w.after.as_bytes());
+                            if let Err(e) = written {
+                                errors.push(format!("cannot write `{}`: {e}", w.path.display()));
+                                continue;
+                            }
+                        }
+                        summary.generated(w.added);
+                        // The objects are in the file (already or now): the evaluation after
+                        // the fixes reads them, replacing the file's input when it was one.
+                        let name = w.path.display().to_string();
+                        next.retain(|i| i.name != name);
+                        next.push(fix_generated::as_input(&w.path, &w.after));
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            // Stdin is a filter: its generated objects come out only when asked.
+            (inputs::Source::Bytes(_), false) => {}
+            (_, true) => match fix_generated::documents(&g.objects) {
+                Ok(text) => {
+                    let _ = write!(std::io::stdout().lock(), "---\n{text}");
+                    summary.generated(g.objects.len());
+                    let name = format!("{} (generated)", g.input);
+                    next.push(fix_generated::as_input(Path::new(&name), &text));
+                }
+                Err(e) => errors.push(e),
+            },
+        }
+    }
+    errors
 }
 
 /// An input read again as it was.

@@ -5,6 +5,7 @@ pub mod build;
 pub mod ci;
 pub mod config;
 pub mod fix;
+pub mod fix_generated;
 pub mod fix_summary;
 pub mod fmt;
 pub mod library;

@@ -67,7 +67,7 @@ fn config_key(name: &str) -> String {
 }
 
 /// YAML documents from JSON values, separated by `---`.
-fn yaml(docs: &[Value]) -> Result<String, String> {
+pub(super) fn yaml(docs: &[Value]) -> Result<String, String> {
     let mut out = String::new();
     for (i, doc) in docs.iter().enumerate() {
         if i > 0 {

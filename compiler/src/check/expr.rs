@@ -68,7 +68,7 @@ fn poison() -> ir::Expr {
 }
 
 /// Whether an expression is the placeholder of an already reported error.
-fn is_poison(x: &ir::Expr) -> bool {
+pub(super) fn is_poison(x: &ir::Expr) -> bool {
     x.ty == Type::Any && matches!(x.kind, K::Lit(ir::Value::Null))
 }
 

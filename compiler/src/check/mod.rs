@@ -4,6 +4,7 @@
 mod context;
 mod expr;
 mod fix;
+mod generate;
 mod removed;
 pub mod types;
 
@@ -595,6 +596,22 @@ impl<'s> Checker<'s> {
                 );
             }
         }
+        if scope.reads_kinds.is_empty() {
+            for g in outcome_defs.iter().filter_map(|o| o.generate.as_ref()) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "generate-on-object-rule",
+                        file,
+                        g.span,
+                        "only a set rule can generate objects",
+                    )
+                    .with_help("repair the object itself with `fix` clauses")
+                    .with_note(
+                        "a set rule reads `objects(Kind)` or a view; its finding is closed by an object that is missing from the set",
+                    ),
+                );
+            }
+        }
         let errors_after = self.diags.iter().filter(|d| d.is_error()).count();
         if errors_after > errors_before {
             return None;
@@ -754,6 +771,7 @@ impl<'s> Checker<'s> {
             }
         }
         let fixes = self.fixes(scope, o, &at, &binder_names, &binders);
+        let generate = o.generate.as_ref().and_then(|g| self.generate(scope, g));
         scope.pop(pushed);
         Some(ir::Outcome {
             action: o.action,
@@ -762,6 +780,7 @@ impl<'s> Checker<'s> {
             at,
             message,
             fixes,
+            generate,
         })
     }
 

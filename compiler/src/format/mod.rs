@@ -360,6 +360,10 @@ impl<'a> Printer<'a> {
             }
             clauses.push((f.span.start, concat(parts)));
         }
+        if let Some(g) = &o.generate {
+            let map = self.expr(g);
+            clauses.push((g.span.start, concat(vec![text("generate "), map])));
+        }
         let inner = INDENT * 2;
         for (i, (pos, doc)) in clauses.into_iter().enumerate() {
             if i == 0 {

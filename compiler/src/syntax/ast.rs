@@ -154,6 +154,9 @@ pub struct OutcomeDef {
     pub message: Expr,
     /// `fix` clauses after the message, in source order.
     pub fixes: Vec<FixDef>,
+    /// `generate {…}` after the message and fixes: the map literal of the object a set
+    /// rule's finding generates (spec/language.md §4.14).
+    pub generate: Option<Expr>,
     pub span: Span,
 }
 

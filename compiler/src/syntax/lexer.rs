@@ -80,6 +80,8 @@ pub enum Token<'a> {
     Add,
     #[token("remove")]
     Remove,
+    #[token("generate")]
+    Generate,
     #[regex("[A-Za-z_][A-Za-z0-9_]*")]
     Ident(&'a str),
     #[regex("[0-9]+", priority = 3)]
@@ -246,6 +248,7 @@ fn describe(variant: &str) -> &'static str {
         "Set" => "set",
         "Add" => "add",
         "Remove" => "remove",
+        "Generate" => "generate",
         "LBrace" => "{",
         "RBrace" => "}",
         "LParen" => "(",

@@ -201,6 +201,7 @@ fn expected_help(expected: &[String]) -> Option<String> {
         "set",
         "add",
         "remove",
+        "generate",
     ];
     const HARD: &[&str] = &[
         "and", "or", "not", "in", "if", "then", "else", "true", "false", "null", "any", "all",

@@ -269,6 +269,9 @@ pub struct Finding {
     pub col: u32,
     /// The outcome's fixes made concrete for this finding (spec/abi.md "Fixes").
     pub fixes: Vec<crate::fix::Fix>,
+    /// The object the outcome's `generate` makes for this finding (spec/abi.md "Generated
+    /// objects").
+    pub generated: Option<serde_json::Value>,
 }
 
 /// A parameter declared by a rule.
@@ -306,6 +309,9 @@ pub struct OutcomeInfo {
     /// Absent in modules compiled before fixes existed.
     #[serde(default)]
     pub fixes: Vec<crate::fix::FixInfo>,
+    /// The `generate` template; absent in modules compiled before generated objects existed.
+    #[serde(default)]
+    pub generate: Option<rampart_compiler::ir::Template>,
 }
 
 /// A rule as described by the module's metadata.
@@ -1144,6 +1150,10 @@ impl Policies {
                     })
                 })
                 .collect();
+            let generated = o
+                .generate
+                .as_ref()
+                .and_then(|t| crate::fix::generate::fill(t, object, subject_path.as_deref()?));
             let (mut node, matched) = object.locate(&path);
             // A top-level field that is absent: the nearest ancestor is the object,
             // which is shown by its `kind` line rather than by its first field.
@@ -1160,6 +1170,7 @@ impl Policies {
                     line: node.line,
                     col: node.col,
                     fixes,
+                    generated,
                 },
             ));
             at = word(at) as usize;

@@ -2,10 +2,12 @@
 //!
 //! The module's metadata describes each outcome's fixes ([`FixInfo`]); the evaluator makes
 //! them concrete for each finding ([`Fix`]: a path from the object's root, an operation and
-//! a value), and [`apply`] applies them to the object as JSON.
+//! a value), and [`apply`] applies them to the object as JSON. A set rule's outcome may
+//! instead generate an object, filled from the subject by [`generate::fill`].
 
 mod apply;
 pub mod edit;
+pub mod generate;
 
 pub use apply::{apply, Applied, Conflict};
 pub use rampart_compiler::ir::FixOp;

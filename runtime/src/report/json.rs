@@ -141,6 +141,9 @@ struct JsonViolation<'a> {
     baseline_state: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exemption: Option<JsonExemption<'a>>,
+    /// The object the finding generates (`generate` of a set rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generated: Option<&'a serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -198,6 +201,7 @@ fn violation(v: &Violation, baseline: bool) -> JsonViolation<'_> {
             until: e.until.as_deref(),
             origin: &e.origin,
         }),
+        generated: v.generated.as_ref(),
     }
 }
 

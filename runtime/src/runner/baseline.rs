@@ -207,6 +207,7 @@ mod tests {
             at_threshold: true,
             baselined: false,
             fixes: Vec::new(),
+            generated: None,
         };
         (r, v)
     }

@@ -123,6 +123,8 @@ pub struct Violation {
     pub baselined: bool,
     /// The fixes of the finding's outcome, made concrete (`rampart fix` applies them).
     pub fixes: Vec<crate::fix::Fix>,
+    /// The object the finding's outcome generates (`generate`; `rampart fix` writes it).
+    pub generated: Option<serde_json::Value>,
 }
 
 impl Violation {
@@ -845,6 +847,7 @@ fn validate(
             line: issue.line,
             col: issue.col,
             fixes: Vec::new(),
+            generated: None,
         })
         .collect();
     Some(findings)
@@ -967,6 +970,7 @@ fn object_result(
             at_threshold: f.action == Action::Deny,
             baselined: false,
             fixes: f.fixes,
+            generated: f.generated,
         });
     }
     for ex in &annotated.exceptions {

@@ -45,6 +45,7 @@ pub fn infos() -> Vec<RuleInfo> {
                 steps: Vec::new(),
             },
             fixes: Vec::new(),
+            generate: None,
         }],
     };
     vec![

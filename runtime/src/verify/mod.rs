@@ -868,6 +868,7 @@ mod tests {
             line: 3,
             col: 1,
             fixes: Vec::new(),
+            generated: None,
         }
     }
 

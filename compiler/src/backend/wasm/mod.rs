@@ -142,7 +142,12 @@ pub fn metadata(program: &ir::Program, set_kinds: &[ir::Gvk]) -> Json {
                 .iter()
                 .map(|o| {
                     let fixes: Vec<Json> = o.fixes.iter().map(fix_json).collect();
-                    json!({ "action": o.action, "at": path_json(&o.at), "fixes": fixes })
+                    json!({
+                        "action": o.action,
+                        "at": path_json(&o.at),
+                        "fixes": fixes,
+                        "generate": o.generate,
+                    })
                 })
                 .collect();
             let params: Vec<Json> = r

@@ -170,6 +170,7 @@ fn outcome(
         at,
         message,
         fixes: Vec::new(),
+        generate: None,
     }
 }
 

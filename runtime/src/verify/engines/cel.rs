@@ -162,6 +162,7 @@ impl Backend for CelBackend {
                 line: 0,
                 col: 0,
                 fixes: Vec::new(),
+                generated: None,
             });
         }
         Ok(Got::Findings(findings))

@@ -138,6 +138,7 @@ impl Backend for RegoBackend {
                 line: node.line,
                 col: node.col,
                 fixes: Vec::new(),
+                generated: None,
             });
         }
         Ok(Got::Findings(findings))

@@ -30,6 +30,7 @@ impl Backend for Privileged {
             line: 1,
             col: 1,
             fixes: self.fixes.clone(),
+            generated: None,
         }]))
     }
 }
@@ -50,6 +51,7 @@ impl Backend for Stubborn {
             line: 1,
             col: 1,
             fixes: Vec::new(),
+            generated: None,
         }]))
     }
 }
