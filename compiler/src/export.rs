@@ -134,6 +134,9 @@ pub fn export(program: &Program, target: Target, files: &Files) -> Export {
                     let (fixes, gaps) = kyverno::mutate::export_all(program, review);
                     files.extend(fixes);
                     errors.extend(gaps);
+                    let (generated, gaps) = kyverno::generate::export_all(program);
+                    files.extend(generated);
+                    errors.extend(gaps);
                     (files, errors)
                 }
                 Target::KyvernoVpol { review } => {

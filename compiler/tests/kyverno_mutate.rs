@@ -14,8 +14,7 @@
 //! the `patchesJson6902` text, which is then read as YAML and applied with the `json-patch`
 //! crate. Objects are seen as the API server hands them over (no null fields).
 
-use jmespath::functions::{ArgumentType, CustomFunction, Signature};
-use jmespath::{Rcvar, Runtime, Variable};
+use jmespath::Runtime;
 use rampart_compiler::backend::cel::kyverno::mutate;
 use rampart_compiler::ir::Program;
 use rampart_runtime::manifest::Node;
@@ -23,141 +22,13 @@ use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
 mod common;
+#[path = "common/kyverno.rs"]
+mod kyverno;
 use common::{compile_source, corpus, crd_schema, load_objects, stdlib, validate};
+use kyverno::{any_selects, preconditions, runtime, search, substitute};
 
 const FIXES: &str = include_str!("fixes/fixes.rp");
 const OBJECTS: &str = include_str!("fixes/objects.yaml");
-
-/// A JMESPath runtime with the built-in functions and the Kyverno ones the export emits.
-fn runtime() -> Runtime {
-    let mut rt = Runtime::new();
-    rt.register_builtin_functions();
-    for (name, upper) in [("to_upper", true), ("to_lower", false)] {
-        let f = move |args: &[Rcvar], _: &mut jmespath::Context<'_>| {
-            let s = args[0].as_string().cloned().unwrap_or_default();
-            let out = if upper {
-                s.to_uppercase()
-            } else {
-                s.to_lowercase()
-            };
-            Ok(Rcvar::new(Variable::String(out)))
-        };
-        rt.register_function(
-            name,
-            Box::new(CustomFunction::new(
-                Signature::new(vec![ArgumentType::String], None),
-                Box::new(f),
-            )),
-        );
-    }
-    rt
-}
-
-fn search(rt: &Runtime, expr: &str, context: &Json) -> Result<Json, String> {
-    let compiled = rt
-        .compile(expr)
-        .map_err(|e| format!("`{expr}` does not parse: {e}"))?;
-    let data = Variable::from_json(&context.to_string()).map_err(|e| e.to_string())?;
-    let out = compiled
-        .search(data)
-        .map_err(|e| format!("`{expr}`: {e}"))?;
-    serde_json::to_value(&*out).map_err(|e| e.to_string())
-}
-
-/// Kyverno's variable substitution in a string: a string that is one `{{ … }}` becomes
-/// its value; otherwise each variable is replaced by its text.
-fn substitute(rt: &Runtime, text: &str, context: &Json) -> Result<Json, String> {
-    let t = text.trim();
-    if t.starts_with("{{") && t.ends_with("}}") && t.matches("{{").count() == 1 {
-        return search(rt, t[2..t.len() - 2].trim(), context);
-    }
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find("}}")
-            .ok_or_else(|| format!("an unclosed variable in `{text}`"))?;
-        let value = search(rt, rest[start + 2..start + end].trim(), context)?;
-        match value {
-            Json::String(s) => out.push_str(&s),
-            Json::Null => return Err(format!("a variable of `{text}` does not resolve")),
-            v => out.push_str(&v.to_string()),
-        }
-        rest = &rest[start + end + 2..];
-    }
-    out.push_str(rest);
-    Ok(Json::String(out))
-}
-
-/// Kyverno's wildcards: `*` any run of characters, `?` one.
-fn wildcard(glob: &[char], name: &[char]) -> bool {
-    match (glob.first(), name.first()) {
-        (None, _) => name.is_empty(),
-        (Some('*'), _) => {
-            wildcard(&glob[1..], name) || (!name.is_empty() && wildcard(glob, &name[1..]))
-        }
-        (Some('?'), Some(_)) => wildcard(&glob[1..], &name[1..]),
-        (Some(g), Some(n)) if g == n => wildcard(&glob[1..], &name[1..]),
-        _ => false,
-    }
-}
-
-fn strings(v: &Json) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Whether one `resources` block of `match` or `exclude` selects the object.
-fn selects(resources: &Json, object: &Json) -> bool {
-    let api = object["apiVersion"].as_str().unwrap_or("");
-    let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
-    let kind = object["kind"].as_str().unwrap_or("");
-    let kinds = strings(&resources["kinds"]);
-    let kind_ok = kinds.is_empty()
-        || kinds
-            .iter()
-            .any(|k| match k.split('/').collect::<Vec<_>>()[..] {
-                [k] => k == kind,
-                [g, v, k] => g == group && (v == "*" || v == version) && k == kind,
-                _ => panic!("a kind Kyverno does not take: {k}"),
-            });
-    let namespace: Vec<char> = object["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or("")
-        .chars()
-        .collect();
-    let namespaces = strings(&resources["namespaces"]);
-    let ns_ok = namespaces.is_empty()
-        || (!namespace.is_empty()
-            && namespaces
-                .iter()
-                .any(|g| wildcard(&g.chars().collect::<Vec<_>>(), &namespace)));
-    kind_ok && ns_ok
-}
-
-fn any_selects(block: &Json, object: &Json) -> bool {
-    block["any"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|r| selects(&r["resources"], object)))
-}
-
-/// `preconditions`: every condition of `all` holds (the export writes `Equals` only).
-fn preconditions(rt: &Runtime, pre: &Json, context: &Json) -> Result<bool, String> {
-    for c in pre["all"].as_array().into_iter().flatten() {
-        assert_eq!(c["operator"], "Equals", "the model knows Equals only");
-        let key = substitute(rt, c["key"].as_str().expect("a string key"), context)?;
-        if key != c["value"] {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
 
 /// The patch text with its variables substituted, applied to `object`.
 fn apply(rt: &Runtime, text: &str, context: &Json, object: &mut Json) -> Result<(), String> {

@@ -329,8 +329,9 @@ pub fn intended(
     Ok(object)
 }
 
-/// Fails with every difference of a mutation export's comparison with the intended
-/// objects, or when fewer than `min_changed` objects were changed.
+/// Fails with every difference of an export's comparison with the evaluator (the intended
+/// objects of fixes, or generated objects), or when fewer than `min_changed` objects were
+/// changed or generated.
 pub fn assert_agree(what: &str, (changed, differences): (usize, Vec<String>), min_changed: usize) {
     eprintln!(
         "{what}: {changed} object(s) fixed, {} difference(s)",
@@ -344,7 +345,7 @@ pub fn assert_agree(what: &str, (changed, differences): (usize, Vec<String>), mi
     );
     assert!(
         changed >= min_changed,
-        "{what}: only {changed} object(s) changed; the fixtures no longer exercise the fixes"
+        "{what}: only {changed} object(s) changed or generated; the objects no longer exercise the rules"
     );
 }
 

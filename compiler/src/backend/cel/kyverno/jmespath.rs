@@ -6,8 +6,15 @@
 //! language; `??` is `not_null(a, d)`, `x in l` is `contains(not_null(l, `[]`), x)`, and a
 //! quantifier filters the collection (`[?body]`, the element as `@`). JMESPath has no `$`:
 //! inside a quantifier's body only its own element and constants are readable.
+//!
+//! For generate rules (spec/fix.md §7.4) the translation also reads `objects(Kind)` from a
+//! context variable ([`objects_variable`]), and writes an outer string or number scalar
+//! read inside a quantifier's body as a Kyverno variable nested in the condition's own
+//! (`'{{ … }}'`, `` `{{ … }}` ``), which Kyverno substitutes before the condition is run.
 
-use crate::ir::{BinOp, Builtin, Expr, ExprKind, Local, Quantifier, Rule, Type, UnOp, Value};
+use crate::ir::{
+    BinOp, Binder, Builtin, Expr, ExprKind, Gvk, Local, Quantifier, Rule, Type, UnOp, Value,
+};
 
 /// A local while translating.
 #[derive(Clone)]
@@ -26,6 +33,14 @@ pub struct Jmes<'a> {
     env: Vec<(Local, Bound<'a>)>,
     /// How many quantifier filters enclose the expression being translated.
     depth: usize,
+    /// The kinds read with `objects(Kind)`, when context variables and nested variables
+    /// may be written (generate rules); `None` otherwise.
+    objects: Option<Vec<Gvk>>,
+}
+
+/// The context variable holding every object of a kind (an `apiCall` of generate rules).
+pub fn objects_variable(gvk: &Gvk) -> String {
+    crate::backend::cel::resource_name(&gvk.kind)
 }
 
 /// A JMESPath identifier: bare when it is one, else quoted.
@@ -69,6 +84,124 @@ impl<'a> Jmes<'a> {
             subject: subject.to_string(),
             env,
             depth: 0,
+            objects: None,
+        }
+    }
+
+    /// A translation for generate rules: `objects(Kind)` reads [`objects_variable`], and
+    /// outer scalars inside quantifiers are nested variables.
+    pub fn with_context(rule: &'a Rule, subject: &str) -> Jmes<'a> {
+        Jmes {
+            objects: Some(Vec::new()),
+            ..Jmes::new(rule, subject, None)
+        }
+    }
+
+    /// The kinds read with `objects(Kind)` so far, in order of first read.
+    pub fn objects_read(&self) -> &[Gvk] {
+        self.objects.as_deref().unwrap_or_default()
+    }
+
+    /// Whether some element of the binders' collections, each iterated inside the one
+    /// before, satisfies `when` (always, without one).
+    pub fn fires(
+        &mut self,
+        binders: &'a [Binder],
+        when: Option<&'a Expr>,
+    ) -> Result<String, String> {
+        let Some((b, rest)) = binders.split_first() else {
+            return match when {
+                Some(w) => self.expr(w),
+                None => Ok("`true`".into()),
+            };
+        };
+        if b.key.is_some() {
+            return Err("a `for` with a key or index".into());
+        }
+        let c = self.collection(&b.collection)?;
+        self.depth += 1;
+        self.env.push((b.item, Bound::Text("@".into(), self.depth)));
+        let inner = self.fires(rest, when);
+        self.env.pop();
+        self.depth -= 1;
+        Ok(format!("(length({c}[?{}]) > `0`)", inner?))
+    }
+
+    /// A collection to filter: a list, or a map's values; absent reads as empty.
+    fn collection(&mut self, collection: &'a Expr) -> Result<String, String> {
+        let c = self.expr(collection)?;
+        Ok(match collection.ty.strip_optional() {
+            Type::Map(_) => format!("values(not_null({c}, `{{}}`))"),
+            _ => format!("not_null({c}, `[]`)"),
+        })
+    }
+
+    /// An outer string or number scalar read inside a quantifier's body, as a nested
+    /// variable; `None` when `e` is not one (or nesting is off).
+    fn nested(&mut self, e: &'a Expr) -> Result<Option<String>, String> {
+        let scalar = matches!(e.ty, Type::String | Type::Int | Type::Number);
+        if self.objects.is_none()
+            || self.depth == 0
+            || !scalar
+            || constant(e)
+            || !self.outer_only(e, &mut Vec::new())
+        {
+            return Ok(None);
+        }
+        let depth = std::mem::replace(&mut self.depth, 0);
+        let inner = self.expr(e);
+        self.depth = depth;
+        let inner = inner?;
+        if inner.contains(['{', '}']) {
+            return Err(
+                "an outer value whose JMESPath holds braces, which cannot be nested".into(),
+            );
+        }
+        Ok(Some(if e.ty == Type::String {
+            format!("'{{{{ {inner} }}}}'")
+        } else {
+            format!("`{{{{ {inner} }}}}`")
+        }))
+    }
+
+    /// Whether `e` reads only values outside every quantifier (locals bound in `inside`
+    /// are `e`'s own).
+    fn outer_only(&self, e: &Expr, inside: &mut Vec<Local>) -> bool {
+        match &e.kind {
+            ExprKind::Local(l) => {
+                inside.contains(l)
+                    || match self.lookup(*l) {
+                        Some(Bound::Text(_, 0)) => true,
+                        Some(Bound::Expr(x, 0)) => self.outer_only(x, &mut Vec::new()),
+                        _ => false,
+                    }
+            }
+            ExprKind::Let(l, value, body) => {
+                if !self.outer_only(value, inside) {
+                    return false;
+                }
+                inside.push(*l);
+                let ok = self.outer_only(body, inside);
+                inside.pop();
+                ok
+            }
+            ExprKind::Quantified {
+                item,
+                key,
+                collection,
+                body,
+                ..
+            } => {
+                if !self.outer_only(collection, inside) {
+                    return false;
+                }
+                inside.push(*item);
+                inside.extend(*key);
+                let ok = self.outer_only(body, inside);
+                inside.truncate(inside.len() - 1 - usize::from(key.is_some()));
+                ok
+            }
+            _ => e.children().into_iter().all(|c| self.outer_only(c, inside)),
         }
     }
 
@@ -92,11 +225,24 @@ impl<'a> Jmes<'a> {
     }
 
     fn expr(&mut self, e: &'a Expr) -> Result<String, String> {
+        if let Some(text) = self.nested(e)? {
+            return Ok(text);
+        }
         Ok(match &e.kind {
             ExprKind::Lit(v) => literal(v),
             ExprKind::Param(i) => literal(self.rule.param_default(*i)?),
             ExprKind::Subject if self.depth == 0 => self.subject.clone(),
             ExprKind::Subject => return Err(self.outer()),
+            ExprKind::Objects(gvk) if self.depth == 0 && self.objects.is_some() => {
+                if gvk.version.is_empty() || gvk.kind == crate::ir::EVERY_KIND {
+                    return Err("`objects(…)` of a kind without a version".into());
+                }
+                let read = self.objects.get_or_insert_with(Vec::new);
+                if !read.contains(gvk) {
+                    read.push(gvk.clone());
+                }
+                ident(&objects_variable(gvk))
+            }
             ExprKind::Local(l) => match self.lookup(*l).ok_or("an unbound local")? {
                 Bound::Text(t, d) if d == self.depth => t,
                 Bound::Text(..) => return Err(self.outer()),
@@ -168,11 +314,7 @@ impl<'a> Jmes<'a> {
                 collection,
                 body,
             } => {
-                let c = self.expr(collection)?;
-                let c = match collection.ty.strip_optional() {
-                    Type::Map(_) => format!("values(not_null({c}, `{{}}`))"),
-                    _ => format!("not_null({c}, `[]`)"),
-                };
+                let c = self.collection(collection)?;
                 self.depth += 1;
                 self.env.push((*item, Bound::Text("@".into(), self.depth)));
                 let b = self.expr(body);

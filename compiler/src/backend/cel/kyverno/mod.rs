@@ -20,6 +20,7 @@ use crate::ir::{Action, Program, Rule, Severity};
 use crate::names;
 use serde_yaml_ng::Value as Y;
 
+pub mod generate;
 pub mod generating_policy;
 mod jmespath;
 pub mod mutate;

@@ -29,13 +29,23 @@ pub const TARGET: &str = "Kyverno mutate rules";
 /// The mutate ClusterPolicy files of every rule with an exported fix, and a warning for each
 /// such rule that cannot be expressed (its validation is still exported).
 pub fn export_all(program: &Program, review: bool) -> (Vec<OutputFile>, Vec<ExportError>) {
+    export_each(program, policy_name, |rule| export_rule(rule, review))
+}
+
+/// The ClusterPolicy file `export` writes for each rule (if any) and the warnings of the
+/// rules it cannot express; the files' names (`name` of the rule) must not clash.
+pub(super) fn export_each(
+    program: &Program,
+    name: fn(&Rule) -> String,
+    export: impl Fn(&Rule) -> Result<Option<OutputFile>, ExportError>,
+) -> (Vec<OutputFile>, Vec<ExportError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     let mut claims = names::Claims::default();
     for rule in &program.rules {
-        match export_rule(rule, review) {
+        match export(rule) {
             Ok(Some(f)) => {
-                claims.claim("ClusterPolicy name", &policy_name(rule), &rule.id);
+                claims.claim("ClusterPolicy name", &name(rule), &rule.id);
                 files.push(f)
             }
             Ok(None) => {}
@@ -86,14 +96,24 @@ pub fn export_rule(rule: &Rule, review: bool) -> Result<Option<OutputFile>, Expo
             }
         }
     }
-    let name = policy_name(rule);
+    Ok(Some(cluster_policy(&policy_name(rule), rule, false, rules)))
+}
+
+/// A ClusterPolicy `name` of `rules` for `rule` (autogen off, annotated with the rule),
+/// run at admission and, with `background`, on the objects already in the cluster.
+pub(super) fn cluster_policy(
+    name: &str,
+    rule: &Rule,
+    background: bool,
+    rules: Vec<Y>,
+) -> OutputFile {
     let doc = yaml_map(vec![
         ("apiVersion", ys("kyverno.io/v1")),
         ("kind", ys("ClusterPolicy")),
         (
             "metadata",
             yaml_map(vec![
-                ("name", ys(&name)),
+                ("name", ys(name)),
                 (
                     "annotations",
                     yaml_map(vec![
@@ -108,21 +128,21 @@ pub fn export_rule(rule: &Rule, review: bool) -> Result<Option<OutputFile>, Expo
             "spec",
             yaml_map(vec![
                 ("admission", Y::Bool(true)),
-                ("background", Y::Bool(false)),
+                ("background", Y::Bool(background)),
                 ("rules", Y::Sequence(rules)),
             ]),
         ),
     ]);
-    Ok(Some(OutputFile {
+    OutputFile {
         path: format!("{name}.yaml"),
         contents: yaml_docs(&[doc]),
-    }))
+    }
 }
 
 /// Why the rule's match cannot be written on mutate rules, if it cannot: its kinds must be
 /// named, and label matching or namespaces of cluster-scoped kinds need the CEL
 /// preconditions of the validation export, which are not carried over.
-fn unmatchable(rule: &Rule) -> Result<(), String> {
+pub(super) fn unmatchable(rule: &Rule) -> Result<(), String> {
     let m = &rule.matcher;
     if m.targets.is_empty()
         || m.targets
@@ -142,7 +162,7 @@ fn unmatchable(rule: &Rule) -> Result<(), String> {
 }
 
 /// `match` (kinds of the shape, the rule's namespaces) and `exclude`.
-fn matcher(rule: &Rule, shape: &[&Target]) -> Vec<(&'static str, Y)> {
+pub(super) fn matcher(rule: &Rule, shape: &[&Target]) -> Vec<(&'static str, Y)> {
     let mut kinds: Vec<String> = Vec::new();
     for t in shape {
         let k = kind_name(t);
@@ -172,7 +192,7 @@ fn matcher(rule: &Rule, shape: &[&Target]) -> Vec<(&'static str, Y)> {
 }
 
 /// `preconditions`: every JMESPath condition must be true.
-fn conditions(conds: &[String]) -> Y {
+pub(super) fn conditions(conds: &[String]) -> Y {
     let all = conds
         .iter()
         .map(|c| {
