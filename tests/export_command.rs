@@ -420,3 +420,33 @@ fn gatekeeper_build_writes_mutators() {
     kinds.dedup();
     assert_eq!(kinds, ["Assign", "ModifySet"]);
 }
+
+/// A set rule with `generate` (the standard library's `net.default_deny`) breaks no export,
+/// and the Gatekeeper, ValidatingAdmissionPolicy and MutatingAdmissionPolicy warnings say
+/// that its generated objects are not exported.
+#[test]
+fn generate_is_not_exported_and_the_warnings_say_so() {
+    let cases: [(&str, &[&str]); 4] = [
+        ("gatekeeper", &[]),
+        ("gatekeeper", &["--referential"]),
+        ("vap", &[]),
+        ("map", &[]),
+    ];
+    for (target, extra) in cases {
+        let dir = scratch(&format!("generate-{target}-{}", extra.len()));
+        let mut policies = extra.to_vec();
+        policies.push("stdlib/policies");
+        let out = build(target, &dir, &policies);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{target} {extra:?}: {err}");
+        let warning = err
+            .lines()
+            .find(|l| l.contains("`net.default_deny`") && l.contains("generate"))
+            .unwrap_or_else(|| panic!("{target} {extra:?}: no warning about generate:\n{err}"));
+        assert!(
+            warning.starts_with("warning[export-gap]")
+                && warning.contains("`rampart fix` writes them"),
+            "{target}: {warning}"
+        );
+    }
+}

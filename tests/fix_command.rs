@@ -237,17 +237,10 @@ fn help_lists_fix() {
 
 #[test]
 fn the_readme_before_and_after_is_what_fix_does() {
-    let readme = read(&common::root().join("README.md"));
-    let section = &readme[readme.find("## Fixing manifests").unwrap()..];
-    let blocks: Vec<&str> = section
-        .split("```yaml\n")
-        .skip(1)
-        .take(2)
-        .map(|b| &b[..b.find("```").unwrap()])
-        .collect();
+    let blocks = common::readme_yaml_blocks("## Fixing manifests", 2);
     let dir = scratch("fix-readme");
     let path = dir.join("pod.yaml");
-    fs::write(&path, blocks[0]).unwrap();
+    fs::write(&path, &blocks[0]).unwrap();
     fix(&[], &path);
     assert_eq!(read(&path), blocks[1]);
 }

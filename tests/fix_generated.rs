@@ -170,3 +170,17 @@ fn stdin_prints_generated_objects_only_when_asked() {
     );
     assert_eq!(asked.status.code(), Some(0), "{}", stderr(&asked));
 }
+
+#[test]
+fn the_readme_example_is_what_fix_generates() {
+    let blocks = common::readme_yaml_blocks("A set rule's\noutcome may `generate` it", 2);
+    let dir = scratch("fix-generated-readme");
+    fs::write(dir.join("ns.yaml"), &blocks[0]).unwrap();
+    let out = fix(&[], &dir);
+    assert!(
+        stderr(&out).contains("generated 1 object (set rules)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(generated(&dir), Some(blocks[1].clone()));
+}

@@ -226,6 +226,11 @@ impl Rule {
         !self.reads_kinds.is_empty()
     }
 
+    /// Whether an outcome of the rule generates objects (`generate`, spec/language.md §4.14).
+    pub fn generates(&self) -> bool {
+        self.outcomes.iter().any(|o| o.generate.is_some())
+    }
+
     /// Whether the rule reads a view (`who_can`): the effective permissions of all the
     /// objects of a run, which no export target can see (spec/rbac.md §11).
     pub fn reads_view(&self) -> bool {

@@ -54,3 +54,16 @@ pub fn report(out: &Output) -> (i32, serde_json::Value) {
     });
     (out.status.code().unwrap_or(-1), json)
 }
+
+/// The first `n` ```yaml blocks of the README after the text `after`.
+#[allow(dead_code)]
+pub fn readme_yaml_blocks(after: &str, n: usize) -> Vec<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find(after).unwrap()..];
+    section
+        .split("```yaml\n")
+        .skip(1)
+        .take(n)
+        .map(|b| b[..b.find("```").unwrap()].to_string())
+        .collect()
+}

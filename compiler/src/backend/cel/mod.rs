@@ -168,6 +168,11 @@ pub fn has_autogen(rule: &Rule) -> bool {
         .any(|t| !t.subject_path.is_empty())
 }
 
+/// Said of a rule with `generate` by the exports that cannot make objects: admission
+/// policies judge or mutate the object admitted, and cannot create another one.
+pub const GENERATE_NOT_EXPORTED: &str =
+    "its `generate` is not exported either: an admission policy cannot create other objects (`rampart fix` writes them)";
+
 /// The construct of a set rule, or `None` when the rule reads only its own object.
 pub fn unsupported(rule: &Rule) -> Option<String> {
     if rule.reads_view() {
@@ -190,7 +195,12 @@ pub fn compile_rule(rule: &Rule, dialect: Dialect, target: &str) -> Result<CelRu
         other: None,
     };
     if let Some(c) = unsupported(rule) {
-        return Err(fail(c));
+        // Kyverno has generate rules of its own: only the Kubernetes policies say this.
+        return Err(fail(if rule.generates() && dialect == Dialect::Vap {
+            format!("{c}; {GENERATE_NOT_EXPORTED}")
+        } else {
+            c
+        }));
     }
     let (mut cx, match_conditions, variables) = setup(rule, dialect).map_err(&fail)?;
     let mut validations = Vec::new();

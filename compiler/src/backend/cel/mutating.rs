@@ -65,6 +65,16 @@ pub fn export_rule(
     review: bool,
     claims: &mut names::Claims,
 ) -> Result<Option<OutputFile>, ExportError> {
+    if rule.generates() {
+        return Err(ExportError {
+            rule: rule.id.clone(),
+            construct: "`generate`: a MutatingAdmissionPolicy changes the admitted object and \
+                        cannot create other objects (`rampart fix` writes them)"
+                .to_string(),
+            target: TARGET.to_string(),
+            other: None,
+        });
+    }
     let Some(compiled) = patch::compile_fixes(rule, cel::Dialect::Vap, TARGET, review)? else {
         return Ok(None);
     };

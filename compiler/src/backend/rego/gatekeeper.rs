@@ -129,13 +129,24 @@ pub fn export_engines(
             continue;
         }
         if rule.reads_other_objects() && !referential {
+            let mut message = "at admission its verdict would depend on what Gatekeeper has \
+                               synced, not on the manifests `rampart test` checks; export it \
+                               with `--referential`"
+                .to_string();
+            if rule.generates() {
+                message = format!("{message}; {}", cel::GENERATE_NOT_EXPORTED);
+            }
+            gaps.push(error("reading other objects (`objects(...)`)", message));
+            continue;
+        }
+        if rule.generates() {
+            // The constraint is exported; Gatekeeper has no generation.
             gaps.push(error(
-                "reading other objects (`objects(...)`)",
-                "at admission its verdict would depend on what Gatekeeper has synced, not on \
-                 the manifests `rampart test` checks; export it with `--referential`"
+                "`generate`",
+                "Gatekeeper has no generation: the constraint is exported, the objects the rule \
+                 generates are not (`rampart fix` writes them)"
                     .into(),
             ));
-            continue;
         }
         // The template's name is its kind in lowercase; files are named after the Constraint.
         claims.claim("ConstraintTemplate kind", &kind, &rule.id);
