@@ -139,15 +139,6 @@ pub fn export_engines(
             gaps.push(error("reading other objects (`objects(...)`)", message));
             continue;
         }
-        if rule.generates() {
-            // The constraint is exported; Gatekeeper has no generation.
-            gaps.push(error(
-                "`generate`",
-                "Gatekeeper has no generation: the constraint is exported, the objects the rule \
-                 generates are not (`rampart fix` writes them)"
-                    .into(),
-            ));
-        }
         // The template's name is its kind in lowercase; files are named after the Constraint.
         claims.claim("ConstraintTemplate kind", &kind, &rule.id);
         claims.claim("Constraint name", &name, &rule.id);
