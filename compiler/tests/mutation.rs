@@ -23,9 +23,10 @@ use rampart_runtime::verify::engines::cel::{
 use serde_json::Value as Json;
 
 mod common;
-use common::{
-    assert_agree, cel_json, compile_source, corpus, crd_schema, load_objects, validate,
-};
+#[path = "common/cel.rs"]
+mod common_cel;
+use common::{assert_agree, compile_source, corpus, crd_schema, load_objects, validate};
+use common_cel::cel_json;
 
 const FIXES: &str = include_str!("fixes/fixes.rp");
 const OBJECTS: &str = include_str!("fixes/objects.yaml");

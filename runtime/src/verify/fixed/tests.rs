@@ -106,6 +106,7 @@ fn expect(fixed: Outcome, object: Option<serde_json::Value>) -> Expectation {
         at: 7,
         fixed: Some((fixed, 8)),
         fixed_object: object.map(|o| (o, 9)),
+        generated: None,
     }
 }
 

@@ -93,7 +93,7 @@ impl<'a> Jmes<'a> {
     pub fn with_context(rule: &'a Rule, subject: &str) -> Jmes<'a> {
         Jmes {
             objects: Some(Vec::new()),
-            ..Jmes::new(rule, subject, None)
+            ..Jmes::new(rule, subject, &[])
         }
     }
 
