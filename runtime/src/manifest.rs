@@ -45,6 +45,7 @@
 //! than the key owning the flow collection, which the YAML spec (and saphyr) reject but real
 //! manifests use.
 
+mod block;
 mod build;
 mod json;
 pub(crate) mod scalar;
@@ -167,7 +168,37 @@ impl fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 /// Loads every Kubernetes object from YAML or JSON text.
+///
+/// Each document is read by the block scanner when it stays within the block-style subset
+/// that manifests use (`block.rs`), and by the full YAML parser otherwise; both give the
+/// same trees, positions and errors.
 pub fn load(text: &str, limits: &Limits) -> Result<Loaded, LoadError> {
+    load_with(text, limits, Parsers::BlockFirst).map(|(loaded, _)| loaded)
+}
+
+/// Loads with the full YAML parser only: the reference the block scanner is tested against.
+pub fn load_full(text: &str, limits: &Limits) -> Result<Loaded, LoadError> {
+    load_with(text, limits, Parsers::FullOnly).map(|(loaded, _)| loaded)
+}
+
+/// Loads with the block scanner only: `None` when any document of the text is outside its
+/// subset (or the text is not accepted at all), so that tests can tell which inputs it reads.
+pub fn load_block(text: &str, limits: &Limits) -> Option<Loaded> {
+    match load_with(text, limits, Parsers::BlockOnly) {
+        Ok((loaded, true)) => Some(loaded),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Parsers {
+    BlockFirst,
+    FullOnly,
+    BlockOnly,
+}
+
+/// Loads the text chunk by chunk; the flag says whether the block scanner read every chunk.
+fn load_with(text: &str, limits: &Limits, parsers: Parsers) -> Result<(Loaded, bool), LoadError> {
     check_size(text.as_bytes(), limits)?;
     // The parser would read a NUL as the end of the input and silently drop the rest.
     if let Some(at) = memchr::memchr(0, text.as_bytes()) {
@@ -179,12 +210,20 @@ pub fn load(text: &str, limits: &Limits) -> Result<Loaded, LoadError> {
         .first();
     let mut builder = Builder::new(limits, first == Some(&b'['));
     let mut line_offset = 0u32;
+    let mut all_block = true;
     for chunk in chunks(text) {
-        builder.load_chunk(chunk, line_offset)?;
+        let read = parsers != Parsers::FullOnly && builder.load_block_chunk(chunk, line_offset);
+        if !read {
+            all_block = false;
+            if parsers == Parsers::BlockOnly {
+                break;
+            }
+            builder.load_chunk(chunk, line_offset)?;
+        }
         let lines = memchr::memchr_iter(b'\n', chunk.as_bytes()).count();
         line_offset = line_offset.saturating_add(u32::try_from(lines).unwrap_or(u32::MAX));
     }
-    Ok(builder.finish())
+    Ok((builder.finish(), all_block))
 }
 
 /// Loads every Kubernetes object from the bytes of a file, which must be UTF-8 text.

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span};
 
-use super::{scalar, Limits, LoadError, Loaded, Node, Object, Value};
+use super::{block, scalar, Limits, LoadError, Loaded, Node, Object, Value};
 
 /// Maps with more entries than this get a hash index for the duplicate-key check; smaller
 /// ones are scanned, which is faster and allocates nothing.
@@ -238,6 +238,25 @@ impl<'l> Builder<'l> {
                 Err(Failure::Scan(error)) => error,
             };
         }
+    }
+
+    /// Loads one chunk with the block scanner; `false` (and nothing changed) when the chunk
+    /// is outside the scanner's subset, or in a stream of JSON array elements.
+    pub(super) fn load_block_chunk(&mut self, text: &str, line_offset: u32) -> bool {
+        if self.top_level_list_is_stream {
+            return false;
+        }
+        let Some(documents) = block::parse(text, line_offset, self.limits.max_depth) else {
+            return false;
+        };
+        if self.documents + documents.len() > self.limits.max_documents {
+            return false;
+        }
+        self.documents += documents.len();
+        for root in documents {
+            self.document(root);
+        }
+        true
     }
 
     fn snapshot(&self) -> Snapshot {
