@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -614,28 +614,19 @@ fn github_writes_a_job_summary() {
 fn stdin_name_names_stdin_in_every_format() {
     let pod = std::fs::read_to_string(root().join(FORMATS)).unwrap();
     for format in ["human", "json", "junit", "sarif", "github", "tap"] {
-        let mut child = rampart(&[
-            "test",
-            "-p",
-            POLICIES,
-            "-o",
-            format,
-            "-",
-            "--stdin-name",
-            "rendered/app.yaml",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(pod.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = common::run_with_stdin(
+            &[
+                "test",
+                "-p",
+                POLICIES,
+                "-o",
+                format,
+                "-",
+                "--stdin-name",
+                "rendered/app.yaml",
+            ],
+            pod.as_bytes(),
+        );
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(1), "{format}");
         assert!(text.contains("rendered/app.yaml"), "{format}: {text}");

@@ -207,20 +207,10 @@ fn exit_code_zero_when_everything_is_fixed_and_two_on_errors() {
 
 #[test]
 fn stdin_prints_the_fixed_text() {
-    let mut child = rampart(&["fix", "-p", POLICIES, "--rule", "fixtest.host_pid", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(read(&fixture("clean.yaml")).as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_with_stdin(
+        &["fix", "-p", POLICIES, "--rule", "fixtest.host_pid", "-"],
+        read(&fixture("clean.yaml")).as_bytes(),
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         read(&fixture("clean.yaml")).replace("hostPID: true", "hostPID: false")

@@ -6,11 +6,10 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use common::{rampart, run, scratch, stderr};
+use common::{rampart, run, run_with_stdin, scratch, stderr};
 
 const NAMESPACES: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n";
 
@@ -142,19 +141,7 @@ fn stdin(extra: &[&str]) -> Output {
     let mut args = vec!["fix", "--stdlib", "--rule", "net.default_deny"];
     args.extend_from_slice(extra);
     args.push("-");
-    let mut child = rampart(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(NAMESPACES.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_with_stdin(&args, NAMESPACES.as_bytes())
 }
 
 #[test]

@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
 const MESSY: &str =
     "module t.a\nrule r{\nmatch Pod\ndeny when object.spec.hostPID??false message \"m\"}\n";
 const TIDY: &str = "module t.a\n\nrule r {\n  match Pod\n  deny when object.spec.hostPID ?? false\n    message \"m\"\n}\n";
@@ -61,18 +58,7 @@ fn files_that_do_not_parse_are_left_untouched_with_their_errors() {
 
 #[test]
 fn standard_input_is_formatted_to_standard_output() {
-    let mut child = common::rampart(&["fmt", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(MESSY.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_with_stdin(&["fmt", "-"], MESSY.as_bytes());
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), TIDY);
 }

@@ -314,17 +314,7 @@ fn parameters_from_the_command_line_and_a_file() {
 #[test]
 fn stdin() {
     let text = std::fs::read(root().join("tests/manifests/controllers/pod.yaml")).unwrap();
-    let mut child = rampart(&["test", "-p", POLICIES, "-o", "json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(&text).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_with_stdin(&["test", "-p", POLICIES, "-o", "json", "-"], &text);
     assert_eq!(out.status.code(), Some(1));
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["results"][0]["file"], "-");

@@ -30,6 +30,27 @@ pub fn run(args: &[&str]) -> Output {
     rampart(args).output().expect("the binary runs")
 }
 
+/// Runs the binary to completion with `input` on its standard input (stdout and stderr
+/// captured).
+pub fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = rampart(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // Written from a thread, so that a child that writes much before reading all its input
+    // cannot block both sides.
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("the binary runs");
+    // A child that exits without reading everything closes the pipe: not an error here.
+    let _ = writer.join().expect("the writer thread ends");
+    out
+}
+
 /// A fresh scratch folder for inputs that cannot live in the repository.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
