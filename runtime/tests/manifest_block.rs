@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 use rampart_runtime::manifest::{load, load_block, load_full, Limits};
 
 /// Least share of the files under ../shared/corpus/real that the block scanner must read
-/// whole; raised once the scanner reads the corpus.
-const MIN_BLOCK_SHARE_REAL: f64 = 0.0;
+/// whole (80 of 102 when it was written; the rest use anchors, flow collections over several
+/// lines, multi-line plain scalars or tabs): a scanner that declines more than it should
+/// would still agree with the full parser, and only this floor would notice.
+const MIN_BLOCK_SHARE_REAL: f64 = 0.75;
 
 /// Number of generated texts, and the seed the first one derives from.
 const CASES: u64 = 20_000;

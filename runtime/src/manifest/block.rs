@@ -64,6 +64,8 @@ struct Key {
     text: String,
     line: u32,
     col: u32,
+    /// Where its `:` is, where the full parser places an empty value.
+    colon: (u32, u32),
 }
 
 impl<'t> Scanner<'t> {
@@ -120,10 +122,12 @@ impl<'t> Scanner<'t> {
             self.pos += 1;
             self.skip_spaces();
             let item = if self.at_line_end() {
+                // An empty item is placed at the end of its line, as the full parser does.
+                let (line, col) = self.position(self.line_end());
                 self.end_of_line()?;
                 match self.next_content_line() {
                     Some(next) if next > indent => self.block_node(indent as i64, next)?,
-                    _ => return None,
+                    _ => Node::new(Value::Null, line, col),
                 }
             } else if self.at_dash() {
                 return None;
@@ -183,8 +187,8 @@ impl<'t> Scanner<'t> {
             Some(next) if next > indent => self.block_node(indent as i64, next)?,
             // An indentless sequence: `key:` then `- item` in the key's column.
             Some(next) if next == indent && self.at_dash() => self.sequence(indent)?,
-            // Nothing: a null, which the full parser places where the next token starts.
-            _ => return None,
+            // Nothing: a null, placed at the key's `:` as the full parser does.
+            _ => return Some(Node::new(Value::Null, key.colon.0, key.colon.1)),
         };
         // A block collection that is a mapping's value is placed at its key.
         Some(Node::new(node.value, key.line, key.col))
@@ -536,8 +540,14 @@ impl<'t> Scanner<'t> {
             }
             return None;
         }
+        let colon = self.position(self.pos);
         self.pos += 1;
-        Some(Some(Key { text, line, col }))
+        Some(Some(Key {
+            text,
+            line,
+            col,
+            colon,
+        }))
     }
 
     /// Counts an opened collection against the depth limit (declining near it, so that the

@@ -256,30 +256,110 @@ pub fn write(report: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()>
 pub struct Stream {
     baseline: bool,
     results: usize,
+    /// One result's text, written out whole.
+    buffer: Vec<u8>,
 }
 
-/// Writes what goes through it with `prefix` after each line break: a value serialised
-/// pretty on its own, indented to sit inside the document. A line break inside a JSON string
-/// is escaped, so every one written is the formatter's.
-struct Indented<'a> {
-    w: &'a mut dyn std::io::Write,
-    prefix: &'static [u8],
+/// serde_json's pretty layout (two spaces a level) starting `base` levels deep: a value
+/// serialised on its own but indented to sit inside the document.
+struct Nested {
+    level: usize,
+    has_value: bool,
 }
 
-impl std::io::Write for Indented<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut rest = buf;
-        while let Some(i) = memchr::memchr(b'\n', rest) {
-            self.w.write_all(&rest[..=i])?;
-            self.w.write_all(self.prefix)?;
-            rest = &rest[i + 1..];
+impl Nested {
+    fn new(base: usize) -> Self {
+        Nested {
+            level: base,
+            has_value: false,
         }
-        self.w.write_all(rest)?;
-        Ok(buf.len())
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.w.flush()
+    fn indent<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        for _ in 0..self.level {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    fn open<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        bracket: &[u8],
+    ) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        bracket: &[u8],
+    ) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            w.write_all(b"\n")?;
+            self.indent(w)?;
+        }
+        w.write_all(bracket)
+    }
+
+    fn element<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        w.write_all(if first { b"\n" } else { b",\n" })?;
+        self.indent(w)
+    }
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.element(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.element(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 }
 
@@ -291,6 +371,7 @@ impl Stream {
         Ok(Stream {
             baseline,
             results: 0,
+            buffer: Vec::new(),
         })
     }
 
@@ -301,11 +382,15 @@ impl Stream {
         } else {
             b",\n    "
         };
-        w.write_all(separator)?;
         self.results += 1;
-        let mut indented = Indented { w, prefix: b"    " };
-        serde_json::to_writer_pretty(&mut indented, &result(r, self.baseline))
-            .map_err(std::io::Error::from)
+        self.buffer.clear();
+        self.buffer.extend_from_slice(separator);
+        let mut serializer =
+            serde_json::Serializer::with_formatter(&mut self.buffer, Nested::new(2));
+        result(r, self.baseline)
+            .serialize(&mut serializer)
+            .map_err(std::io::Error::from)?;
+        w.write_all(&self.buffer)
     }
 
     /// Writes the rest of the document from the finished report (its results are not read).

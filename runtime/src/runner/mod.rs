@@ -755,8 +755,12 @@ fn check_file(
             return out;
         }
     };
-    // load_bytes accepted the bytes, so they are UTF-8.
-    let text = String::from_utf8_lossy(&bytes);
+    // load_bytes accepted the bytes, so they are UTF-8 (and `from_utf8` checks ASCII runs
+    // many bytes at a time, where the lossy decoder goes character by character).
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(&bytes),
+    };
     let admission = ctx.options.admission.as_ref();
     check_objects(
         ctx,

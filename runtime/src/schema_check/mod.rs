@@ -102,14 +102,35 @@ impl Validator {
 struct Walk<'a> {
     schema: &'a Schema,
     line_text: &'a dyn Fn(u32) -> String,
-    /// Path of the value being checked.
-    path: Vec<PathSegment>,
+    /// Path of the value being checked, borrowed from the object (made owned only for an
+    /// issue, so that a clean object allocates nothing for it).
+    path: Vec<Step<'a>>,
     issues: Vec<Issue>,
 }
 
-impl Walk<'_> {
+/// A [`PathSegment`] that borrows its key.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Field(&'a str),
+    Index(usize),
+    Key(&'a str),
+}
+
+impl<'a> Walk<'a> {
+    /// The path of the value being checked, owned.
+    fn path(&self) -> Vec<PathSegment> {
+        self.path
+            .iter()
+            .map(|step| match *step {
+                Step::Field(k) => PathSegment::Field(k.to_owned()),
+                Step::Index(i) => PathSegment::Index(i),
+                Step::Key(k) => PathSegment::Key(k.to_owned()),
+            })
+            .collect()
+    }
+
     /// Checks `node` against `ty`; `key` is the mapping key `node` is the value of, if any.
-    fn value(&mut self, node: &Node, ty: &SchemaType, key: Option<&str>) {
+    fn value(&mut self, node: &'a Node, ty: &SchemaType, key: Option<&str>) {
         // The API server reads null as "not set" for every field.
         if node.value == Value::Null {
             return;
@@ -121,21 +142,21 @@ impl Walk<'_> {
             }
             (SchemaType::List(item), Value::List(items)) => {
                 for (i, child) in items.iter().enumerate() {
-                    self.path.push(PathSegment::Index(i));
+                    self.path.push(Step::Index(i));
                     self.value(child, item, None);
                     self.path.pop();
                 }
             }
             (SchemaType::Map(value), Value::Map(entries)) => {
                 for (k, child) in entries {
-                    self.path.push(PathSegment::Key(k.clone()));
+                    self.path.push(Step::Key(k));
                     self.value(child, value, Some(k));
                     self.path.pop();
                 }
             }
             _ => {
                 if let Some(problem) = scalar_problem(ty, &node.value) {
-                    let message = format!("`{}` {problem}", format_path(&self.path));
+                    let message = format!("`{}` {problem}", format_path(&self.path()));
                     self.issue(rules::WRONG_TYPE, message, node, key);
                 }
             }
@@ -144,16 +165,16 @@ impl Walk<'_> {
 
     fn object(
         &mut self,
-        node: &Node,
+        node: &'a Node,
         type_name: &str,
-        entries: &[(String, Node)],
+        entries: &'a [(String, Node)],
         key: Option<&str>,
     ) {
         let Some(object) = self.schema.object(type_name) else {
             return;
         };
         for (k, child) in entries {
-            self.path.push(PathSegment::Field(k.clone()));
+            self.path.push(Step::Field(k));
             match object.fields.get(k) {
                 Some(field) => {
                     if !field.enum_values.is_empty()
@@ -162,7 +183,7 @@ impl Walk<'_> {
                     {
                         let message = format!(
                             "`{}` must be one of {}, found `{}`",
-                            format_path(&self.path),
+                            format_path(&self.path()),
                             allowed(&field.enum_values),
                             child.to_json()
                         );
@@ -172,30 +193,33 @@ impl Walk<'_> {
                 }
                 None if object.open => {}
                 None => {
-                    let message = unknown_field(object, type_name, &self.path, k);
+                    let message = unknown_field(object, type_name, &self.path(), k);
                     self.issue(rules::UNKNOWN_FIELD, message, child, Some(k));
                 }
             }
             self.path.pop();
         }
         for (name, field) in &object.fields {
+            if !field.required {
+                continue;
+            }
             let present = entries
                 .iter()
                 .any(|(k, v)| k == name && v.value != Value::Null);
-            if field.required && !present && !defaults_to_empty(type_name, name) {
+            if !present && !defaults_to_empty(type_name, name) {
                 let (line, col) = self.key_position(node, key);
-                self.path.push(PathSegment::Field(name.clone()));
+                self.path.push(Step::Field(name));
                 let message = match type_label(type_name) {
                     Some(label) => format!(
                         "`{}` is required in `{label}` but is missing",
-                        format_path(&self.path)
+                        format_path(&self.path())
                     ),
-                    None => format!("`{}` is required but is missing", format_path(&self.path)),
+                    None => format!("`{}` is required but is missing", format_path(&self.path())),
                 };
                 self.issues.push(Issue {
                     rule: rules::REQUIRED,
                     message,
-                    path: self.path.clone(),
+                    path: self.path(),
                     line,
                     col,
                 });
@@ -209,7 +233,7 @@ impl Walk<'_> {
         self.issues.push(Issue {
             rule,
             message,
-            path: self.path.clone(),
+            path: self.path(),
             line,
             col,
         });
