@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{rampart, run, scratch, stderr};
+use common::{run, scratch, stderr};
 
 const POLICIES: &str = "tests/fix/policies";
 
