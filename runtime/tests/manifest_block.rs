@@ -816,3 +816,30 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
     out.push('\n');
     out
 }
+
+/// The scanner recurses once per nesting level, so it reads only a bounded depth itself and
+/// leaves deeper input to the full parser (which keeps its open collections on the heap),
+/// even when the limits allow far deeper nesting (`--max-depth`).
+#[test]
+fn deep_nesting_is_left_to_the_full_parser() {
+    let nested = |depth: usize| {
+        let mut text = String::from("apiVersion: v1\nkind: ConfigMap\ndata:\n");
+        for level in 1..depth {
+            text.push_str(&" ".repeat(level));
+            text.push_str("k:\n");
+        }
+        text.push_str(&" ".repeat(depth));
+        text.push_str("k: v\n");
+        text
+    };
+    let limits = Limits {
+        max_depth: 100_000,
+        ..Limits::default()
+    };
+    let shallow = nested(100);
+    assert!(load_block(&shallow, &limits).is_some());
+    let deep = nested(1_000);
+    assert!(load_block(&deep, &limits).is_none());
+    let full = load_full(&deep, &limits).expect("the full parser reads it");
+    assert_eq!(load(&deep, &limits), Ok(full));
+}

@@ -23,6 +23,11 @@ use super::{scalar, Node, Value};
 /// Longest plain or quoted key the scanner reads (YAML's limit on an implicit key).
 const MAX_KEY: usize = 1024;
 
+/// Deepest nesting the scanner reads itself. It recurses once per level, so it leaves deeper
+/// input (possible when `--max-depth` is raised) to the full parser, which keeps its stack
+/// of open collections on the heap.
+const MAX_SCANNER_DEPTH: usize = 256;
+
 /// Reads one chunk (at most one document start, see `chunks`): the roots of its documents,
 /// one `Null` for a `---` with nothing after it, none for a chunk of comments. `None` when the
 /// text is outside the subset this scanner reads.
@@ -39,7 +44,7 @@ pub(super) fn parse(text: &str, line_offset: u32, max_depth: usize) -> Option<Ve
         line_start: 0,
         line_offset,
         depth: 0,
-        max_depth: max_depth.saturating_sub(1),
+        max_depth: max_depth.min(MAX_SCANNER_DEPTH).saturating_sub(1),
     };
     scanner.document()
 }
