@@ -622,6 +622,8 @@ pub struct Policies {
     engine: Engine,
     pre: InstancePre<State>,
     meta: Metadata,
+    /// The rules by the kinds they match.
+    index: select::Index,
     /// Instances kept for the next objects.
     pool: Pool,
     /// True when the compiled code came from the on-disk cache.
@@ -677,6 +679,7 @@ impl Policies {
         Ok(Policies {
             engine: engine.clone(),
             pre,
+            index: select::Index::new(meta.rules.iter().map(|r| &r.matcher)),
             meta,
             pool: Pool::default(),
             loaded_from_cache,
@@ -878,16 +881,7 @@ impl Policies {
         prepared: &Prepared,
         limits: &Limits,
     ) -> Evaluation {
-        let selected: Vec<(usize, &Node)> = match select::Head::of(object) {
-            Some(head) => self
-                .meta
-                .rules
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| select::subject_of(&r.matcher, &head, object).map(|s| (i, s)))
-                .collect(),
-            None => Vec::new(),
-        };
+        let selected = self.index.subjects(|r| &self.meta.rules[r].matcher, object);
         let mut out = Evaluation::default();
         let mut rest = &selected[..];
         while !rest.is_empty() {

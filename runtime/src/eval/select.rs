@@ -1,6 +1,8 @@
 //! Which rules apply to an object (spec §3 "Matching" and "Pod-controller autogen"), decided
 //! by the host from the matchers in the module's metadata.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 
 use crate::manifest::Node;
@@ -33,7 +35,7 @@ impl Gvk {
 }
 
 /// An object's group, version and kind, read once for all the rules' matchers.
-pub struct Head<'a> {
+struct Head<'a> {
     group: &'a str,
     version: &'a str,
     kind: &'a str,
@@ -51,7 +53,7 @@ impl<'a> Head<'a> {
 
     /// The head of `object`, `None` when it has no string `apiVersion` or `kind` (then no
     /// rule applies to it).
-    pub fn of(object: &'a Node) -> Option<Head<'a>> {
+    fn of(object: &'a Node) -> Option<Head<'a>> {
         Some(Head::new(
             str_at(object, &["apiVersion"])?,
             str_at(object, &["kind"])?,
@@ -111,6 +113,9 @@ fn str_at<'a>(node: &'a Node, path: &[&str]) -> Option<&'a str> {
 }
 
 fn labels_match(object: &Node, wanted: &[(String, String)]) -> bool {
+    if wanted.is_empty() {
+        return true;
+    }
     let labels = object.get("metadata").and_then(|m| m.get("labels"));
     wanted.iter().all(|(k, v)| {
         labels
@@ -123,16 +128,28 @@ fn labels_match(object: &Node, wanted: &[(String, String)]) -> bool {
 /// The subject of the rule for `object` (the object, or its pod template under autogen), or
 /// `None` when the rule does not apply.
 pub fn subject<'a>(matcher: &Matcher, object: &'a Node) -> Option<&'a Node> {
-    subject_of(matcher, &Head::of(object)?, object)
+    let head = Head::of(object)?;
+    let target = matcher.targets.iter().find(|t| t.gvk.matches_head(&head))?;
+    let namespace = || str_at(object, &["metadata", "namespace"]);
+    let node = target.subject_path.iter().try_fold(object, |n, k| n.get(k));
+    applies(matcher, target, object, namespace, node)
 }
 
-/// [`subject`] for an object whose head is read already (every rule reads the same one).
-pub fn subject_of<'a>(matcher: &Matcher, head: &Head, object: &'a Node) -> Option<&'a Node> {
-    let target = matcher.targets.iter().find(|t| t.gvk.matches_head(head))?;
+/// The rest of [`subject`] once `target`, the matcher's first target naming the object's
+/// kind, is found: the namespace and label selectors, then the subject itself (`node`, the
+/// node at the target's subject path). `namespace` reads the object's namespace.
+fn applies<'a, 'n>(
+    matcher: &Matcher,
+    target: &Target,
+    object: &Node,
+    namespace: impl FnOnce() -> Option<&'n str>,
+    node: Option<&'a Node>,
+) -> Option<&'a Node> {
     // Cluster-scoped objects (and objects without a namespace) are never selected by
     // `match namespaces` and never excluded by `exclude namespaces`.
-    let namespace = if target.namespaced {
-        str_at(object, &["metadata", "namespace"])
+    let has_selector = !matcher.namespaces.is_empty() || !matcher.exclude_namespaces.is_empty();
+    let namespace = if target.namespaced && has_selector {
+        namespace()
     } else {
         None
     };
@@ -153,12 +170,108 @@ pub fn subject_of<'a>(matcher: &Matcher, head: &Head, object: &'a Node) -> Optio
     if !matcher.exclude_labels.is_empty() && labels_match(object, &matcher.exclude_labels) {
         return None;
     }
-    let subject = target
-        .subject_path
-        .iter()
-        .try_fold(object, |n, k| n.get(k))?;
     // A controller whose template is null has nothing to check.
-    (!matches!(subject.value, crate::manifest::Value::Null)).then_some(subject)
+    node.filter(|n| !matches!(n.value, crate::manifest::Value::Null))
+}
+
+/// One target of one rule, as the [`Index`] lists it.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    rule: usize,
+    target: usize,
+    /// The target's subject path, as an index into [`Index::paths`].
+    path: usize,
+}
+
+/// The rules' targets by the kind they name, made once per module: an object's rules are
+/// found by its kind, and each subject path is walked once per object, instead of testing
+/// every rule's matcher on every object.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// The entries naming each kind, in rule then target order.
+    by_kind: HashMap<String, Vec<Entry>>,
+    /// The entries of `match *`, in the same order.
+    any_kind: Vec<Entry>,
+    /// The distinct subject paths.
+    paths: Vec<Vec<String>>,
+}
+
+impl Index {
+    /// The index of the rules with these matchers, in rule order.
+    pub fn new<'m>(matchers: impl IntoIterator<Item = &'m Matcher>) -> Index {
+        let mut index = Index::default();
+        for (rule, matcher) in matchers.into_iter().enumerate() {
+            for (target, t) in matcher.targets.iter().enumerate() {
+                let path = match index.paths.iter().position(|p| *p == t.subject_path) {
+                    Some(i) => i,
+                    None => {
+                        index.paths.push(t.subject_path.clone());
+                        index.paths.len() - 1
+                    }
+                };
+                let entry = Entry { rule, target, path };
+                if t.gvk.kind == "*" {
+                    index.any_kind.push(entry);
+                } else {
+                    index
+                        .by_kind
+                        .entry(t.gvk.kind.clone())
+                        .or_default()
+                        .push(entry);
+                }
+            }
+        }
+        index
+    }
+
+    /// The rules that apply to `object`, each with its subject, in rule order: the rules `r`
+    /// for which [`subject`]`(matcher(r), object)` is `Some`, with that subject.
+    /// `matcher(r)` is the matcher of rule `r` of the ones the index was made from.
+    pub fn subjects<'a, 'm>(
+        &self,
+        matcher: impl Fn(usize) -> &'m Matcher,
+        object: &'a Node,
+    ) -> Vec<(usize, &'a Node)> {
+        let Some(head) = Head::of(object) else {
+            return Vec::new();
+        };
+        let named = self.by_kind.get(head.kind).map_or(&[][..], Vec::as_slice);
+        let merged;
+        let entries = if self.any_kind.is_empty() {
+            named
+        } else {
+            merged = {
+                let mut all = [named, &self.any_kind].concat();
+                all.sort_unstable_by_key(|e| (e.rule, e.target));
+                all
+            };
+            &merged[..]
+        };
+        let namespace = std::cell::OnceCell::new();
+        let mut nodes: Vec<Option<Option<&'a Node>>> = vec![None; self.paths.len()];
+        let mut out = Vec::with_capacity(entries.len());
+        let mut decided = None;
+        for e in entries {
+            // A rule's first target that names the object's kind decides, as in `subject`.
+            if decided == Some(e.rule) {
+                continue;
+            }
+            let m = matcher(e.rule);
+            let target = &m.targets[e.target];
+            if !target.gvk.matches_head(&head) {
+                continue;
+            }
+            decided = Some(e.rule);
+            let node = *nodes[e.path]
+                .get_or_insert_with(|| self.paths[e.path].iter().try_fold(object, |n, k| n.get(k)));
+            let namespace =
+                || *namespace.get_or_init(|| str_at(object, &["metadata", "namespace"]));
+            if let Some(s) = applies(m, target, object, namespace, node) {
+                out.push((e.rule, s));
+            }
+        }
+        out
+    }
 }
 
 /// The subject of the rule in `old`, the object before the request: the node at the subject

@@ -7,7 +7,7 @@
 use wasm_encoder::{BlockType, ValType};
 
 use super::abi::*;
-use super::gen::{m, sorted_entries, Gen, Helper, F, G_HEAP};
+use super::gen::{m, sorted_entries, Cached, Gen, Helper, F, G_HEAP};
 use super::regex::dfa_table;
 use crate::ir::{
     Action, BinOp, Builtin, Expr, ExprKind, Gvk, ImageField, MessagePart, Outcome, PathRoot,
@@ -654,9 +654,9 @@ impl<'a> RuleGen<'a> {
             Builtin::Lower => one(self, Helper::Lower),
             Builtin::Upper => one(self, Helper::Upper),
             Builtin::Quantity => one(self, Helper::ToQty),
-            Builtin::Image => one(self, Helper::Image),
+            Builtin::Image => one(self, Helper::Cached(Cached::Image)),
             Builtin::Keys => one(self, Helper::Keys),
-            Builtin::AllContainers => one(self, Helper::AllContainers),
+            Builtin::AllContainers => one(self, Helper::Cached(Cached::AllContainers)),
             Builtin::StartsWith => two(self, Helper::StartsWith),
             Builtin::EndsWith => two(self, Helper::EndsWith),
             Builtin::Contains => two(self, Helper::Contains),

@@ -29,7 +29,7 @@ pub const G_ERROR_NODE: u32 = 4;
 /// Global holding, for a wrong-type error, the set of tags expected (`1 << tag` bits).
 pub const G_ERROR_EXPECTED: u32 = 5;
 /// Global holding the address of the object's field cache (0 = not allocated yet; see
-/// `helpers::objects::field`).
+/// `helpers::cache`).
 pub const G_FIELD_CACHE: u32 = 6;
 /// Global holding where `rampart_reset` puts the heap pointer back: the heap start, until
 /// the host calls `rampart_keep` to keep what it placed so far (a run's parameters and
@@ -125,10 +125,31 @@ pub enum Helper {
     Emit,
     AllContainers,
     Keys,
+    /// `(node) -> node`: a helper whose result depends only on its node, through the
+    /// per-object cache (`helpers::cache`).
+    Cached(Cached),
     /// `(s, sep) -> list`: `split` (spec §4.4).
     Split,
     /// `(list, sep) -> string`: `join` (spec §4.4).
     Join,
+}
+
+/// The helpers the rules call through the per-object cache; the number of each is part of
+/// its cache key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cached {
+    AllContainers = 1,
+    Image = 2,
+}
+
+impl Cached {
+    /// The helper that computes the value.
+    pub fn helper(self) -> Helper {
+        match self {
+            Cached::AllContainers => Helper::AllContainers,
+            Cached::Image => Helper::Image,
+        }
+    }
 }
 
 impl Helper {
@@ -138,7 +159,7 @@ impl Helper {
         let (p, r): (&[ValType], &[ValType]) = match self {
             Fail | Ensure | WByte | Json => (&[I32], &[]),
             Alloc | Tag | Norm | AsBool | NewList | NewMap | BoolNode | CollLen | Len | Lower
-            | Upper | ToQty | Image | Text | AllContainers | Keys => (&[I32], &[I32]),
+            | Upper | ToQty | Image | Text | AllContainers | Keys | Cached(_) => (&[I32], &[I32]),
             Check | Index | CollItem | CollKey | Eq | Cmp | Concat | ListConcat | In
             | StartsWith | EndsWith | Contains | Glob | DfaMatch | StrCmp | QCmp | NewStr
             | Split | Join => (&[I32, I32], &[I32]),

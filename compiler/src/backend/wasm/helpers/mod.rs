@@ -3,6 +3,7 @@
 //! helpers by name) and [`flush`] writes the bodies of those asked for, and of the helpers
 //! they need in turn.
 
+mod cache;
 mod findings;
 mod image;
 mod lists;
@@ -52,7 +53,8 @@ fn build(helper: Helper, g: &mut Gen) -> F {
         AddInt | SubInt => numbers::add_sub(g, helper == SubInt),
         NegInt => numbers::neg_int(g),
         GetField => objects::get_field(g),
-        Field => objects::field(g),
+        Field => cache::field(g),
+        Cached(which) => cache::cached(g, which),
         Index => objects::index(g),
         Keys => objects::keys(g),
         Split => split_join::split(g),

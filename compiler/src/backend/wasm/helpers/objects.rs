@@ -4,9 +4,9 @@
 use wasm_encoder::{BlockType, ValType};
 
 use super::super::abi::*;
-use super::super::gen::{m, Gen, Helper, F, G_FIELD_CACHE};
+use super::super::gen::{m, Gen, Helper, F};
 use super::lists::copy_items_at;
-use super::values::{push_checked, push_tag};
+use super::values::push_tag;
 
 const I64: ValType = ValType::I64;
 const EMPTY: BlockType = BlockType::Empty;
@@ -300,97 +300,5 @@ pub fn all_containers(g: &mut Gen) -> F {
             .local_set(at);
     }
     f.i().local_get(r);
-    f
-}
-
-/// Entries of the field cache (a power of two): 16 bytes each.
-const FIELD_CACHE_BITS: u32 = 10;
-
-/// `(map, name ptr, name len, mask) -> node`: [`get_field`] through a per-object cache,
-/// the value checked against the tags in `mask` (as `Check`; every field read is checked).
-/// The rules
-/// of a module read the same paths (`spec`, the container lists, each container's
-/// `securityContext`), so most lookups of an object were already made by an earlier rule.
-/// The cache is a direct-mapped table of (map, name ptr, name len, value) entries allocated
-/// on the heap at the first lookup of an object (address in [`G_FIELD_CACHE`]), so
-/// `rampart_reset` empties it with the rest of the heap. A cached value stays right for
-/// the whole object: nodes are never changed once built and the heap only grows, so an
-/// address holds the same map, and a name pointer (constant data) the same bytes.
-pub fn field(g: &mut Gen) -> F {
-    let (alloc, gf, fail_type) = (
-        g.h(Helper::Alloc),
-        g.h(Helper::GetField),
-        g.h(Helper::FailType),
-    );
-    let mut f = F::new(4);
-    let (t, e, v, bit) = (f.l32(), f.l32(), f.l32(), f.l32());
-    f.i()
-        .local_get(0)
-        .i32_eqz()
-        .if_(EMPTY)
-        .i32_const(0)
-        .return_()
-        .end()
-        .global_get(G_FIELD_CACHE)
-        .local_tee(t)
-        .i32_eqz()
-        .if_(EMPTY)
-        .i32_const(16 << FIELD_CACHE_BITS)
-        .call(alloc)
-        .local_tee(t)
-        .global_set(G_FIELD_CACHE)
-        .end()
-        // e = t + 16 * hash(map, name ptr)
-        .local_get(0)
-        .local_get(1)
-        .i32_const(12)
-        .i32_shl()
-        .i32_xor()
-        .i32_const(0x9E37_79B1_u32 as i32)
-        .i32_mul()
-        .i32_const(32 - FIELD_CACHE_BITS as i32)
-        .i32_shr_u()
-        .i32_const(4)
-        .i32_shl()
-        .local_get(t)
-        .i32_add()
-        .local_tee(e)
-        .i32_load(m(0, 2))
-        .local_get(0)
-        .i32_eq()
-        .local_get(e)
-        .i32_load(m(4, 2))
-        .local_get(1)
-        .i32_eq()
-        .i32_and()
-        .local_get(e)
-        .i32_load(m(8, 2))
-        .local_get(2)
-        .i32_eq()
-        .i32_and()
-        .if_(EMPTY)
-        .local_get(e)
-        .i32_load(m(12, 2))
-        .local_set(v)
-        .else_()
-        .local_get(0)
-        .local_get(1)
-        .local_get(2)
-        .call(gf)
-        .local_set(v)
-        .local_get(e)
-        .local_get(0)
-        .i32_store(m(0, 2))
-        .local_get(e)
-        .local_get(1)
-        .i32_store(m(4, 2))
-        .local_get(e)
-        .local_get(2)
-        .i32_store(m(8, 2))
-        .local_get(e)
-        .local_get(v)
-        .i32_store(m(12, 2))
-        .end();
-    push_checked(&mut f, fail_type, v, 3, bit);
     f
 }
