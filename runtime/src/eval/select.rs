@@ -181,19 +181,42 @@ struct Entry {
     target: usize,
     /// The target's subject path, as an index into [`Index::paths`].
     path: usize,
+    /// The target's group and version, as an index into the [`Kind::versions`] of its kind;
+    /// `None` for `match *`, which matches every object.
+    version: Option<usize>,
+}
+
+/// The entries naming one kind.
+#[derive(Debug, Default)]
+struct Kind {
+    /// The distinct (group, version) pairs they name.
+    versions: Vec<(String, String)>,
+    /// In rule then target order.
+    entries: Vec<Entry>,
 }
 
 /// The rules' targets by the kind they name, made once per module: an object's rules are
-/// found by its kind, and each subject path is walked once per object, instead of testing
-/// every rule's matcher on every object.
+/// found by its kind, its group and version are compared once per pair the kind's targets
+/// name, and each subject path is walked once per object, instead of testing every rule's
+/// matcher on every object.
 #[derive(Debug, Default)]
 pub struct Index {
-    /// The entries naming each kind, in rule then target order.
-    by_kind: HashMap<String, Vec<Entry>>,
-    /// The entries of `match *`, in the same order.
+    by_kind: HashMap<String, Kind>,
+    /// The entries of `match *`, in rule then target order.
     any_kind: Vec<Entry>,
     /// The distinct subject paths.
     paths: Vec<Vec<String>>,
+}
+
+/// The position of `item` in `list`, added at the end if absent.
+fn position_or_push<T: PartialEq>(list: &mut Vec<T>, item: T) -> usize {
+    match list.iter().position(|x| *x == item) {
+        Some(i) => i,
+        None => {
+            list.push(item);
+            list.len() - 1
+        }
+    }
 }
 
 impl Index {
@@ -202,22 +225,20 @@ impl Index {
         let mut index = Index::default();
         for (rule, matcher) in matchers.into_iter().enumerate() {
             for (target, t) in matcher.targets.iter().enumerate() {
-                let path = match index.paths.iter().position(|p| *p == t.subject_path) {
-                    Some(i) => i,
-                    None => {
-                        index.paths.push(t.subject_path.clone());
-                        index.paths.len() - 1
-                    }
+                let path = position_or_push(&mut index.paths, t.subject_path.clone());
+                let mut entry = Entry {
+                    rule,
+                    target,
+                    path,
+                    version: None,
                 };
-                let entry = Entry { rule, target, path };
                 if t.gvk.kind == "*" {
                     index.any_kind.push(entry);
                 } else {
-                    index
-                        .by_kind
-                        .entry(t.gvk.kind.clone())
-                        .or_default()
-                        .push(entry);
+                    let kind = index.by_kind.entry(t.gvk.kind.clone()).or_default();
+                    let gv = (t.gvk.group.clone(), t.gvk.version.clone());
+                    entry.version = Some(position_or_push(&mut kind.versions, gv));
+                    kind.entries.push(entry);
                 }
             }
         }
@@ -235,7 +256,16 @@ impl Index {
         let Some(head) = Head::of(object) else {
             return Vec::new();
         };
-        let named = self.by_kind.get(head.kind).map_or(&[][..], Vec::as_slice);
+        let kind = self.by_kind.get(head.kind);
+        let named = kind.map_or(&[][..], |k| &k.entries[..]);
+        // Which of the kind's (group, version) pairs name the object's (the `Gvk::matches`
+        // of every target of the kind).
+        let fits: Vec<bool> = kind.map_or(Vec::new(), |k| {
+            k.versions
+                .iter()
+                .map(|(g, v)| g == head.group && (v.is_empty() || v == head.version))
+                .collect()
+        });
         let merged;
         let entries = if self.any_kind.is_empty() {
             named
@@ -253,14 +283,11 @@ impl Index {
         let mut decided = None;
         for e in entries {
             // A rule's first target that names the object's kind decides, as in `subject`.
-            if decided == Some(e.rule) {
+            if decided == Some(e.rule) || !e.version.is_none_or(|v| fits[v]) {
                 continue;
             }
             let m = matcher(e.rule);
             let target = &m.targets[e.target];
-            if !target.gvk.matches_head(&head) {
-                continue;
-            }
             decided = Some(e.rule);
             let node = *nodes[e.path]
                 .get_or_insert_with(|| self.paths[e.path].iter().try_fold(object, |n, k| n.get(k)));

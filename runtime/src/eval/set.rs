@@ -2,6 +2,7 @@
 //! policies compiled from source: the rules of all, each object evaluated by every module,
 //! findings in rule id order as from one module (spec/language.md §4.7).
 
+use super::select::Index;
 use super::{
     AdmissionContext, EvalError, Evaluation, Gvk, Limits, ObjectSet, Params, Policies, Prepared,
     Projection, RuleInfo,
@@ -12,6 +13,8 @@ use crate::manifest::Node;
 pub struct PolicySet<'a> {
     modules: Vec<Module<'a>>,
     rules: Vec<RuleInfo>,
+    /// The rules by the kinds they match.
+    index: Index,
     set_kinds: Vec<Gvk>,
 }
 
@@ -66,6 +69,7 @@ impl<'a> PolicySet<'a> {
         }
         Ok(PolicySet {
             modules,
+            index: Index::new(rules.iter().map(|r| &r.matcher)),
             rules,
             set_kinds,
         })
@@ -73,9 +77,11 @@ impl<'a> PolicySet<'a> {
 
     /// One module alone.
     pub fn one(module: &'a Policies) -> PolicySet<'a> {
+        let rules = module.rules().to_vec();
         PolicySet {
             modules: vec![Module::Borrowed(module)],
-            rules: module.rules().to_vec(),
+            index: Index::new(rules.iter().map(|r| &r.matcher)),
+            rules,
             set_kinds: module.metadata().set_kinds.clone(),
         }
     }
@@ -83,6 +89,12 @@ impl<'a> PolicySet<'a> {
     /// The rules of every module, in id order.
     pub fn rules(&self) -> &[RuleInfo] {
         &self.rules
+    }
+
+    /// The rules that apply to `object`, in id order.
+    pub fn applicable(&self, object: &Node) -> Vec<&RuleInfo> {
+        let selected = self.index.subjects(|r| &self.rules[r].matcher, object);
+        selected.into_iter().map(|(r, _)| &self.rules[r]).collect()
     }
 
     /// The kinds `objects(Kind)` reads in any module.

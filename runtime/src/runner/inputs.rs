@@ -104,7 +104,7 @@ pub fn collect(paths: &[String], ignore: &Ignore, max_bytes: usize) -> (Vec<Inpu
                 continue;
             }
             stdin_read = true;
-            match read_limited(std::io::stdin().lock(), max_bytes) {
+            match read_limited(std::io::stdin().lock(), 0, max_bytes) {
                 Ok(bytes) => inputs.push(Input {
                     name: "-".into(),
                     source: Source::Bytes(bytes),
@@ -174,6 +174,7 @@ pub fn read(input: &Input, max_bytes: usize) -> Result<Vec<u8>, String> {
         Source::Bytes(bytes) => Ok(bytes.clone()),
         Source::File(path) => {
             let file = std::fs::File::open(path).map_err(|e| io_message(&e))?;
+            let mut size = 0;
             if let Ok(meta) = file.metadata() {
                 if meta.is_dir() {
                     return Err("is a directory".into());
@@ -181,15 +182,18 @@ pub fn read(input: &Input, max_bytes: usize) -> Result<Vec<u8>, String> {
                 if meta.len() > max_bytes as u64 {
                     return Err(too_large(meta.len(), max_bytes));
                 }
+                size = meta.len() as usize;
             }
-            read_limited(file, max_bytes)
+            read_limited(file, size, max_bytes)
         }
     }
 }
 
 /// Reads at most `max_bytes`; more is an error (a FIFO or device has no length up front).
-fn read_limited(reader: impl Read, max_bytes: usize) -> Result<Vec<u8>, String> {
-    let mut bytes = Vec::new();
+/// `size` is the length expected (0 when unknown): with room for it and one byte more, a
+/// file is read in one call and its end found by a second.
+fn read_limited(reader: impl Read, size: usize, max_bytes: usize) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::with_capacity(size.saturating_add(1));
     reader
         .take(max_bytes as u64 + 1)
         .read_to_end(&mut bytes)

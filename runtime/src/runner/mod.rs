@@ -884,9 +884,8 @@ fn object_result(
     if ctx.options.applicable_rules {
         r.applicable = ctx
             .policies
-            .rules()
-            .iter()
-            .filter(|rule| eval::select::subject(&rule.matcher, &object.node).is_some())
+            .applicable(&object.node)
+            .into_iter()
             .filter_map(|rule| {
                 ctx.selection
                     .selected

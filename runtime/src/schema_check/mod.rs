@@ -372,13 +372,15 @@ fn plain(value: &serde_json::Value) -> String {
 /// What is wrong with a scalar (or a collection where a scalar is expected, and the other
 /// way round) for type `ty`, completing "`path` …"; `None` when it fits.
 fn scalar_problem(ty: &SchemaType, value: &Value) -> Option<String> {
-    let found = describe(value);
+    // Described only when the value does not fit: most values fit.
+    let found = || describe(value);
     let expected = match ty {
         SchemaType::String => match value {
             Value::String(_) => return None,
             Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
                 return Some(format!(
-                    "must be a string, found {found}: quote it to keep it a string"
+                    "must be a string, found {}: quote it to keep it a string",
+                    found()
                 ))
             }
             _ => "a string",
@@ -388,7 +390,8 @@ fn scalar_problem(ty: &SchemaType, value: &Value) -> Option<String> {
             Value::Float(f) if f.fract() == 0.0 && f.is_finite() => return None,
             Value::String(s) if s.trim().parse::<i64>().is_ok() => {
                 return Some(format!(
-                    "must be an integer, found {found}: remove the quotes"
+                    "must be an integer, found {}: remove the quotes",
+                    found()
                 ))
             }
             _ => "an integer",
@@ -397,7 +400,8 @@ fn scalar_problem(ty: &SchemaType, value: &Value) -> Option<String> {
             Value::Int(_) | Value::Float(_) => return None,
             Value::String(s) if s.trim().parse::<f64>().is_ok() => {
                 return Some(format!(
-                    "must be a number, found {found}: remove the quotes"
+                    "must be a number, found {}: remove the quotes",
+                    found()
                 ))
             }
             _ => "a number",
@@ -406,7 +410,8 @@ fn scalar_problem(ty: &SchemaType, value: &Value) -> Option<String> {
             Value::Bool(_) => return None,
             Value::String(s) if s == "true" || s == "false" => {
                 return Some(format!(
-                    "must be a boolean, found {found}: remove the quotes"
+                    "must be a boolean, found {}: remove the quotes",
+                    found()
                 ))
             }
             _ => "a boolean",
@@ -426,7 +431,8 @@ fn scalar_problem(ty: &SchemaType, value: &Value) -> Option<String> {
             Value::Float(f) if f.fract() == 0.0 && f.is_finite() => return None,
             Value::Bool(_) => {
                 return Some(format!(
-                    "must be an integer or a string, found {found}: quote it to make it a string"
+                    "must be an integer or a string, found {}: quote it to make it a string",
+                    found()
                 ))
             }
             _ => "an integer or a string",
@@ -435,13 +441,13 @@ fn scalar_problem(ty: &SchemaType, value: &Value) -> Option<String> {
         SchemaType::Map(_) => "a mapping",
         SchemaType::Object(name) => {
             return Some(match type_label(name) {
-                Some(label) => format!("must be a mapping (`{label}`), found {found}"),
-                None => format!("must be a mapping, found {found}"),
+                Some(label) => format!("must be a mapping (`{label}`), found {}", found()),
+                None => format!("must be a mapping, found {}", found()),
             })
         }
         SchemaType::Any => return None,
     };
-    Some(format!("must be {expected}, found {found}"))
+    Some(format!("must be {expected}, found {}", found()))
 }
 
 /// A value's JSON type and, for scalars, the value: "the boolean `true`".
