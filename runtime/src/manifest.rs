@@ -228,23 +228,27 @@ fn load_with(text: &str, limits: &Limits, parsers: Parsers) -> Result<(Loaded, b
 
 /// Loads every Kubernetes object from the bytes of a file, which must be UTF-8 text.
 pub fn load_bytes(bytes: &[u8], limits: &Limits) -> Result<Loaded, LoadError> {
+    load(text_of(bytes, limits)?, limits)
+}
+
+/// The bytes of a manifest file as its text, checked as [`load_bytes`] checks them: within
+/// the size limit, and UTF-8 (the error names the first byte that is not, or a NUL before
+/// it: a binary file).
+pub fn text_of<'a>(bytes: &'a [u8], limits: &Limits) -> Result<&'a str, LoadError> {
     check_size(bytes, limits)?;
-    match std::str::from_utf8(bytes) {
-        Ok(text) => load(text, limits),
-        Err(error) => {
-            let bad = error.valid_up_to();
-            // A NUL before the bad byte says "binary" more clearly than the encoding error.
-            if let Some(at) = memchr::memchr(0, &bytes[..bad]) {
-                return Err(binary_error(bytes, at));
-            }
-            let (line, col) = position_of(bytes, bad);
-            Err(LoadError::new(
-                line,
-                col,
-                format!("invalid utf-8: unexpected byte 0x{:02x}", bytes[bad]),
-            ))
+    std::str::from_utf8(bytes).map_err(|error| {
+        let bad = error.valid_up_to();
+        // A NUL before the bad byte says "binary" more clearly than the encoding error.
+        if let Some(at) = memchr::memchr(0, &bytes[..bad]) {
+            return binary_error(bytes, at);
         }
-    }
+        let (line, col) = position_of(bytes, bad);
+        LoadError::new(
+            line,
+            col,
+            format!("invalid utf-8: unexpected byte 0x{:02x}", bytes[bad]),
+        )
+    })
 }
 
 fn check_size(bytes: &[u8], limits: &Limits) -> Result<(), LoadError> {

@@ -98,7 +98,7 @@ impl<'t> Scanner<'t> {
         if indent == 0 && (first == b'%' || self.rest_of_line().starts_with(b"...")) {
             return None;
         }
-        let root = self.block_node(-1, indent)?;
+        let root = self.block_node(indent)?;
         // Only comments and blank lines may follow the root.
         if self.next_content_line().is_some() {
             return None;
@@ -107,9 +107,8 @@ impl<'t> Scanner<'t> {
     }
 
     /// A block mapping or sequence starting at the current position, the first content of a
-    /// line indented by `indent` (more than `parent`).
-    fn block_node(&mut self, parent: i64, indent: usize) -> Option<Node> {
-        debug_assert!(indent as i64 > parent);
+    /// line indented by `indent` (more than its parent's, which the callers check).
+    fn block_node(&mut self, indent: usize) -> Option<Node> {
         if self.at_dash() {
             return self.sequence(indent);
         }
@@ -131,7 +130,7 @@ impl<'t> Scanner<'t> {
                 let (line, col) = self.position(self.line_end());
                 self.end_of_line()?;
                 match self.next_content_line() {
-                    Some(next) if next > indent => self.block_node(indent as i64, next)?,
+                    Some(next) if next > indent => self.block_node(next)?,
                     _ => Node::new(Value::Null, line, col),
                 }
             } else if self.at_dash() {
@@ -189,7 +188,7 @@ impl<'t> Scanner<'t> {
         }
         self.end_of_line()?;
         let node = match self.next_content_line() {
-            Some(next) if next > indent => self.block_node(indent as i64, next)?,
+            Some(next) if next > indent => self.block_node(next)?,
             // An indentless sequence: `key:` then `- item` in the key's column.
             Some(next) if next == indent && self.at_dash() => self.sequence(indent)?,
             // Nothing: a null, placed at the key's `:` as the full parser does.

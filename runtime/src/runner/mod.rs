@@ -744,7 +744,9 @@ fn check_file(
             return out;
         }
     };
-    let loaded = match manifest::load_bytes(&bytes, limits) {
+    let loaded = manifest::text_of(&bytes, limits)
+        .and_then(|text| Ok((text, manifest::load(text, limits)?)));
+    let (text, loaded) = match loaded {
         Ok(l) => l,
         Err(e) => {
             let mut error = RunError::at(&input.name, e.line, e.col, e.message);
@@ -755,17 +757,11 @@ fn check_file(
             return out;
         }
     };
-    // load_bytes accepted the bytes, so they are UTF-8 (and `from_utf8` checks ASCII runs
-    // many bytes at a time, where the lossy decoder goes character by character).
-    let text = match std::str::from_utf8(&bytes) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(&bytes),
-    };
     let admission = ctx.options.admission.as_ref();
     check_objects(
         ctx,
         &input.name,
-        &text,
+        text,
         loaded,
         prepared,
         admission,
